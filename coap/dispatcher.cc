@@ -1,0 +1,231 @@
+#include "coap/dispatcher.h"
+
+#include <algorithm>
+
+#include "coap/block.h"
+
+namespace coap {
+namespace {
+
+// An option this endpoint cannot honour: unknown, of a length its
+// definition does not allow, or repeated when it may not be.
+bool option_unusable(const Message& msg, std::size_t i) {
+  const OptionView& o = msg.options[i];
+  const OptionInfo* info = find_option_info(o.number);
+  if (!info) return true;
+  if (o.length < info->min_len || o.length > info->max_len) return true;
+  return !info->repeatable && i > 0 && msg.options[i - 1].number == o.number;
+}
+
+uint64_t fnv1a(std::span<const uint8_t> b) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t c : b) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(ResourceDirectory& dir, const Options& options)
+    : dir_(dir), options_(options) {
+  empty_request_.code = codes::kGet;
+}
+
+void Dispatcher::error(DispatchOutput* out, Code code, std::string_view diagnostic) {
+  out->code = code;
+  body_.assign(diagnostic.begin(), diagnostic.end());
+  out->payload = body_;
+  out->observe = DispatchOutput::Observe::kNone;
+}
+
+void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, SessionId session,
+                          const DispatchLimits& limits, TimePoint now, DispatchOutput* out) {
+  out->options.clear();
+  out->resource = nullptr;
+  out->observe = DispatchOutput::Observe::kNone;
+  out->payload = {};
+
+  for (std::size_t i = 0; i < msg.options.size(); ++i) {
+    const uint16_t n = msg.options[i].number;
+    if (n == opt::kProxyUri || n == opt::kProxyScheme)
+      return error(out, codes::kProxyingNotSupported, "coapd is not a proxy");
+    if (is_critical(n) && option_unusable(msg, i))
+      return error(out, codes::kBadOption,
+                   "unrecognized or malformed critical option " + std::to_string(n));
+  }
+
+  Resource* r = dir_.find(msg);
+  if (!r) return error(out, codes::kNotFound, "Not Found");
+  out->resource = r;
+  if (!r->allows(msg.code)) return error(out, codes::kMethodNotAllowed, "Method Not Allowed");
+
+  std::span<const uint8_t> body = msg.payload;
+  const bool block1 = msg.find(opt::kBlock1) && (msg.code == codes::kPut || msg.code == codes::kPost);
+  if (block1 && !collect_block1(msg, *r, session, now, &body, out)) return;
+
+  // The handler writes into body_, so a reassembled request body must not
+  // live there: it lives in block1_ until after the handler runs.
+  Response resp(body_);
+  Request req{msg.code, msg, body, peer, proto, session};
+  r->handle(req, resp);
+  if (block1) {
+    if (auto b = BlockOption::decode(msg.uint_option(opt::kBlock1).value_or(0));
+        b && resp.code.is_success())
+      out->options.add_uint(opt::kBlock1, b->encode());
+    block1_.erase({session, r});
+  }
+
+  if (resp.code.is_success() && msg.code == codes::kGet && r->observable()) {
+    const OptionView* obs = msg.find(opt::kObserve);
+    if (obs && obs->length <= 3) {
+      const uint32_t v = decode_uint(obs->value()).value_or(2);
+      if (v == 0) out->observe = DispatchOutput::Observe::kRegister;
+      if (v == 1) out->observe = DispatchOutput::Observe::kDeregister;
+    }
+  }
+  if (auto accept = msg.uint_option(opt::kAccept);
+      accept && resp.content_format && *accept != *resp.content_format) {
+    out->observe = DispatchOutput::Observe::kNone;
+    return error(out, codes::kNotAcceptable, "Not Acceptable");
+  }
+  finish(msg, resp, limits, out);
+}
+
+bool Dispatcher::collect_block1(const Message& msg, Resource& r, SessionId session, TimePoint now,
+                                std::span<const uint8_t>* body, DispatchOutput* out) {
+  const auto b1 = BlockOption::decode(msg.uint_option(opt::kBlock1).value_or(0xffffffff));
+  if (!b1) {
+    error(out, codes::kBadOption, "malformed Block1 option");
+    return false;
+  }
+  if (auto size1 = msg.uint_option(opt::kSize1); size1 && *size1 > options_.max_body_size) {
+    error(out, codes::kRequestEntityTooLarge, "request body too large");
+    out->options.add_uint(opt::kSize1, static_cast<uint32_t>(options_.max_body_size));
+    return false;
+  }
+  const Block1Key key{session, &r};
+  auto it = block1_.find(key);
+  if (b1->num == 0) {
+    if (it == block1_.end()) {
+      if (block1_.size() >= options_.max_block1_transfers) {
+        // Too many unfinished transfers: drop the one closest to expiry.
+        auto oldest = std::min_element(block1_.begin(), block1_.end(), [](auto& a, auto& b) {
+          return a.second.expires < b.second.expires;
+        });
+        block1_.erase(oldest);
+      }
+      it = block1_.emplace(key, Block1State{}).first;
+    }
+    it->second.body.clear();
+  } else if (it == block1_.end() || it->second.body.size() != b1->offset()) {
+    error(out, codes::kRequestEntityIncomplete, "Block1 out of sequence");
+    return false;
+  }
+  const std::size_t unit = b1->unit();
+  if (b1->more && (msg.payload.empty() || msg.payload.size() % unit != 0 ||
+                   (!b1->bert() && msg.payload.size() != unit))) {
+    block1_.erase(it);
+    error(out, codes::kBadRequest, "Block1 payload does not match its block size");
+    return false;
+  }
+  if (it->second.body.size() + msg.payload.size() > options_.max_body_size) {
+    block1_.erase(it);
+    error(out, codes::kRequestEntityTooLarge, "request body too large");
+    out->options.add_uint(opt::kSize1, static_cast<uint32_t>(options_.max_body_size));
+    return false;
+  }
+  it->second.body.insert(it->second.body.end(), msg.payload.begin(), msg.payload.end());
+  it->second.expires = now + options_.block1_lifetime;
+  if (b1->more) {
+    out->code = codes::kContinue;
+    out->options.add_uint(opt::kBlock1, b1->encode());
+    out->payload = {};
+    return false;
+  }
+  *body = it->second.body;
+  return true;
+}
+
+void Dispatcher::finish(const Message& msg, Response& resp, const DispatchLimits& limits,
+                        DispatchOutput* out) {
+  out->code = resp.code;
+  if (resp.content_format) out->options.add_uint(opt::kContentFormat, *resp.content_format);
+  if (resp.max_age) out->options.add_uint(opt::kMaxAge, *resp.max_age);
+  if (resp.etag) {
+    etag_ = *resp.etag;
+    out->options.add(opt::kETag, std::span<const uint8_t>(etag_.data(), resp.etag_len));
+  }
+  std::span<const uint8_t> body = resp.body;
+  std::optional<BlockOption> want;
+  if (auto v = msg.uint_option(opt::kBlock2)) {
+    want = BlockOption::decode(*v);
+    if (!want) return error(out, codes::kBadOption, "malformed Block2 option");
+  }
+  if (!want && body.size() <= limits.max_payload) {
+    out->payload = body;
+    return;
+  }
+  if (!want && !limits.blockwise) {
+    out->options.remove(opt::kContentFormat);
+    out->options.remove(opt::kMaxAge);
+    out->options.remove(opt::kETag);
+    return error(out, codes::kInternalServerError,
+                 "response larger than the peer's Max-Message-Size and block-wise not offered");
+  }
+  // Choose the block size: what the peer asked for, never more than fits.
+  uint8_t szx = want ? want->szx : szx_for(limits.max_payload);
+  if (szx == 7 && !limits.bert) szx = 6;
+  std::size_t chunk;
+  if (szx == 7) {
+    chunk = std::max<std::size_t>(1024, limits.max_payload / 1024 * 1024);
+  } else {
+    while (szx > 0 && (std::size_t{1} << (szx + 4)) > limits.max_payload) --szx;
+    chunk = std::size_t{1} << (szx + 4);
+  }
+  const std::size_t unit = szx == 7 ? 1024 : chunk;
+  const std::size_t offset = want ? want->offset() : 0;
+  if (offset > body.size() || (offset == body.size() && offset != 0))
+    return error(out, codes::kBadOption, "Block2 beyond the end of the representation");
+  const std::size_t len = std::min(chunk, body.size() - offset);
+  BlockOption b2{static_cast<uint32_t>(offset / unit), offset + len < body.size(), szx};
+  out->options.add_uint(opt::kBlock2, b2.encode());
+  if (offset == 0) out->options.add_uint(opt::kSize2, static_cast<uint32_t>(body.size()));
+  if (!resp.etag) {
+    // Lets the client notice a representation that changed between blocks.
+    const uint64_t h = fnv1a(body);
+    for (int i = 0; i < 4; ++i) etag_[i] = static_cast<uint8_t>(h >> (8 * i));
+    out->options.add(opt::kETag, std::span<const uint8_t>(etag_.data(), 4));
+  }
+  out->payload = body.subspan(offset, len);
+}
+
+void Dispatcher::render_notification(Resource& r, const Address& peer, Proto proto,
+                                     SessionId session, const DispatchLimits& limits,
+                                     DispatchOutput* out) {
+  out->options.clear();
+  out->resource = &r;
+  out->observe = DispatchOutput::Observe::kNone;
+  Response resp(body_);
+  Request req{codes::kGet, empty_request_, {}, peer, proto, session};
+  r.handle(req, resp);
+  finish(empty_request_, resp, limits, out);
+}
+
+void Dispatcher::forget_session(SessionId session) {
+  for (auto it = block1_.begin(); it != block1_.end();)
+    it = it->first.first == session ? block1_.erase(it) : std::next(it);
+}
+
+TimePoint Dispatcher::expire(TimePoint now) {
+  TimePoint next = kNever;
+  for (auto it = block1_.begin(); it != block1_.end();) {
+    if (it->second.expires <= now) {
+      it = block1_.erase(it);
+    } else {
+      next = std::min(next, it->second.expires);
+      ++it;
+    }
+  }
+  return next;
+}
+
+}  // namespace coap

@@ -1,0 +1,85 @@
+// Server-side request processing shared by CoAP over UDP and over TCP:
+// option checks (4.02, 5.05), resource lookup (4.04, 4.05), Block1
+// reassembly and Block2 slicing (RFC 7959, BERT per RFC 8323), content
+// negotiation (4.06) and the Observe registration decision (RFC 7641).
+// The endpoint turns the result into a message for its transport.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "coap/message.h"
+#include "coap/resource.h"
+#include "coap/time.h"
+
+namespace coap {
+
+struct DispatchLimits {
+  std::size_t max_payload = 1024;  // largest payload one message to this peer may carry
+  bool blockwise = true;           // the peer may be answered in blocks
+  bool bert = false;               // the peer accepts BERT blocks (SZX 7)
+};
+
+struct DispatchOutput {
+  enum class Observe : uint8_t { kNone, kRegister, kDeregister };
+
+  Code code;
+  OptionList options;                // without Observe: the endpoint adds its sequence number
+  std::span<const uint8_t> payload;  // valid until the next dispatch
+  Resource* resource = nullptr;
+  Observe observe = Observe::kNone;
+};
+
+class Dispatcher {
+ public:
+  struct Options {
+    std::size_t max_body_size = 1 << 20;  // largest request body accepted in blocks
+    std::size_t max_block1_transfers = 64;
+    Duration block1_lifetime = seconds(247);
+  };
+
+  Dispatcher(ResourceDirectory& dir, const Options& options);
+
+  // Processes one request (msg.code is a method). Fills *out.
+  void dispatch(const Message& msg, const Address& peer, Proto proto, SessionId session,
+                const DispatchLimits& limits, TimePoint now, DispatchOutput* out);
+
+  // Produces the current representation of r as a notification would carry
+  // it (GET, first block only when it is larger than one message).
+  void render_notification(Resource& r, const Address& peer, Proto proto, SessionId session,
+                           const DispatchLimits& limits, DispatchOutput* out);
+
+  // Drops Block1 transfers of a session that ended.
+  void forget_session(SessionId session);
+  // Drops stale Block1 transfers; returns the next expiry.
+  TimePoint expire(TimePoint now);
+
+  std::size_t block1_transfers() const { return block1_.size(); }
+
+ private:
+  struct Block1State {
+    std::vector<uint8_t> body;
+    TimePoint expires;
+  };
+  using Block1Key = std::pair<SessionId, const Resource*>;
+
+  // Returns false when it already produced the final answer (an error or 2.31).
+  bool collect_block1(const Message& msg, Resource& r, SessionId session, TimePoint now,
+                      std::span<const uint8_t>* body, DispatchOutput* out);
+  void finish(const Message& msg, Response& resp, const DispatchLimits& limits,
+              DispatchOutput* out);
+  void error(DispatchOutput* out, Code code, std::string_view diagnostic);
+
+  ResourceDirectory& dir_;
+  Options options_;
+  std::vector<uint8_t> body_;  // response body, reused
+  std::array<uint8_t, 8> etag_{};
+  std::map<Block1Key, Block1State> block1_;
+  Message empty_request_;
+};
+
+}  // namespace coap

@@ -1,0 +1,96 @@
+#include "coap/resource.h"
+
+namespace coap {
+
+const char* proto_name(Proto p) { return p == Proto::kTcp ? "tcp" : "udp"; }
+
+Resource::Resource(std::string path, std::vector<std::pair<std::string, std::string>> attributes,
+                   bool observable)
+    : path_(std::move(path)), attributes_(std::move(attributes)), observable_(observable) {
+  std::string_view p = path_;
+  while (!p.empty()) {
+    if (p.front() == '/') {
+      p.remove_prefix(1);
+      continue;
+    }
+    const std::size_t slash = p.find('/');
+    segments_.emplace_back(p.substr(0, slash));
+    p = slash == std::string_view::npos ? std::string_view{} : p.substr(slash);
+  }
+}
+
+void ResourceDirectory::add(std::unique_ptr<Resource> r) { resources_.push_back(std::move(r)); }
+
+Resource* ResourceDirectory::find(const Message& msg) const {
+  for (const auto& r : resources_) {
+    const auto& segs = r->segments();
+    std::size_t i = 0;
+    bool match = true;
+    for (const OptionView& o : msg.options) {
+      if (o.number != opt::kUriPath) continue;
+      if (i >= segs.size() || as_string(o.value()) != segs[i]) {
+        match = false;
+        break;
+      }
+      ++i;
+    }
+    if (match && i == segs.size()) return r.get();
+  }
+  return nullptr;
+}
+
+Resource* ResourceDirectory::find(std::string_view path) const {
+  for (const auto& r : resources_)
+    if (r->path() == path) return r.get();
+  return nullptr;
+}
+
+namespace {
+
+bool value_matches(std::string_view value, std::string_view pattern) {
+  if (!pattern.empty() && pattern.back() == '*') {
+    pattern.remove_suffix(1);
+    return value.starts_with(pattern);
+  }
+  return value == pattern;
+}
+
+bool resource_matches(const Resource& r, std::string_view filter) {
+  if (filter.empty()) return true;
+  const std::size_t eq = filter.find('=');
+  const std::string_view name = filter.substr(0, eq);
+  const std::string_view pattern = eq == std::string_view::npos ? "" : filter.substr(eq + 1);
+  if (name == "href") return value_matches(r.path(), pattern);
+  for (const auto& [attr, raw] : r.attributes()) {
+    if (attr != name) continue;
+    std::string_view v = raw;
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    // Relation-type-like attributes hold space-separated words; match any.
+    while (!v.empty()) {
+      const std::size_t sp = v.find(' ');
+      if (value_matches(v.substr(0, sp), pattern)) return true;
+      if (sp == std::string_view::npos) break;
+      v.remove_prefix(sp + 1);
+    }
+    if (raw.empty() && pattern.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string link_format(const ResourceDirectory& dir, std::string_view query_filter) {
+  std::string out;
+  for (const auto& r : dir.all()) {
+    if (r->path().starts_with("/.well-known/") || !resource_matches(*r, query_filter)) continue;
+    if (!out.empty()) out += ',';
+    out += '<' + r->path() + '>';
+    for (const auto& [name, value] : r->attributes()) {
+      out += ';' + name;
+      if (!value.empty()) out += '=' + value;
+    }
+  }
+  return out;
+}
+
+}  // namespace coap

@@ -1,0 +1,115 @@
+// Server resources: what a request handler sees and produces, and the
+// directory that maps Uri-Path to a resource.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "coap/address.h"
+#include "coap/code.h"
+#include "coap/message.h"
+#include "coap/time.h"
+
+namespace coap {
+
+using SessionId = uint64_t;
+
+namespace content_format {
+inline constexpr uint32_t kTextPlain = 0;
+inline constexpr uint32_t kLinkFormat = 40;
+inline constexpr uint32_t kOctetStream = 42;
+inline constexpr uint32_t kJson = 50;
+}  // namespace content_format
+
+enum class Proto : uint8_t { kUdp, kTcp };
+const char* proto_name(Proto p);
+
+struct Request {
+  Code method;
+  const Message& msg;                // options as received (Block1 already removed from the body)
+  std::span<const uint8_t> payload;  // whole body (reassembled when sent in blocks)
+  Address peer;
+  Proto proto;
+  SessionId session;
+};
+
+struct Response {
+  explicit Response(std::vector<uint8_t>& body_buffer) : body(body_buffer) { body.clear(); }
+  Code code = codes::kContent;
+  std::optional<uint32_t> content_format;
+  std::optional<uint32_t> max_age;
+  std::optional<std::array<uint8_t, 8>> etag;
+  uint8_t etag_len = 0;
+  std::vector<uint8_t>& body;  // reused buffer owned by the endpoint
+
+  void set_payload(std::string_view s) { body.assign(s.begin(), s.end()); }
+  void set_payload(std::span<const uint8_t> b) { body.assign(b.begin(), b.end()); }
+  void error(Code c, std::string_view diagnostic) {
+    code = c;
+    content_format.reset();
+    set_payload(diagnostic);
+  }
+};
+
+class Resource {
+ public:
+  // path: "/a/b"; attributes: link-format attributes as written after the
+  // target, e.g. {{"rt", "\"core.time\""}, {"ct", "0"}, {"obs", ""}}.
+  Resource(std::string path, std::vector<std::pair<std::string, std::string>> attributes,
+           bool observable = false);
+  virtual ~Resource() = default;
+
+  const std::string& path() const { return path_; }
+  const std::vector<std::string>& segments() const { return segments_; }
+  const std::vector<std::pair<std::string, std::string>>& attributes() const { return attributes_; }
+  bool observable() const { return observable_; }
+
+  // Whether the method is implemented; others get 4.05.
+  virtual bool allows(Code method) const = 0;
+  virtual void handle(const Request& req, Response& resp) = 0;
+  // For observable resources whose state changes with time (/time): how
+  // often observers are notified. Zero: only when the resource says so.
+  virtual Duration notify_interval() const { return Duration::zero(); }
+
+  // The endpoint listens here to send notifications to observers.
+  void set_change_listener(std::function<void(Resource&)> f) { on_change_ = std::move(f); }
+
+ protected:
+  void notify_changed() {
+    if (on_change_) on_change_(*this);
+  }
+
+ private:
+  std::function<void(Resource&)> on_change_;
+  std::string path_;
+  std::vector<std::string> segments_;
+  std::vector<std::pair<std::string, std::string>> attributes_;
+  bool observable_;
+};
+
+class ResourceDirectory {
+ public:
+  void add(std::unique_ptr<Resource> r);
+  // Matches the Uri-Path options of msg exactly; nullptr if none.
+  Resource* find(const Message& msg) const;
+  Resource* find(std::string_view path) const;
+  const std::vector<std::unique_ptr<Resource>>& all() const { return resources_; }
+
+ private:
+  std::vector<std::unique_ptr<Resource>> resources_;
+};
+
+// RFC 6690 link format of the directory, filtered by at most one query item
+// "name=value" where value may end in '*' (prefix match). href matches the
+// path, other names match any space-separated word of the attribute value.
+std::string link_format(const ResourceDirectory& dir, std::string_view query_filter);
+
+}  // namespace coap

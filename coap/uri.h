@@ -1,0 +1,42 @@
+// CoAP URIs (RFC 7252 section 6, RFC 8323 section 8): coap:// and coap+tcp://
+// with an IP literal host. coapd runs its own IP stack and resolves no names.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "coap/address.h"
+
+namespace coap {
+
+enum class Scheme { kCoap, kCoapTcp };
+const char* scheme_name(Scheme s);
+
+struct Uri {
+  Scheme scheme = Scheme::kCoap;
+  Address peer;                       // with port (default 5683)
+  std::vector<std::string> path;      // decoded Uri-Path segments
+  std::vector<std::string> query;     // decoded Uri-Query items
+
+  bool is_tcp() const { return scheme == Scheme::kCoapTcp; }
+  std::string path_string() const;    // "/a/b" or "/"
+  std::string to_string() const;
+};
+
+struct UriError {
+  std::string message;
+};
+
+// Parses a URI. zone_index maps an IPv6 zone name ("coap0") to an interface
+// index. On failure returns nullopt and sets *error to a sentence naming the
+// problem.
+std::optional<Uri> parse_uri(std::string_view text, std::string* error,
+                             const std::function<int(std::string_view)>& zone_index = {});
+
+// Percent-decodes s; nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view s);
+
+}  // namespace coap

@@ -1,0 +1,102 @@
+// coapd's configuration: the model, its embedded defaults, and parsing from
+// the command line and a config file (CLI11). Every flag is also a config
+// file key (the long flag name without the dashes, e.g. `tap = "coap0"`);
+// flags given on the command line win over the file.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace config {
+
+struct Ipv4Prefix {
+  std::array<uint8_t, 4> addr{};
+  uint8_t prefix_len = 32;
+  std::string str() const;  // "192.0.2.2/24"
+  bool operator==(const Ipv4Prefix&) const = default;
+};
+
+struct Ipv6Prefix {
+  std::array<uint8_t, 16> addr{};
+  uint8_t prefix_len = 128;
+  std::string str() const;  // "fd00:c0a9::2/64"
+  bool operator==(const Ipv6Prefix&) const = default;
+};
+
+// An outgoing CoAP-over-TCP session opened at start-up (key `session`,
+// repeatable). Written as
+//   "coap+tcp://192.0.2.1:5683[,call-home][,reconnect-interval=S]
+//    [,reconnect-max-interval=S][,reconnect-attempts=N]"
+struct SessionConfig {
+  std::string uri;  // validated: coap+tcp:// with an IP literal host
+  bool call_home = false;
+  double reconnect_interval = 1.0;      // seconds, > 0
+  double reconnect_max_interval = 0.0;  // seconds; > interval enables backoff
+  uint32_t reconnect_attempts = 0;      // 0: forever
+  bool operator==(const SessionConfig&) const = default;
+};
+
+struct Config {
+  std::optional<std::string> config_file;
+
+  // Network.
+  std::string tap = "coap0";
+  Ipv4Prefix address{{192, 0, 2, 2}, 24};
+  std::optional<std::array<uint8_t, 4>> gateway;
+  // The kernel side of the TAP; nullopt when `--host-address none`.
+  std::optional<Ipv4Prefix> host_address = Ipv4Prefix{{192, 0, 2, 1}, 24};
+  std::optional<Ipv6Prefix> ipv6;       // besides the link-local address
+  std::optional<Ipv6Prefix> host_ipv6;  // given to the kernel side, if set
+  std::optional<std::array<uint8_t, 6>> mac;  // default: derived from the TAP name
+  uint16_t udp_port = 5683;         // 0: no UDP
+  uint16_t tcp_port = 5683;         // 0: no TCP listener
+  uint16_t call_home_listen = 0;    // 0: off
+
+  // Control and logging.
+  std::string control_socket = "/run/coapd/coapd.sock";
+  std::string log_level = "info";  // trace debug info warn error critical off
+  bool debug_commands = false;     // enables `coapctl debug ...` (tests only)
+
+  // CoAP over UDP (RFC 7252 4.8).
+  double ack_timeout = 2.0;
+  double ack_random_factor = 1.5;
+  uint32_t max_retransmit = 4;
+  uint32_t max_udp_sessions = 4096;
+  double udp_session_timeout = 300.0;
+
+  // CoAP over TCP (RFC 8323).
+  uint32_t max_tcp_sessions = 256;
+  double tcp_idle_timeout = 300.0;  // 0: never
+  double csm_timeout = 5.0;
+  uint32_t max_message_size = 132096;
+  uint32_t max_queued_bytes = 1048576;
+  double connect_timeout = 10.0;
+
+  std::vector<SessionConfig> sessions;
+};
+
+// Outcome of parsing. When `run` is false the caller prints `output` (to
+// stdout for --help/--version with exit_code 0, else to stderr) and exits
+// with exit_code. A bad flag, value or config key gives exactly one line
+// naming it and exit_code 2.
+struct ParseResult {
+  bool run = true;
+  int exit_code = 0;
+  std::string output;
+};
+
+ParseResult parse(int argc, const char* const* argv, Config& out);
+
+// Parses "a.b.c.d/len", "addr/len" (IPv6), "a.b.c.d", MAC "02:00:..",
+// and a session spec; used by parse() and by tests. Each returns nullopt and
+// sets *error to a short phrase on failure.
+std::optional<Ipv4Prefix> parse_ipv4_prefix(const std::string& s, std::string* error);
+std::optional<Ipv6Prefix> parse_ipv6_prefix(const std::string& s, std::string* error);
+std::optional<std::array<uint8_t, 4>> parse_ipv4(const std::string& s, std::string* error);
+std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s, std::string* error);
+std::optional<SessionConfig> parse_session(const std::string& s, std::string* error);
+
+}  // namespace config

@@ -1,0 +1,1 @@
+# coapctl target (owned by the coapctl work)
