@@ -40,6 +40,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace control {
 
 inline constexpr int kProtocolVersion = 1;
@@ -48,5 +50,38 @@ inline constexpr std::size_t kMaxLineBytes = 1 << 20;
 
 std::string base64_encode(std::span<const uint8_t> data);
 std::optional<std::vector<uint8_t>> base64_decode(std::string_view text);
+
+// Lowercase hex, no separators ("01ab"). A request result carries option
+// values as JSON numbers (uint options), JSON strings (string options) or
+// hex_encode()d strings (opaque and unknown options; "" for empty ones).
+std::string hex_encode(std::span<const uint8_t> data);
+
+// One event as a human-readable line, without the newline:
+//   "<time> <event> session=<N> peer=<ip:port>[ reason=<text>][ attempt=<N>]"
+// event is the "event" object of an event message. Missing fields print as
+// "-"; reason and attempt appear only when present.
+std::string format_event_line(const nlohmann::json& event);
+
+// Splits a byte stream into '\n'-terminated lines (a '\r' before the '\n' is
+// dropped), for either end of the control socket.
+class LineReader {
+ public:
+  // Appends received bytes. Returns false when the unterminated line now
+  // exceeds kMaxLineBytes: the peer is sending garbage and the connection
+  // should be closed.
+  bool feed(std::string_view bytes);
+
+  // The next complete line without its terminator, or nullopt.
+  std::optional<std::string> next_line();
+
+  // Bytes received but not yet returned as lines.
+  std::size_t pending_bytes() const { return buffer_.size() - start_; }
+
+ private:
+  std::string buffer_;
+  std::size_t start_ = 0;  // first byte not yet returned
+  std::size_t scan_ = 0;   // bytes before this offset hold no '\n'
+  std::size_t unterminated_ = 0;  // bytes after the last '\n' received
+};
 
 }  // namespace control

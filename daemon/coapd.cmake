@@ -1,0 +1,13 @@
+# The coapd daemon.
+add_library(coapd_daemon STATIC
+  control_server.cc
+  daemon.cc
+  engine.cc
+  loop_poster.cc
+  status_json.cc
+)
+target_link_libraries(coapd_daemon PUBLIC coap_core lwip_tap coapd_config coapd_control
+  PkgConfig::SYSTEMD PkgConfig::LIBUV spdlog::spdlog nlohmann_json::nlohmann_json)
+add_executable(coapd main.cc)
+target_link_libraries(coapd PRIVATE coapd_daemon)
+install(TARGETS coapd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})

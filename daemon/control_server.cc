@@ -1,0 +1,221 @@
+#include "daemon/control_server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/control_protocol.h"
+
+namespace coapd {
+namespace {
+
+constexpr std::size_t kHistory = 1000;
+// A client whose unsent replies exceed this is not reading: disconnect it.
+constexpr std::size_t kMaxWriteQueue = 4 << 20;
+
+// True when something accepts connections on path (another coapd).
+bool socket_in_use(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const bool used = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return used;
+}
+
+}  // namespace
+
+void Responder::ok(nlohmann::json result) const {
+  server_->send_line(client_, {{"v", control::kProtocolVersion}, {"id", id_}, {"ok", true},
+                               {"result", std::move(result)}});
+}
+
+void Responder::error(const std::string& message) const {
+  server_->send_line(client_, {{"v", control::kProtocolVersion}, {"id", id_}, {"ok", false},
+                               {"error", message}});
+}
+
+ControlServer::ControlServer(uv_loop_t* loop, std::string path, Handler handler)
+    : loop_(loop), path_(std::move(path)), handler_(std::move(handler)) {}
+
+ControlServer::~ControlServer() { stop(); }
+
+bool ControlServer::start(std::string* error) {
+  sockaddr_un probe{};
+  if (path_.empty() || path_.size() >= sizeof probe.sun_path) {
+    *error = "control socket path '" + path_ + "' must be 1 to " +
+             std::to_string(sizeof probe.sun_path - 1) + " characters";
+    return false;
+  }
+  const std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      *error = "cannot create directory " + dir.string() + " for the control socket: " + ec.message();
+      return false;
+    }
+  }
+  if (std::filesystem::exists(path_, ec)) {
+    if (socket_in_use(path_)) {
+      *error = "control socket " + path_ + " is in use (is another coapd running?)";
+      return false;
+    }
+    ::unlink(path_.c_str());  // left behind by a coapd that did not exit cleanly
+  }
+  listener_ = new uv_pipe_t;
+  uv_pipe_init(loop_, listener_, 0);
+  listener_->data = this;
+  // The socket file is created with the mode the umask allows: keep it from
+  // being world-accessible between bind and chmod.
+  const mode_t old_mask = ::umask(0117);
+  int rc = uv_pipe_bind(listener_, path_.c_str());
+  ::umask(old_mask);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 16, on_connection);
+  if (rc != 0) {
+    *error = "cannot listen on control socket " + path_ + ": " + uv_strerror(rc);
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    listener_ = nullptr;
+    return false;
+  }
+  ::chmod(path_.c_str(), 0660);
+  return true;
+}
+
+void ControlServer::stop() {
+  if (!listener_) return;
+  listener_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+  listener_ = nullptr;
+  std::vector<uint64_t> ids;
+  for (const auto& [id, c] : clients_) ids.push_back(id);
+  for (uint64_t id : ids) close_client(id);
+  ::unlink(path_.c_str());
+}
+
+void ControlServer::on_connection(uv_stream_t* server, int status) {
+  auto* self = static_cast<ControlServer*>(server->data);
+  if (!self || status < 0) return;
+  auto c = std::make_unique<Client>();
+  c->id = self->next_client_++;
+  c->handle = new ClientHandle{{}, self, c->id};
+  uv_pipe_init(self->loop_, &c->handle->pipe, 0);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->handle->pipe)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->handle->pipe), free_client_handle);
+    return;
+  }
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->handle->pipe), on_alloc, on_read);
+  spdlog::debug("control: client {} connected", c->id);
+  self->clients_.emplace(c->id, std::move(c));
+}
+
+void ControlServer::free_client_handle(uv_handle_t* handle) {
+  delete reinterpret_cast<ClientHandle*>(handle);
+}
+
+void ControlServer::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = reinterpret_cast<ClientHandle*>(handle)->server;
+  *buf = uv_buf_init(self->read_buffer_, sizeof self->read_buffer_);
+}
+
+void ControlServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* h = reinterpret_cast<ClientHandle*>(stream);
+  ControlServer* self = h->server;
+  const uint64_t id = h->id;
+  auto it = self->clients_.find(id);
+  if (it == self->clients_.end()) return;
+  Client& c = *it->second;
+  if (nread < 0) {
+    self->close_client(id);
+    return;
+  }
+  c.inbuf.append(buf->base, static_cast<std::size_t>(nread));
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = c.inbuf.find('\n', start)) != std::string::npos; start = nl + 1) {
+    const std::string line = c.inbuf.substr(start, nl - start);
+    self->handle_line(c, line);
+    if (!self->clients_.count(id) || c.closing) return;
+  }
+  c.inbuf.erase(0, start);
+  if (c.inbuf.size() > control::kMaxLineBytes) {
+    self->send_line(id, {{"v", control::kProtocolVersion}, {"id", nullptr}, {"ok", false},
+                         {"error", "request line longer than " +
+                                       std::to_string(control::kMaxLineBytes) + " bytes"}});
+    self->close_client(id);
+  }
+}
+
+void ControlServer::handle_line(Client& c, const std::string& line) {
+  if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+  nlohmann::json req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  Responder r(this, c.id, req.is_object() && req.contains("id") ? req["id"] : nlohmann::json());
+  if (req.is_discarded() || !req.is_object()) return r.error("malformed request: not a JSON object");
+  if (req.value("v", 0) != control::kProtocolVersion)
+    return r.error("unsupported protocol version (this coapd speaks v" +
+                   std::to_string(control::kProtocolVersion) + ")");
+  if (!req.contains("cmd") || !req["cmd"].is_string())
+    return r.error("malformed request: no \"cmd\"");
+  const std::string cmd = req["cmd"];
+  if (cmd == "events") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& e : history_) list.push_back(e);
+    c.following = req.value("follow", false);
+    return r.ok({{"events", std::move(list)}});
+  }
+  handler_(cmd, req, r);
+}
+
+void ControlServer::publish_event(nlohmann::json event) {
+  for (const auto& [id, c] : clients_) {
+    if (c->following && !c->closing) send_line(id, {{"v", control::kProtocolVersion}, {"event", event}});
+  }
+  history_.push_back(std::move(event));
+  if (history_.size() > kHistory) history_.pop_front();
+}
+
+void ControlServer::send_line(uint64_t client, const nlohmann::json& msg) {
+  auto it = clients_.find(client);
+  if (it == clients_.end() || it->second->closing) return;
+  Client& c = *it->second;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle->pipe);
+  if (uv_stream_get_write_queue_size(stream) > kMaxWriteQueue) {
+    spdlog::warn("control: client {} does not read its replies; disconnecting it", client);
+    close_client(client);
+    return;
+  }
+  struct WriteReq {
+    uv_write_t req;
+    std::string data;
+  };
+  auto* w = new WriteReq;
+  w->data = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  const int rc = uv_write(&w->req, stream, &buf, 1,
+                          [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
+  if (rc != 0) {
+    delete w;
+    close_client(client);
+  }
+}
+
+void ControlServer::close_client(uint64_t client) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  ClientHandle* handle = it->second->handle;
+  clients_.erase(it);
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle->pipe));
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle->pipe), free_client_handle);
+  spdlog::debug("control: client {} disconnected", client);
+}
+
+}  // namespace coapd

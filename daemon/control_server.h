@@ -1,0 +1,91 @@
+// The control socket: a Unix stream socket (mode 0660) on the libuv loop,
+// speaking the protocol of control_protocol.h. Requests are answered
+// asynchronously; a client that sends garbage gets an error line, one that
+// sends an endless line or stops reading is disconnected. Neither ever
+// blocks the loop or the engine.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+
+namespace coapd {
+
+class ControlServer;
+
+// Answers one request; may outlive the client (then answering is a no-op).
+// Loop thread only.
+class Responder {
+ public:
+  Responder(ControlServer* server, uint64_t client, nlohmann::json id)
+      : server_(server), client_(client), id_(std::move(id)) {}
+  void ok(nlohmann::json result) const;
+  void error(const std::string& message) const;
+  uint64_t client() const { return client_; }
+
+ private:
+  ControlServer* server_;
+  uint64_t client_;
+  nlohmann::json id_;
+};
+
+class ControlServer {
+ public:
+  // Called for every well-formed request except "events" (served here).
+  using Handler = std::function<void(const std::string& cmd, const nlohmann::json& request,
+                                     Responder responder)>;
+
+  ControlServer(uv_loop_t* loop, std::string path, Handler handler);
+  ~ControlServer();
+
+  bool start(std::string* error);
+  // Closes the listener and every client, removes the socket file.
+  void stop();
+
+  // Loop thread: records an event (history) and streams it to followers.
+  void publish_event(nlohmann::json event);
+
+  std::size_t client_count() const { return clients_.size(); }
+
+ private:
+  friend class Responder;
+  // A client's libuv handle; the callbacks find the client by id, so one
+  // that fires after the client is gone does nothing.
+  struct ClientHandle {
+    uv_pipe_t pipe;  // first member: the handle pointer is the struct pointer
+    ControlServer* server;
+    uint64_t id;
+  };
+  struct Client {
+    uint64_t id;
+    ClientHandle* handle;  // freed in its close callback
+    std::string inbuf;
+    bool following = false;
+    bool closing = false;
+  };
+
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void free_client_handle(uv_handle_t* handle);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void handle_line(Client& c, const std::string& line);
+  void send_line(uint64_t client, const nlohmann::json& msg);
+  void close_client(uint64_t client);
+
+  uv_loop_t* loop_;
+  std::string path_;
+  Handler handler_;
+  uv_pipe_t* listener_ = nullptr;
+  uint64_t next_client_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
+  std::deque<nlohmann::json> history_;
+  char read_buffer_[65536];
+};
+
+}  // namespace coapd

@@ -1,0 +1,472 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/random.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "coap/builtin_resources.h"
+#include "coap/endpoint.h"
+#include "coap/uri.h"
+#include "daemon/control_protocol.h"
+#include "daemon/control_server.h"
+#include "daemon/engine.h"
+#include "daemon/loop_poster.h"
+#include "daemon/status_json.h"
+#include "lwip_tap/stack.h"
+#include "lwip_tap/tap_device.h"
+#include "lwip_tap/tap_pump.h"
+#include "lwip_tap/tcp_transport.h"
+#include "lwip_tap/udp_transport.h"
+
+namespace coapd {
+namespace {
+
+using nlohmann::json;
+
+uint64_t random_seed() {
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+    seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return seed;
+}
+
+// A stable, locally administered unicast MAC derived from the TAP name, so
+// that the link-local address stays the same across restarts.
+std::array<uint8_t, 6> default_mac(const std::string& tap) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : tap) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return {0x02, static_cast<uint8_t>(h >> 8), static_cast<uint8_t>(h >> 16),
+          static_cast<uint8_t>(h >> 24), static_cast<uint8_t>(h >> 32),
+          static_cast<uint8_t>(h >> 40)};
+}
+
+coap::EndpointConfig endpoint_config(const config::Config& c) {
+  coap::EndpointConfig e;
+  e.ack_timeout = coap::from_seconds(c.ack_timeout);
+  e.ack_random_factor = c.ack_random_factor;
+  e.max_retransmit = c.max_retransmit;
+  e.max_udp_sessions = c.max_udp_sessions;
+  e.udp_session_timeout = coap::from_seconds(c.udp_session_timeout);
+  e.max_tcp_sessions = c.max_tcp_sessions;
+  e.tcp_idle_timeout = coap::from_seconds(c.tcp_idle_timeout);
+  e.csm_timeout = coap::from_seconds(c.csm_timeout);
+  e.max_message_size = c.max_message_size;
+  e.max_queued_bytes = c.max_queued_bytes;
+  e.connect_timeout = coap::from_seconds(c.connect_timeout);
+  return e;
+}
+
+coap::SessionSpec session_spec(const coap::Uri& uri, bool call_home, double interval,
+                               double max_interval, uint32_t attempts) {
+  coap::SessionSpec spec;
+  spec.peer = uri.peer;
+  spec.call_home = call_home;
+  spec.reconnect_interval = coap::from_seconds(interval);
+  spec.reconnect_max_interval = coap::from_seconds(max_interval);
+  spec.reconnect_attempts = attempts;
+  return spec;
+}
+
+std::string event_time(coap::TimePoint t) {
+  // Events carry monotonic time; show it as wall-clock time.
+  const auto wall = std::chrono::system_clock::now() -
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                        coap::Clock::now() - t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() % 1000;
+  std::string s = coap::format_utc(wall);
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms));
+  s.insert(s.size() - 1, frac);
+  return s;
+}
+
+json event_json(const coap::Event& e) {
+  json j = {{"time", event_time(e.time)},
+            {"event", e.name},
+            {"session_id", e.session},
+            {"peer", e.peer.family == coap::Address::Family::kNone ? "" : e.peer.to_string()}};
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (e.attempt) j["attempt"] = e.attempt;
+  return j;
+}
+
+json result_json(const coap::ClientResult& r) {
+  json j = {{"status", coap::client_status_name(r.status)}, {"session", r.session}};
+  if (r.status == coap::ClientResult::Status::kResponse) {
+    j["code"] = r.code.str();
+    j["code_name"] = r.code.name();
+    json opts = json::array();
+    for (const auto& [number, value] : r.options) {
+      const coap::OptionInfo* info = coap::find_option_info(number);
+      json o = {{"number", number}, {"name", info ? info->name : std::to_string(number)}};
+      if (info && info->format == coap::OptionFormat::kUint) {
+        o["value"] = std::to_string(coap::decode_uint(value).value_or(0));
+      } else if (info && info->format == coap::OptionFormat::kString) {
+        o["value"] = std::string(value.begin(), value.end());
+      } else {
+        static constexpr char kHex[] = "0123456789abcdef";
+        std::string hex;
+        for (uint8_t b : value) {
+          hex += kHex[b >> 4];
+          hex += kHex[b & 15];
+        }
+        o["value"] = hex;
+      }
+      opts.push_back(std::move(o));
+    }
+    j["options"] = std::move(opts);
+    j["payload_b64"] = control::base64_encode(r.payload);
+  } else {
+    j["error"] = r.error;
+  }
+  return j;
+}
+
+// Parses a URI with the TAP's name as the zone of link-local addresses.
+std::optional<coap::Uri> parse_uri_for(const std::string& text, const std::string& tap,
+                                       int zone_index, std::string* error) {
+  return coap::parse_uri(text, error, [&](std::string_view name) {
+    return name == tap ? zone_index : -1;
+  });
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const config::Config& cfg) : cfg_(cfg) {}
+  int run();
+
+ private:
+  bool start_network(std::string* error);
+  void handle(const std::string& cmd, const json& req, Responder r);
+  void handle_request(const json& req, Responder r);
+  void handle_connect(const json& req, Responder r);
+  void shutdown();
+  // Runs fn on the engine thread and answers with its result on the loop.
+  void on_engine(Responder r, std::function<json(coap::Endpoint&, coap::TimePoint)> fn);
+
+  const config::Config& cfg_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  uv_loop_t loop_{};
+  std::unique_ptr<lwip_tap::TapDevice> tap_;
+  lwip_tap::Stack stack_;
+  coap::ResourceDirectory resources_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<lwip_tap::UdpTransport> udp_;
+  std::unique_ptr<lwip_tap::TcpTransport> tcp_;
+  std::unique_ptr<LoopPoster> poster_;
+  std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<lwip_tap::TapPump> pump_;
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  bool stopping_ = false;
+  int zone_index_ = 0;
+  std::array<uint8_t, 6> mac_{};
+
+  // Engine thread only: systemd watchdog keep-alive.
+  coap::Duration watchdog_interval_{};
+  coap::TimePoint next_watchdog_ = coap::kNever;
+};
+
+bool Daemon::start_network(std::string* error) {
+  tap_ = lwip_tap::TapDevice::open(cfg_.tap, error);
+  if (!tap_) return false;
+  // The kernel side of the link, unless told to leave it alone.
+  if (cfg_.host_address) {
+    if (!tap_->set_host_ipv4(cfg_.host_address->addr, cfg_.host_address->prefix_len, error))
+      return false;
+    if (!tap_->set_up(error)) return false;
+    if (cfg_.host_ipv6 && !tap_->add_host_ipv6(cfg_.host_ipv6->addr, cfg_.host_ipv6->prefix_len, error))
+      return false;
+  }
+  lwip_tap::Stack::start_tcpip();
+  lwip_tap::NetifOptions opts;
+  mac_ = cfg_.mac ? *cfg_.mac : default_mac(cfg_.tap);
+  opts.mac = mac_;
+  opts.ipv4 = cfg_.address.addr;
+  opts.ipv4_prefix_len = cfg_.address.prefix_len;
+  opts.gateway = cfg_.gateway;
+  if (cfg_.ipv6) opts.ipv6 = cfg_.ipv6->addr;
+
+  EngineHooks hooks;
+  hooks.on_event = [this](const coap::Event& e) {
+    json j = event_json(e);
+    spdlog::info("event {} session={} peer={}{}{}", e.name, e.session, j["peer"].get<std::string>(),
+                 e.reason.empty() ? "" : " reason=" + e.reason,
+                 e.attempt ? " attempt=" + std::to_string(e.attempt) : "");
+    poster_->post([this, j = std::move(j)]() mutable {
+      if (control_) control_->publish_event(std::move(j));
+    });
+  };
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+    watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    next_watchdog_ = coap::Clock::now();
+  }
+  hooks.on_alive = [this](coap::TimePoint now) {
+    if (now < next_watchdog_) return;
+    sd_notify(0, "WATCHDOG=1");  // only a running engine thread gets here
+    next_watchdog_ = now + watchdog_interval_;
+  };
+  hooks.next_alive_deadline = [this](coap::TimePoint) { return next_watchdog_; };
+
+  engine_ = std::make_unique<Engine>(endpoint_config(cfg_), resources_, stack_, std::move(hooks),
+                                     random_seed());
+  udp_ = std::make_unique<lwip_tap::UdpTransport>(stack_, *engine_);
+  tcp_ = std::make_unique<lwip_tap::TcpTransport>(stack_, *engine_);
+  {
+    lwip_tap::CoreLock lock;
+    if (!stack_.add_netif(opts, *tap_, error)) return false;
+    zone_index_ = netif_get_index(stack_.iface());
+    if (cfg_.udp_port && !udp_->bind(cfg_.udp_port, error)) return false;
+    if (cfg_.tcp_port && !tcp_->listen(cfg_.tcp_port, coap::ListenerKind::kServer, error))
+      return false;
+    if (cfg_.call_home_listen &&
+        !tcp_->listen(cfg_.call_home_listen, coap::ListenerKind::kCallHome, error))
+      return false;
+  }
+  engine_->attach(udp_.get(), tcp_.get());
+  return true;
+}
+
+int Daemon::run() {
+  uv_loop_init(&loop_);
+  poster_ = std::make_unique<LoopPoster>(&loop_);
+
+  coap::BuiltinResourceOptions ropts;
+  ropts.max_echo_size = 1 << 20;
+  // /status is rendered on the engine thread, which may take the core lock
+  // (it holds no other lock while handling requests).
+  ropts.status_json = [this] {
+    return status_json(engine_->endpoint_engine(), stack_, pump_.get(), started_).dump();
+  };
+  coap::add_builtin_resources(resources_, ropts);
+
+  std::string error;
+  bool ok = start_network(&error);
+  if (ok) {
+    engine_->start();
+    control_ = std::make_unique<ControlServer>(
+        &loop_, cfg_.control_socket,
+        [this](const std::string& cmd, const json& req, Responder r) { handle(cmd, req, r); });
+    ok = control_->start(&error);
+  }
+  if (ok) {
+    pump_ = std::make_unique<lwip_tap::TapPump>(
+        &loop_, tap_->fd(), stack_.iface(), [] { Engine::begin_input_batch(); },
+        [this] { engine_->end_input_batch(); });
+    ok = pump_->start(&error);
+  }
+  if (!ok) {
+    spdlog::critical("{}", error);
+    shutdown();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    return 1;
+  }
+
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_init(&loop_, &sigint_);
+  sigterm_.data = sigint_.data = this;
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    spdlog::info("received {}, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    static_cast<Daemon*>(h->data)->shutdown();
+  };
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+
+  for (const auto& s : cfg_.sessions) {
+    std::string err;
+    auto uri = parse_uri_for(s.uri, cfg_.tap, zone_index_, &err);
+    if (!uri) {
+      spdlog::error("session {}: {}", s.uri, err);
+      continue;
+    }
+    const coap::SessionSpec spec = session_spec(*uri, s.call_home, s.reconnect_interval,
+                                                s.reconnect_max_interval, s.reconnect_attempts);
+    engine_->post([spec, uri = s.uri](coap::Endpoint& ep, coap::TimePoint now) {
+      std::string err;
+      if (!ep.open_session(spec, now, &err)) spdlog::error("session {}: {}", uri, err);
+    });
+  }
+
+  // Ready once the engine answers: a job that has run proves its loop runs.
+  engine_->post([this](coap::Endpoint&, coap::TimePoint) {
+    poster_->post([this] {
+      spdlog::info("coapd ready: TAP {} up, CoAP on {} (udp {}, tcp {}{}), control socket {}",
+                   cfg_.tap, cfg_.address.str(), cfg_.udp_port, cfg_.tcp_port,
+                   cfg_.call_home_listen ? ", call-home " + std::to_string(cfg_.call_home_listen) : "",
+                   cfg_.control_socket);
+      sd_notify(0, "READY=1\nSTATUS=serving CoAP");
+    });
+  });
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  const int rc = uv_loop_close(&loop_);
+  if (rc != 0) spdlog::warn("event loop closed with handles left: {}", uv_strerror(rc));
+  spdlog::info("coapd stopped");
+  return 0;
+}
+
+// Stops everything in reverse start order. Loop thread; idempotent.
+void Daemon::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  sd_notify(0, "STOPPING=1");
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&sigterm_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  }
+  if (pump_) pump_->stop();
+  if (control_) control_->stop();
+  // Sessions get Release and FIN, requests "cancelled"; the thread ends.
+  if (engine_) engine_->stop();
+  if (tcp_ || udp_) {
+    lwip_tap::CoreLock lock;
+    if (tcp_) tcp_->close_all();
+    if (udp_) udp_->close();
+    stack_.remove_netif();
+  }
+  poster_->close();
+  // The TAP goes away when its fd closes, in the destructor.
+}
+
+void Daemon::on_engine(Responder r, std::function<json(coap::Endpoint&, coap::TimePoint)> fn) {
+  engine_->post([this, r, fn = std::move(fn)](coap::Endpoint& ep, coap::TimePoint now) {
+    json result = fn(ep, now);
+    poster_->post([r, result = std::move(result)]() mutable { r.ok(std::move(result)); });
+  });
+}
+
+void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
+  if (stopping_) return r.error("coapd is shutting down");
+  if (cmd == "status") {
+    return on_engine(r, [this](coap::Endpoint& ep, coap::TimePoint) {
+      json j = status_json(ep, stack_, pump_.get(), started_);
+      j["tap"] = cfg_.tap;
+      char mac[18];
+      std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", mac_[0], mac_[1], mac_[2],
+                    mac_[3], mac_[4], mac_[5]);
+      j["mac"] = mac;
+      json addrs = json::array();
+      {
+        lwip_tap::CoreLock lock;  // the engine thread holds no other lock here
+        for (const auto& a : stack_.addresses(cfg_.tap))
+          addrs.push_back({{"address", a.address}, {"state", a.state}});
+      }
+      j["addresses"] = std::move(addrs);
+      j["udp_port"] = cfg_.udp_port;
+      j["tcp_port"] = cfg_.tcp_port;
+      j["call_home_port"] = cfg_.call_home_listen;
+      j["control_socket"] = cfg_.control_socket;
+      j["engine"] = {{"alive", true}, {"wakeups", engine_->wakeups()}};
+      return j;
+    });
+  }
+  if (cmd == "stats") {
+    return on_engine(r, [this](coap::Endpoint& ep, coap::TimePoint) {
+      return status_json(ep, stack_, pump_.get(), started_);
+    });
+  }
+  if (cmd == "sessions") {
+    return on_engine(r, [](coap::Endpoint& ep, coap::TimePoint now) {
+      return json{{"sessions", sessions_json(ep, now)}};
+    });
+  }
+  if (cmd == "request") return handle_request(req, r);
+  if (cmd == "connect") return handle_connect(req, r);
+  if (cmd == "close") {
+    if (!req.contains("session") || !req["session"].is_number_unsigned())
+      return r.error("close needs a session id");
+    const coap::SessionId id = req["session"];
+    engine_->post([this, r, id](coap::Endpoint& ep, coap::TimePoint now) {
+      const bool found = ep.close_session(id, now);
+      poster_->post([r, found, id] {
+        if (found) {
+          r.ok(json::object());
+        } else {
+          r.error("no session " + std::to_string(id));
+        }
+      });
+    });
+    return;
+  }
+  if (cmd == "debug_stall") {
+    if (!cfg_.debug_commands)
+      return r.error("debug commands are disabled (start coapd with --debug-commands)");
+    const double seconds = req.value("seconds", 1.0);
+    spdlog::warn("debug: stalling the engine thread for {} s on request", seconds);
+    return on_engine(r, [seconds](coap::Endpoint&, coap::TimePoint) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+      return json::object();
+    });
+  }
+  r.error("unknown command '" + cmd + "'");
+}
+
+void Daemon::handle_request(const json& req, Responder r) {
+  coap::ClientRequest creq;
+  const std::string method = req.value("method", "GET");
+  creq.method = coap::method_from_name(method);
+  if (creq.method.is_empty()) return r.error("unknown method '" + method + "'");
+  std::string err;
+  auto uri = parse_uri_for(req.value("uri", ""), cfg_.tap, zone_index_, &err);
+  if (!uri) return r.error(err);
+  creq.uri = *uri;
+  if (req.contains("payload_b64")) {
+    auto payload = control::base64_decode(req["payload_b64"].get<std::string>());
+    if (!payload) return r.error("payload_b64 is not valid base64");
+    creq.payload = std::move(*payload);
+  }
+  if (req.contains("content_format")) creq.content_format = req["content_format"].get<uint32_t>();
+  if (req.contains("accept")) creq.accept = req["accept"].get<uint32_t>();
+  const double timeout = req.value("timeout", 30.0);
+  if (!(timeout > 0)) return r.error("timeout must be positive");
+  creq.timeout = coap::from_seconds(timeout);
+  creq.session = req.value("session", uint64_t{0});
+  engine_->post_request(std::move(creq), [this, r](coap::ClientResult result) {
+    json j = result_json(result);
+    poster_->post([r, j = std::move(j)]() mutable { r.ok(std::move(j)); });
+  });
+}
+
+void Daemon::handle_connect(const json& req, Responder r) {
+  std::string err;
+  auto uri = parse_uri_for(req.value("uri", ""), cfg_.tap, zone_index_, &err);
+  if (!uri) return r.error(err);
+  if (!uri->is_tcp()) return r.error("connect needs a coap+tcp:// URI (sessions are CoAP over TCP)");
+  const double interval = req.value("reconnect_interval", 1.0);
+  const double max_interval = req.value("reconnect_max_interval", 0.0);
+  if (!(interval > 0) || max_interval < 0) return r.error("reconnect intervals must be positive");
+  const coap::SessionSpec spec = session_spec(*uri, req.value("call_home", false), interval,
+                                              max_interval, req.value("reconnect_attempts", 0u));
+  engine_->post([this, r, spec](coap::Endpoint& ep, coap::TimePoint now) {
+    std::string error;
+    bool existed = false;
+    const coap::SessionId id = ep.open_session(spec, now, &error, &existed);
+    poster_->post([r, id, existed, error] {
+      if (id) {
+        r.ok({{"session", id}, {"existing", existed}});
+      } else {
+        r.error(error);
+      }
+    });
+  });
+}
+
+}  // namespace
+
+int run_daemon(const config::Config& config) {
+  signal(SIGPIPE, SIG_IGN);
+  Daemon d(config);
+  return d.run();
+}
+
+}  // namespace coapd

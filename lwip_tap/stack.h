@@ -1,0 +1,85 @@
+// coapd's lwIP instance: tcpip_thread (lwIP's timers; nobody else calls
+// sys_check_timeouts), one Ethernet netif whose frames go to the TAP, and
+// helpers to look at it.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coap/address.h"
+#include "lwip_tap/lwip.h"
+
+namespace lwip_tap {
+
+class TapDevice;
+
+struct NetifOptions {
+  std::array<uint8_t, 6> mac{};
+  std::array<uint8_t, 4> ipv4{};
+  uint8_t ipv4_prefix_len = 24;
+  std::optional<std::array<uint8_t, 4>> gateway;
+  std::optional<std::array<uint8_t, 16>> ipv6;  // besides the link-local address
+  int mtu = 1500;
+};
+
+struct PcbCounts {
+  std::size_t tcp_active = 0;     // SYN_SENT .. LAST_ACK
+  std::size_t tcp_listen = 0;
+  std::size_t tcp_time_wait = 0;
+  std::size_t tcp_bound = 0;
+  std::size_t udp = 0;
+};
+
+struct NetifAddress {
+  std::string address;  // "192.0.2.2/24", "fe80::..%coap0/64"
+  std::string state;    // "preferred", "tentative", ...
+};
+
+class Stack {
+ public:
+  Stack() = default;
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // Seeds LWIP_RAND() (rand(), never seeded by lwIP itself) from getrandom(),
+  // then starts tcpip_thread and waits for it. Once per process: lwIP cannot
+  // be stopped and started again.
+  static void start_tcpip();
+
+  // REQUIRES core lock. Adds the netif, writing its frames to tap.
+  bool add_netif(const NetifOptions& options, TapDevice& tap, std::string* error);
+  // REQUIRES core lock.
+  void remove_netif();
+
+  netif* iface() { return added_ ? &netif_ : nullptr; }
+  // REQUIRES core lock.
+  PcbCounts count_pcbs() const;
+  // REQUIRES core lock.
+  std::vector<NetifAddress> addresses(const std::string& zone_name) const;
+
+  uint64_t tx_frames() const { return tx_frames_.load(std::memory_order_relaxed); }
+  uint64_t tx_errors() const { return tx_errors_.load(std::memory_order_relaxed); }
+
+  // Address conversion (for a link-local IPv6 address without a zone, the
+  // netif's zone is assumed: coapd has one interface).
+  ip_addr_t to_lwip(const coap::Address& a) const;
+  static coap::Address from_lwip(const ip_addr_t* ip, uint16_t port);
+
+ private:
+  static err_t netif_init_cb(netif* n);
+  static err_t linkoutput_cb(netif* n, pbuf* p);
+
+  netif netif_{};
+  bool added_ = false;
+  int tap_fd_ = -1;
+  NetifOptions options_;
+  std::atomic<uint64_t> tx_frames_{0};
+  std::atomic<uint64_t> tx_errors_{0};
+};
+
+}  // namespace lwip_tap

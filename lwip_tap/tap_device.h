@@ -1,0 +1,41 @@
+// A TAP interface opened through /dev/net/tun (IFF_TAP | IFF_NO_PI) by
+// coapd itself: lwIP's bundled tapif is not used because it starts a thread
+// of its own. The interface exists as long as the device is open (it is not
+// made persistent), so closing it removes the TAP.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace lwip_tap {
+
+class TapDevice {
+ public:
+  // Creates (or attaches to a persistent) TAP named `name`. On failure
+  // returns nullptr and sets *error to a sentence naming the cause.
+  static std::unique_ptr<TapDevice> open(const std::string& name, std::string* error);
+  ~TapDevice();
+  TapDevice(const TapDevice&) = delete;
+  TapDevice& operator=(const TapDevice&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+  int ifindex() const { return ifindex_; }
+
+  // Kernel side of the link (the host's end of the TAP).
+  bool set_host_ipv4(const std::array<uint8_t, 4>& addr, uint8_t prefix_len, std::string* error);
+  bool add_host_ipv6(const std::array<uint8_t, 16>& addr, uint8_t prefix_len, std::string* error);
+  bool set_up(std::string* error);
+  bool set_mtu(int mtu, std::string* error);
+
+ private:
+  TapDevice(int fd, std::string name, int ifindex) : fd_(fd), name_(std::move(name)), ifindex_(ifindex) {}
+  int fd_;
+  std::string name_;
+  int ifindex_;
+};
+
+}  // namespace lwip_tap

@@ -1,0 +1,52 @@
+// Moves frames from the TAP into lwIP, on the libuv loop that owns the TAP
+// fd: when the fd is readable it reads up to a batch of frames, then feeds
+// them all to netif->input (ethernet_input) under one core-lock acquisition.
+// (tcpip_input() would go through a fixed-size mailbox and drop frames at
+// high rates.) Frames lwIP sends are written to the TAP by the netif's
+// linkoutput, in whichever thread holds the core lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "lwip_tap/lwip.h"
+
+namespace lwip_tap {
+
+class TapPump {
+ public:
+  // before_batch / after_batch run on the loop thread around each batch:
+  // before_batch without the core lock, after_batch after releasing it.
+  TapPump(uv_loop_t* loop, int tap_fd, netif* iface, std::function<void()> before_batch,
+          std::function<void()> after_batch);
+  ~TapPump();
+
+  bool start(std::string* error);
+  // Stops reading. The handle closes on a later loop turn (uv_close).
+  void stop();
+
+  uint64_t rx_frames() const { return rx_frames_.load(std::memory_order_relaxed); }
+  uint64_t rx_batches() const { return rx_batches_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr int kBatch = 64;
+  static constexpr int kFrameMax = 2048;
+  static void on_readable(uv_poll_t* handle, int status, int events);
+  void pump();
+
+  uv_loop_t* loop_;
+  int fd_;
+  netif* iface_;
+  std::function<void()> before_batch_;
+  std::function<void()> after_batch_;
+  uv_poll_t* poll_ = nullptr;  // freed in its close callback
+  std::vector<std::array<uint8_t, kFrameMax>> frames_;
+  std::array<int, kBatch> lengths_{};
+  std::atomic<uint64_t> rx_frames_{0};
+  std::atomic<uint64_t> rx_batches_{0};
+};
+
+}  // namespace lwip_tap

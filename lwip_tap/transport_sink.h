@@ -1,0 +1,29 @@
+// Where the lwIP transports report what happened. Every method is called
+// from inside an lwIP callback, or from a transport call, with the core lock
+// held: implementations must be quick, must copy what they keep (a pbuf is
+// freed when the call returns) and must never take the core lock.
+#pragma once
+
+#include "coap/address.h"
+#include "coap/endpoint.h"
+#include "lwip_tap/lwip.h"
+
+namespace lwip_tap {
+
+using ConnId = coap::ConnId;
+
+class TransportSink {
+ public:
+  virtual ~TransportSink() = default;
+  virtual void on_udp_datagram(const coap::Address& from, const pbuf* p) = 0;
+  virtual void on_tcp_accepted(ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
+                            const coap::Address& local) = 0;
+  virtual void on_tcp_connected(ConnId conn, const coap::Address& local) = 0;
+  virtual void on_tcp_data(ConnId conn, const pbuf* p) = 0;
+  virtual void on_tcp_peer_closed(ConnId conn) = 0;
+  // The pcb is gone (freed by lwIP, or never created).
+  virtual void on_tcp_error(ConnId conn, coap::TcpError error, err_t lwip_err) = 0;
+  virtual void on_tcp_writable(ConnId conn) = 0;
+};
+
+}  // namespace lwip_tap

@@ -1,0 +1,55 @@
+#include "lwip_tap/udp_transport.h"
+
+#include <cassert>
+#include <cstring>
+
+namespace lwip_tap {
+
+UdpTransport::~UdpTransport() { assert(!pcb_ && "UdpTransport::close() must run under the core lock first"); }
+
+bool UdpTransport::bind(uint16_t port, std::string* error) {
+  LWIP_ASSERT_CORE_LOCKED();
+  pcb_ = udp_new_ip_type(IPADDR_TYPE_ANY);
+  if (!pcb_) {
+    *error = "lwIP could not allocate a UDP pcb";
+    return false;
+  }
+  const err_t err = udp_bind(pcb_, IP_ANY_TYPE, port);
+  if (err != ERR_OK) {
+    udp_remove(pcb_);
+    pcb_ = nullptr;
+    *error = "cannot bind UDP port " + std::to_string(port) + ": " + err_name(err);
+    return false;
+  }
+  // The pcb is removed (under the core lock) before this object goes away,
+  // so `this` cannot dangle in the callback.
+  udp_recv(pcb_, recv_cb, this);
+  return true;
+}
+
+void UdpTransport::recv_cb(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
+  auto* self = static_cast<UdpTransport*>(arg);
+  self->sink_.on_udp_datagram(Stack::from_lwip(addr, port), p);
+  pbuf_free(p);
+}
+
+bool UdpTransport::send(const coap::Address& to, std::span<const uint8_t> bytes) {
+  LWIP_ASSERT_CORE_LOCKED();
+  if (!pcb_ || bytes.size() > 0xffff) return false;
+  pbuf* p = pbuf_alloc(PBUF_TRANSPORT, static_cast<u16_t>(bytes.size()), PBUF_RAM);
+  if (!p) return false;
+  std::memcpy(p->payload, bytes.data(), bytes.size());
+  const ip_addr_t dst = stack_.to_lwip(to);
+  const err_t err = udp_sendto(pcb_, p, &dst, to.port);
+  pbuf_free(p);
+  return err == ERR_OK;
+}
+
+void UdpTransport::close() {
+  LWIP_ASSERT_CORE_LOCKED();
+  if (!pcb_) return;
+  udp_remove(pcb_);
+  pcb_ = nullptr;
+}
+
+}  // namespace lwip_tap
