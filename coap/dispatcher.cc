@@ -58,6 +58,19 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   out->resource = r;
   if (!r->allows(msg.code)) return error(out, codes::kMethodNotAllowed, "Method Not Allowed");
 
+  const bool safe_method = msg.code == codes::kGet || msg.code == codes::kFetch;
+  if (!safe_method && !msg.find(opt::kBlock1) && msg.payload.empty()) {
+    auto b2 = BlockOption::decode(msg.uint_option(opt::kBlock2).value_or(0));
+    auto cached = block2_.find({session, r});
+    if (b2 && b2->num > 0 && cached != block2_.end() && cached->second.expires > now) {
+      Response resp(body_);
+      resp.code = cached->second.code;
+      resp.content_format = cached->second.content_format;
+      resp.set_payload(cached->second.body);
+      return finish(msg, resp, limits, out);
+    }
+  }
+
   std::span<const uint8_t> body = msg.payload;
   const bool block1 = msg.find(opt::kBlock1) && (msg.code == codes::kPut || msg.code == codes::kPost);
   if (block1 && !collect_block1(msg, *r, session, now, &body, out)) return;
@@ -81,6 +94,16 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
       if (v == 0) out->observe = DispatchOutput::Observe::kRegister;
       if (v == 1) out->observe = DispatchOutput::Observe::kDeregister;
     }
+  }
+  if (!safe_method && resp.body.size() > limits.max_payload) {
+    if (block2_.size() >= options_.max_block1_transfers) {
+      auto oldest = std::min_element(block2_.begin(), block2_.end(), [](auto& a, auto& b) {
+        return a.second.expires < b.second.expires;
+      });
+      block2_.erase(oldest);
+    }
+    block2_[{session, r}] =
+        Block2State{resp.code, resp.content_format, resp.body, now + options_.block1_lifetime};
   }
   if (auto accept = msg.uint_option(opt::kAccept);
       accept && resp.content_format && *accept != *resp.content_format) {
@@ -213,19 +236,30 @@ void Dispatcher::render_notification(Resource& r, const Address& peer, Proto pro
 void Dispatcher::forget_session(SessionId session) {
   for (auto it = block1_.begin(); it != block1_.end();)
     it = it->first.first == session ? block1_.erase(it) : std::next(it);
+  for (auto it = block2_.begin(); it != block2_.end();)
+    it = it->first.first == session ? block2_.erase(it) : std::next(it);
 }
 
-TimePoint Dispatcher::expire(TimePoint now) {
+namespace {
+
+template <typename Map>
+TimePoint expire_map(Map& m, TimePoint now) {
   TimePoint next = kNever;
-  for (auto it = block1_.begin(); it != block1_.end();) {
+  for (auto it = m.begin(); it != m.end();) {
     if (it->second.expires <= now) {
-      it = block1_.erase(it);
+      it = m.erase(it);
     } else {
       next = std::min(next, it->second.expires);
       ++it;
     }
   }
   return next;
+}
+
+}  // namespace
+
+TimePoint Dispatcher::expire(TimePoint now) {
+  return std::min(expire_map(block1_, now), expire_map(block2_, now));
 }
 
 }  // namespace coap

@@ -59,9 +59,19 @@ class Dispatcher {
   TimePoint expire(TimePoint now);
 
   std::size_t block1_transfers() const { return block1_.size(); }
+  std::size_t block2_responses() const { return block2_.size(); }
 
  private:
   struct Block1State {
+    std::vector<uint8_t> body;
+    TimePoint expires;
+  };
+  // The response to a PUT/POST that did not fit one message: its later
+  // blocks are fetched by repeating the request with Block2 and no body
+  // (RFC 7959 2.7), which must not run the handler again.
+  struct Block2State {
+    Code code;
+    std::optional<uint32_t> content_format;
     std::vector<uint8_t> body;
     TimePoint expires;
   };
@@ -79,6 +89,7 @@ class Dispatcher {
   std::vector<uint8_t> body_;  // response body, reused
   std::array<uint8_t, 8> etag_{};
   std::map<Block1Key, Block1State> block1_;
+  std::map<Block1Key, Block2State> block2_;
   Message empty_request_;
 };
 

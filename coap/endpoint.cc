@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdio>
 
 #include "coap/endpoint_internal.h"
 
@@ -181,7 +182,9 @@ void Endpoint::on_timer(TimePoint now) {
           ClientResult r;
           r.status = ClientResult::Status::kTimeout;
           r.session = it->second->session;
-          r.error = "no response within " + std::to_string(to_seconds(it->second->req.timeout)) + " s";
+          char secs[32];
+          std::snprintf(secs, sizeof secs, "%g", to_seconds(it->second->req.timeout));
+          r.error = std::string("no response within ") + secs + " s";
           complete_exchange(t.key, std::move(r));
         }
         break;
@@ -303,7 +306,7 @@ void Endpoint::on_datagram(const Address& from, std::span<const uint8_t> bytes, 
           m.code.is_signaling()) {
         bad_packet(from, known_id, std::string(type_name(m.type)) + " carrying code " + m.code.str(), now);
       } else if (known_id) {
-        handle_udp_ack_rst(*find_session(known_id), m, now);
+        handle_udp_ack_rst(*find_session(known_id), m, bytes.size(), now);
       }
       break;
   }
@@ -367,8 +370,9 @@ void Endpoint::handle_udp_response(Session& s, const Message& m, std::size_t siz
   if (!matched) ++counters_.rst_sent;
 }
 
-void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, TimePoint now) {
+void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, std::size_t size, TimePoint now) {
   ++s.msgs_in;
+  s.bytes_in += size;
   s.last_activity = now;
   auto it = con_by_mid_.find(con_key(s.id, m.mid));
   if (it == con_by_mid_.end()) {

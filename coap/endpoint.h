@@ -282,7 +282,7 @@ class Endpoint {
   void handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw,
                           TimePoint now);
   void handle_udp_response(Session& s, const Message& m, std::size_t size, TimePoint now);
-  void handle_udp_ack_rst(Session& s, const Message& m, TimePoint now);
+  void handle_udp_ack_rst(Session& s, const Message& m, std::size_t size, TimePoint now);
   void send_rst(const Address& to, uint16_t mid);
   // Sends a CON and retransmits it until acknowledged; returns its id.
   uint64_t send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid, uint8_t kind,

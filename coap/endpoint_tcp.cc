@@ -7,9 +7,10 @@
 //              [, server_session_connected] [, reconnect_success]
 //   end:       tcp_closed | tcp_failed, session_closed | session_failed
 //              [, server_session_del]   (accepted sessions)
-//   an outgoing attempt that fails: tcp_failed, then session_failed (first
-//   attempt) or reconnect_failed (attempt k >= 1); reconnect_no_more when the
-//   attempts are used up.
+//   an outgoing attempt that fails (no connection, or no CSM on it):
+//   tcp_failed | tcp_closed, then session_failed (first attempt) or
+//   reconnect_failed (attempt k >= 1); reconnect_no_more when the attempts
+//   are used up.
 #include <algorithm>
 #include <cassert>
 
@@ -335,14 +336,23 @@ void Endpoint::tcp_connection_ended(Session& s, bool tcp_failed, bool session_fa
   s.tx.clear();
   s.decoder = std::make_unique<FrameDecoder>(config_.max_message_size);
   if (s.rejected) return remove_session(s, now);
+  // A reconnect attempt whose connection came up but never got the peer's
+  // CSM failed like one that did not connect: it keeps its number, for the
+  // backoff and the reconnect_attempts limit.
+  const bool failed_attempt = s.outgoing && s.attempt > 0 && !s.ever_established &&
+                              !s.close_requested;
   emit(tcp_failed ? "tcp_failed" : "tcp_closed", s, now, reason);
-  emit(session_failed ? "session_failed" : "session_closed", s, now, reason);
+  if (failed_attempt) {
+    emit("reconnect_failed", s, now, reason, s.attempt);
+  } else {
+    emit(session_failed ? "session_failed" : "session_closed", s, now, reason);
+  }
   // Requests already sent on this connection will get no answer.
   fail_session_exchanges(s, "session " + std::to_string(s.id) + " ended: " + reason,
                          /*include_waiting=*/false);
   dispatcher_.forget_session(s.id);
   if (s.outgoing && s.spec.reconnect && !s.close_requested) {
-    s.attempt = 0;
+    if (s.ever_established) s.attempt = 0;
     schedule_reconnect(s, now);
   } else {
     remove_session(s, now);
@@ -508,6 +518,17 @@ bool Endpoint::close_session(SessionId id, TimePoint now) {
 
 void Endpoint::shutdown(TimePoint now) {
   now_ = now;
+  // Requests first, so that they end as cancelled rather than failed by the
+  // sessions closing under them.
+  std::vector<RequestId> pending;
+  for (const auto& [id, x] : exchanges_) pending.push_back(id);
+  std::sort(pending.begin(), pending.end());
+  for (RequestId id : pending) {
+    ClientResult r;
+    r.status = ClientResult::Status::kCancelled;
+    r.error = "coapd is shutting down";
+    complete_exchange(id, std::move(r));
+  }
   std::vector<SessionId> ids;
   for (const auto& [id, s] : sessions_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
@@ -521,14 +542,6 @@ void Endpoint::shutdown(TimePoint now) {
     } else if (s->state != SessionState::kClosing) {
       close_session(id, now);
     }
-  }
-  std::vector<RequestId> pending;
-  for (const auto& [id, x] : exchanges_) pending.push_back(id);
-  for (RequestId id : pending) {
-    ClientResult r;
-    r.status = ClientResult::Status::kCancelled;
-    r.error = "coapd is shutting down";
-    complete_exchange(id, std::move(r));
   }
   reap();
 }

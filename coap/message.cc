@@ -249,6 +249,19 @@ std::string describe(const Message& m) {
                 m.token.hex().c_str());
   std::string s = buf;
   if (m.code.is_request()) s += " " + m.path();
+  for (const OptionView& o : m.options) {
+    if (o.number == opt::kUriPath) continue;
+    const OptionInfo* info = find_option_info(o.number);
+    s += " ";
+    s += info ? info->name : std::to_string(o.number);
+    if (info && info->format == OptionFormat::kUint) {
+      s += "=" + std::to_string(decode_uint(o.value()).value_or(0));
+    } else if (info && info->format == OptionFormat::kString) {
+      s += "=" + std::string(as_string(o.value()));
+    } else if (o.length) {
+      s += "=" + std::to_string(o.length) + "B";
+    }
+  }
   if (!m.payload.empty()) s += " +" + std::to_string(m.payload.size()) + "B";
   return s;
 }

@@ -78,6 +78,11 @@ std::optional<Uri> parse_uri(std::string_view text, std::string* error,
   } else {
     const std::size_t colon = authority.rfind(':');
     host = std::string(authority.substr(0, colon));
+    // RFC 3986 3.2.2: an IPv6 literal must be bracketed; "2001:db8::1:5683"
+    // would otherwise lose its last group to the port.
+    if (host.find(':') != std::string::npos)
+      return fail("an IPv6 address in a URI must be written in brackets: [" +
+                  std::string(authority) + "]");
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
   uint16_t port = 5683;

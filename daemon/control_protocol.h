@@ -34,13 +34,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace control {
 
@@ -58,8 +57,8 @@ std::string hex_encode(std::span<const uint8_t> data);
 
 // One event as a human-readable line, without the newline:
 //   "<time> <event> session=<N> peer=<ip:port>[ reason=<text>][ attempt=<N>]"
-// event is the "event" object of an event message. Missing fields print as
-// "-"; reason and attempt appear only when present.
+// event is the "event" object of an event message. Missing or empty fields
+// print as "-"; reason and attempt appear only when present.
 std::string format_event_line(const nlohmann::json& event);
 
 // Splits a byte stream into '\n'-terminated lines (a '\r' before the '\n' is
@@ -79,8 +78,8 @@ class LineReader {
 
  private:
   std::string buffer_;
-  std::size_t start_ = 0;  // first byte not yet returned
-  std::size_t scan_ = 0;   // bytes before this offset hold no '\n'
+  std::size_t start_ = 0;         // first byte not yet returned
+  std::size_t scan_ = 0;          // bytes before this offset hold no '\n'
   std::size_t unterminated_ = 0;  // bytes after the last '\n' received
 };
 

@@ -12,6 +12,15 @@ namespace {
 // Set on the io thread while it feeds a TAP batch to lwIP.
 thread_local bool t_in_input_batch = false;
 
+// Packet trace, only when the log level asks for it (it parses again).
+void trace_datagram(const char* dir, const coap::Address& peer, std::span<const uint8_t> bytes) {
+  if (!spdlog::should_log(spdlog::level::trace)) return;
+  coap::Message m;
+  const coap::ParseError err = coap::parse_udp(bytes, m);
+  spdlog::trace("udp {} {} {}B: {}", dir, peer.to_string(), bytes.size(),
+                err == coap::ParseError::kNone ? coap::describe(m) : coap::parse_error_name(err));
+}
+
 }  // namespace
 
 Engine::Engine(const coap::EndpointConfig& config, coap::ResourceDirectory& resources,
@@ -186,12 +195,18 @@ void Engine::process(Inbox& batch, TimePoint now) {
   for (const Item& it : batch.items) {
     const std::span<const uint8_t> bytes(batch.bytes.data() + it.offset, it.length);
     switch (it.kind) {
-      case Item::kDatagram: ep.on_datagram(it.addr, bytes, now); break;
+      case Item::kDatagram:
+        trace_datagram("from", it.addr, bytes);
+        ep.on_datagram(it.addr, bytes, now);
+        break;
       case Item::kAccepted:
         ep.on_tcp_accepted(it.conn, static_cast<coap::ListenerKind>(it.extra), it.addr, it.addr2, now);
         break;
       case Item::kConnected: ep.on_tcp_connected(it.conn, it.addr, now); break;
-      case Item::kData: ep.on_tcp_data(it.conn, bytes, now); break;
+      case Item::kData:
+        spdlog::trace("tcp {} received {}B", it.conn, bytes.size());
+        ep.on_tcp_data(it.conn, bytes, now);
+        break;
       case Item::kPeerClosed: ep.on_tcp_peer_closed(it.conn, now); break;
       case Item::kError: ep.on_tcp_error(it.conn, static_cast<coap::TcpError>(it.extra), now); break;
       case Item::kWritable: ep.on_tcp_writable(it.conn, now); break;
@@ -211,9 +226,12 @@ void Engine::flush(TimePoint now) {
   for (std::size_t i = 0; i < commands_.size(); ++i) {
     const Command c = commands_[i];
     switch (c.kind) {
-      case Command::kDatagram:
-        if (udp_) udp_->send(c.addr, {command_bytes_.data() + c.offset, c.length});
+      case Command::kDatagram: {
+        const std::span<const uint8_t> bytes(command_bytes_.data() + c.offset, c.length);
+        trace_datagram("to", c.addr, bytes);
+        if (udp_ && !udp_->send(c.addr, bytes)) spdlog::debug("udp: send to {} failed", c.addr.to_string());
         break;
+      }
       case Command::kConnect: tcp_->connect(c.conn, c.addr); break;
       case Command::kWrite:
         for (;;) {

@@ -1,0 +1,66 @@
+// coapctl's commands: each sends one control request to coapd, prints the
+// answer to stdout (human-readable, or the raw result with --json) and
+// returns the process exit status. Diagnostics go to stderr as one
+// "coapctl: ..." line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace coapctl {
+
+// Exit statuses, documented in coapctl --help.
+enum ExitStatus : int {
+  kExitOk = 0,             // success; a request got a 2.xx response
+  kExitFailure = 1,        // coapd unreachable, or it refused the command (ok:false)
+  kExitUsage = 2,          // bad command line
+  kExitClientError = 3,    // a request got a 4.xx response
+  kExitServerError = 4,    // a request got a 5.xx response
+  kExitTimeout = 5,        // a request timed out
+  kExitRequestFailed = 6,  // a request failed or was cancelled
+};
+
+inline constexpr const char* kDefaultSocketPath = "/run/coapd/coapd.sock";
+inline constexpr const char* kSocketEnvVar = "COAPD_CONTROL_SOCKET";
+inline constexpr double kDefaultTimeoutS = 10;
+inline constexpr double kDefaultRequestTimeoutS = 30;
+// How much longer than a request's own timeout coapctl waits for coapd to
+// report its outcome, so that coapd's "timeout" answer wins the race.
+inline constexpr double kRequestAnswerMarginS = 5;
+
+struct GlobalOptions {
+  std::string socket_path = kDefaultSocketPath;
+  bool json = false;
+  double timeout_s = kDefaultTimeoutS;  // connecting, and waiting for an answer
+};
+
+struct RequestOptions {
+  std::string method;  // "GET", "PUT", "POST" or "DELETE"
+  std::string uri;
+  std::optional<std::string> payload;
+  std::optional<std::string> payload_file;  // "-" reads stdin
+  std::optional<unsigned> content_format;
+  std::optional<unsigned> accept;
+  double timeout_s = kDefaultRequestTimeoutS;
+  std::optional<uint64_t> session;
+};
+
+struct ConnectOptions {
+  std::string uri;
+  bool call_home = false;
+  std::optional<double> reconnect_interval_s;
+  std::optional<double> reconnect_max_interval_s;
+  std::optional<uint64_t> reconnect_attempts;
+};
+
+int run_status(const GlobalOptions& global);
+int run_stats(const GlobalOptions& global);
+int run_sessions(const GlobalOptions& global);
+int run_events(const GlobalOptions& global, bool follow);
+int run_request(const GlobalOptions& global, const RequestOptions& options);
+int run_connect(const GlobalOptions& global, const ConnectOptions& options);
+int run_close(const GlobalOptions& global, uint64_t session);
+int run_debug_stall(const GlobalOptions& global, double seconds);
+
+}  // namespace coapctl

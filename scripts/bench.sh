@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# Benchmarks coapd against Debian's coap-server-notls (libcoap3-bin) with the
+# coap_load generator, side by side in the same run, and prints medians and
+# the ratio coapd / coap-server-notls.
+#
+#   scripts/bench.sh [--quick] [--duration S] [--warmup S] [--runs N]
+#                    [--scenarios udp_1x32,tcp_1x32,tcp_8x32,churn]
+#                    [--peer-only] [--no-build] [--out FILE] [--pin]
+#
+#   --quick       smoke test: 0.5 s runs after 0.2 s warmup (default 5 s + 1 s)
+#   --runs N      runs per server and scenario (default 3)
+#   --peer-only   measure coap-server-notls only (coapd not needed)
+#   --no-build    use the binaries already in BUILD_DIR
+#   --out FILE    also write the per-run coap_load JSON lines to FILE
+#   --pin         pin the server to CPU 0 and the load generator to CPU 1
+#                 (taskset), so that both servers get exactly one core
+#
+# Environment: BUILD_DIR (default: build), CMAKE_ARGS (extra cmake arguments),
+#              COAPD_ARGS (extra coapd arguments), CHURN_CLOSE (eof: the
+#              client half-closes and reads to the server's FIN, the default;
+#              drain: it reads what is there and closes).
+#
+# Method (see /work/shared/TESTING_NOTES.md: single runs vary by up to ~30%):
+#   - for each scenario, runs alternate A B B A A B ... (A = coapd,
+#     B = coap-server-notls), N runs of each, and the table shows medians;
+#   - every run gets a fresh network namespace of its own (lo up, local port
+#     range widened), with the server and the load generator inside it; it is
+#     deleted after the run and, whatever happens, on exit. No packet leaves it.
+#     A fresh namespace per run also matters for churn: lwIP sends no TCP
+#     timestamps, so the client's TIME_WAIT sockets cannot be reused and the
+#     local ports of one run are gone for 60 s.
+#   - coapd serves on its own lwIP stack behind TAP coap0 (192.0.2.2, kernel
+#     side 192.0.2.1); coap-server-notls listens on 127.0.0.1. Both serve /time.
+#   - Only the PIDs this script started are ever killed.
+set -euo pipefail
+
+usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+  exit "${1:-0}"
+}
+
+# ---------------------------------------------------------------- options --
+DURATION=5
+WARMUP=1
+RUNS=3
+QUICK=0
+PEER_ONLY=0
+BUILD=1
+OUT=""
+PIN=0
+SCENARIOS="udp_1x32,tcp_1x32,tcp_8x32,churn"
+DURATION_SET=0
+WARMUP_SET=0
+RUNS_SET=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --duration) DURATION="$2"; DURATION_SET=1; shift ;;
+    --warmup) WARMUP="$2"; WARMUP_SET=1; shift ;;
+    --runs) RUNS="$2"; RUNS_SET=1; shift ;;
+    --scenarios) SCENARIOS="$2"; shift ;;
+    --peer-only) PEER_ONLY=1 ;;
+    --no-build) BUILD=0 ;;
+    --out) OUT="$2"; shift ;;
+    --pin) PIN=1 ;;
+    -h|--help) usage 0 ;;
+    *) echo "bench.sh: unknown option $1" >&2; usage 2 ;;
+  esac
+  shift
+done
+if [[ $QUICK == 1 ]]; then
+  [[ $DURATION_SET == 1 ]] || DURATION=0.5
+  [[ $WARMUP_SET == 1 ]] || WARMUP=0.2
+  [[ $RUNS_SET == 1 ]] || RUNS=3
+fi
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD_DIR="${BUILD_DIR:-build}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+BIN="$BUILD_DIR/bin"
+
+PEER_SERVER=coap-server-notls
+PEER_ADDR=127.0.0.1
+COAPD_ADDR=192.0.2.2
+COAPD_HOST_ADDR=192.0.2.1
+PORT=5683
+RESOURCE=/time
+# Extra local addresses the churn client connects from, round-robin: each adds
+# ~64k local ports, which a churn run against lwIP (no TIME_WAIT reuse) needs.
+# The peer gets the same number of loopback addresses so the client does the
+# same work on both sides.
+COAPD_CHURN_SOURCES="192.0.2.11,192.0.2.12,192.0.2.13,192.0.2.14"
+PEER_CHURN_SOURCES="127.0.0.11,127.0.0.12,127.0.0.13,127.0.0.14"
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[[ $(id -u) == 0 ]] || die "needs root (ip netns)"
+command -v ip >/dev/null || die "ip (iproute2) not found"
+command -v "$PEER_SERVER" >/dev/null ||
+  die "$PEER_SERVER not found: apt-get install libcoap3-bin"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+SERVER_CPU=()
+LOAD_CPU=()
+if [[ $PIN == 1 ]]; then
+  command -v taskset >/dev/null || die "--pin needs taskset (util-linux)"
+  [[ $(nproc) -ge 2 ]] || die "--pin needs two CPUs"
+  SERVER_CPU=(taskset -c 0)
+  LOAD_CPU=(taskset -c 1)
+fi
+
+# ---------------------------------------------------- cleanup, namespaces --
+TMP_DIR=$(mktemp -d /tmp/coapd-bench.XXXXXX)
+NAMESPACES=()   # created by this script, deleted on exit
+SERVER_PID=""   # the one server of the current run
+LOAD_PID=""     # the load generator of the current run
+
+stop_server() {
+  local pid="$SERVER_PID"
+  SERVER_PID=""
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Deletes namespace $1 if this script created it.
+ns_delete() {
+  local ns="$1" i
+  for i in "${!NAMESPACES[@]}"; do
+    if [[ "${NAMESPACES[$i]}" == "$ns" ]]; then
+      ip netns del "$ns" 2>/dev/null || true
+      unset "NAMESPACES[$i]"
+    fi
+  done
+  return 0
+}
+
+cleanup() {
+  local ns
+  if [[ -n "$LOAD_PID" ]]; then
+    kill -TERM "$LOAD_PID" 2>/dev/null || true
+    wait "$LOAD_PID" 2>/dev/null || true
+  fi
+  stop_server
+  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  NAMESPACES=()
+  rm -rf "$TMP_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Creates a fresh namespace with lo up and sets NS to its name. (Functions
+# here set globals instead of printing: a $(...) subshell would lose
+# NAMESPACES and SERVER_PID, and with them the cleanup.)
+NS=""
+ns_create() {
+  NS="coapd-bench-$$-$RANDOM"
+  ip netns add "$NS" || return 1
+  NAMESPACES+=("$NS")
+  ip -n "$NS" link set lo up || return 1
+  # Per namespace: more local ports for churn.
+  ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_port_range="1024 65535" || return 1
+}
+
+# ---------------------------------------------------------------- build ----
+if [[ $BUILD == 1 ]]; then
+  log "building in $BUILD_DIR"
+  # shellcheck disable=SC2086  # CMAKE_ARGS is a list of words
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
+  targets=(coap_load)
+  if [[ $PEER_ONLY == 0 ]]; then
+    targets+=(coapd coapctl)
+    if ninja -C "$BUILD_DIR" -t targets all 2>/dev/null | grep -q '^coapd-bench-engine:'; then
+      targets+=(coapd-bench-engine)
+    fi
+  fi
+  ninja -C "$BUILD_DIR" "${targets[@]}"
+fi
+[[ -x "$BIN/coap_load" ]] || die "$BIN/coap_load missing (build it, or set BUILD_DIR)"
+if [[ $PEER_ONLY == 0 && ! -x "$BIN/coapd" ]]; then
+  die "$BIN/coapd missing; use --peer-only to measure coap-server-notls alone"
+fi
+
+# ------------------------------------------------------------- servers -----
+# Polls until the server at $2 answers a CoAP GET (coap_load exits 0 only
+# when it got a response), or the server process died, or ~10 s passed.
+wait_coap_ready() {
+  local ns="$1" target="$2" _
+  for _ in $(seq 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    if ip netns exec "$ns" "$BIN/coap_load" udp --target "$target" --path "$RESOURCE" \
+        --window 1 --warmup 0 --duration 0.1 --timeout 0.1 >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# Starts a server ("coapd" or "peer") in namespace $2, waits until it
+# answers and sets TARGET to the IP:PORT for the load generator.
+TARGET=""
+start_server() {
+  local which="$1" ns="$2" log_file="$TMP_DIR/$1.log" _
+  if [[ $which == coapd ]]; then
+    local sock="$TMP_DIR/coapd-$ns.sock"
+    # shellcheck disable=SC2086  # COAPD_ARGS is a list of words
+    ip netns exec "$ns" "${SERVER_CPU[@]}" "$BIN/coapd" --tap coap0 \
+      --address "$COAPD_ADDR/24" --host-address "$COAPD_HOST_ADDR/24" \
+      --control-socket "$sock" --log-level warn ${COAPD_ARGS:-} >"$log_file" 2>&1 &
+    SERVER_PID=$!
+    # Readiness: coapctl status when it exists, then a CoAP GET either way.
+    if [[ -x "$BIN/coapctl" ]]; then
+      for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        ip netns exec "$ns" "$BIN/coapctl" --socket "$sock" status >/dev/null 2>&1 && break
+        sleep 0.1
+      done
+    fi
+    if ! wait_coap_ready "$ns" "$COAPD_ADDR:$PORT"; then
+      log "coapd did not become ready; its log:"; tail -n 20 "$log_file" >&2; return 1
+    fi
+    # Source addresses for churn, on the kernel side of the TAP.
+    local a
+    for a in ${COAPD_CHURN_SOURCES//,/ }; do
+      ip -n "$ns" addr add "$a/24" dev coap0 || return 1
+    done
+    TARGET="$COAPD_ADDR:$PORT"
+  else
+    ip netns exec "$ns" "${SERVER_CPU[@]}" "$PEER_SERVER" -A "$PEER_ADDR" -p "$PORT" >"$log_file" 2>&1 &
+    SERVER_PID=$!
+    if ! wait_coap_ready "$ns" "$PEER_ADDR:$PORT"; then
+      log "$PEER_SERVER did not become ready; its log:"; tail -n 20 "$log_file" >&2; return 1
+    fi
+    TARGET="$PEER_ADDR:$PORT"
+  fi
+}
+
+# ------------------------------------------------------------- scenarios ---
+scenario_args() {
+  case "$1" in
+    udp_1x32) echo "udp --sockets 1 --window 32" ;;
+    tcp_1x32) echo "tcp --conns 1 --window 32" ;;
+    tcp_8x32) echo "tcp --conns 8 --window 32" ;;
+    churn) echo "churn --conns 1 --close ${CHURN_CLOSE:-eof}" ;;
+    *) return 1 ;;
+  esac
+}
+scenario_metric() { [[ $1 == churn ]] && echo conn_per_s || echo req_per_s; }
+
+RESULTS="$TMP_DIR/results.jsonl"   # one line per run: {"scenario","server",...coap_load JSON}
+: >"$RESULTS"
+FAILED=0
+
+# One measured run: fresh namespace, server, load, teardown.
+run_one() {
+  local scenario="$1" which="$2" ns args sources json rc=0
+  args=$(scenario_args "$scenario")
+  ns_create || { log "cannot set up a namespace"; ns_delete "$NS"; return 1; }
+  ns="$NS"
+  if ! start_server "$which" "$ns"; then
+    stop_server; ns_delete "$ns"; return 1
+  fi
+  sources=""
+  if [[ $scenario == churn ]]; then
+    [[ $which == coapd ]] && sources="--source $COAPD_CHURN_SOURCES" ||
+      sources="--source $PEER_CHURN_SOURCES"
+  fi
+  # In the background and waited for, so that a signal to this script is
+  # handled at once rather than after the run.
+  # shellcheck disable=SC2086  # args and sources are lists of words
+  ip netns exec "$ns" "${LOAD_CPU[@]}" "$BIN/coap_load" $args $sources --target "$TARGET" \
+    --path "$RESOURCE" --duration "$DURATION" --warmup "$WARMUP" --json \
+    >"$TMP_DIR/load.out" 2>"$TMP_DIR/load.err" &
+  LOAD_PID=$!
+  wait "$LOAD_PID" || rc=$?
+  LOAD_PID=""
+  json=$(cat "$TMP_DIR/load.out")
+  stop_server
+  ns_delete "$ns"
+  # coap_load prints a human line, then the JSON line.
+  log "  $which: $(echo "$json" | head -n 1)"
+  if [[ $rc != 0 ]]; then
+    log "  $which: coap_load failed (exit $rc)"; cat "$TMP_DIR/load.err" >&2
+    return 1
+  fi
+  echo "{\"scenario\":\"$scenario\",\"server\":\"$which\",\"result\":$(echo "$json" | tail -n 1)}" \
+    >>"$RESULTS"
+}
+
+# A B B A A B ... for RUNS runs of each; only B with --peer-only.
+run_order() {
+  local i order=()
+  if [[ $PEER_ONLY == 1 ]]; then
+    for ((i = 0; i < RUNS; i++)); do order+=(peer); done
+  else
+    for ((i = 0; i < RUNS; i++)); do
+      if ((i % 2 == 0)); then order+=(coapd peer); else order+=(peer coapd); fi
+    done
+  fi
+  echo "${order[@]}"
+}
+
+for scenario in ${SCENARIOS//,/ }; do
+  scenario_args "$scenario" >/dev/null || die "unknown scenario $scenario"
+  log "$scenario: $(scenario_args "$scenario"), ${DURATION}s + ${WARMUP}s warmup, $RUNS runs each"
+  for which in $(run_order); do
+    run_one "$scenario" "$which" || FAILED=$((FAILED + 1))
+  done
+done
+
+# ------------------------------------------------- engine measurements -----
+# >>> Engine-level measurements (wake latency, timer accuracy): the lead adds
+# >>> build/bin/coapd-bench-engine; it runs here, when built, in a namespace of
+# >>> its own like everything else. Its output is printed as is.
+if [[ $PEER_ONLY == 0 && -x "$BIN/coapd-bench-engine" ]]; then
+  log "engine: $BIN/coapd-bench-engine"
+  ns_create || die "cannot set up a namespace"
+  ip netns exec "$NS" "$BIN/coapd-bench-engine" || FAILED=$((FAILED + 1))
+  ns_delete "$NS"
+fi
+# <<< end of engine-level measurements
+
+# ----------------------------------------------------------------- table ---
+# Field $2 of the coap_load JSON inside the result lines for scenario $1 and
+# server $3, one value per line.
+values() {
+  { grep "\"scenario\":\"$1\",\"server\":\"$3\"" "$RESULTS" || true; } |
+    sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p"
+}
+median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "-"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'
+}
+fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.0f\n", v }'; }
+fmt1() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.1f\n", v }'; }
+
+echo
+echo "coapd vs $PEER_SERVER: medians of $RUNS runs, ${DURATION}s each (+${WARMUP}s warmup)"
+printf '%-10s %-11s %12s %12s %7s   %10s %10s   %s\n' \
+  scenario metric coapd peer ratio "p99 coapd" "p99 peer" "errors coapd/peer"
+for scenario in ${SCENARIOS//,/ }; do
+  metric=$(scenario_metric "$scenario")
+  a=$(values "$scenario" "$metric" coapd | median)
+  b=$(values "$scenario" "$metric" peer | median)
+  pa=$(values "$scenario" p99_us coapd | median)
+  pb=$(values "$scenario" p99_us peer | median)
+  ea=$(values "$scenario" errors coapd | awk '{ s += $1 } END { print NR ? s : "-" }')
+  eb=$(values "$scenario" errors peer | awk '{ s += $1 } END { print NR ? s : "-" }')
+  printf '%-10s %-11s %12s %12s %7s   %10s %10s   %s\n' "$scenario" "$metric" \
+    "$(fmt "$a")" "$(fmt "$b")" "$(ratio "$a" "$b")" "$(fmt1 "$pa")" "$(fmt1 "$pb")" "$ea/$eb"
+done
+echo "(ratio = coapd / $PEER_SERVER; p99 in us: request latency, churn: whole cycle)"
+
+if [[ -n "$OUT" ]]; then
+  cp "$RESULTS" "$OUT"
+  log "per-run results: $OUT"
+fi
+if [[ $FAILED != 0 ]]; then
+  log "$FAILED run(s) failed"
+  exit 1
+fi

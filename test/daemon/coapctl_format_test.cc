@@ -1,0 +1,127 @@
+#include "daemon/coapctl_format.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace coapctl {
+namespace {
+
+using nlohmann::json;
+
+TEST(FormatDuration, PicksTwoUnits) {
+  EXPECT_EQ(format_duration(0), "0s");
+  EXPECT_EQ(format_duration(59.9), "59s");
+  EXPECT_EQ(format_duration(60), "1m00s");
+  EXPECT_EQ(format_duration(187), "3m07s");
+  EXPECT_EQ(format_duration(7500), "2h05m");
+  EXPECT_EQ(format_duration(273600), "3d04h");
+  EXPECT_EQ(format_duration(-1), "-");
+}
+
+TEST(FormatStatus, AlignsLabelsAndKeepsUnknownFields) {
+  json status = {{"version", "0.1.0"},
+                 {"pid", 42},
+                 {"uptime_s", 75},
+                 {"tap", "tap0"},
+                 {"addresses", {"192.0.2.2/24", "2001:db8::2/64"}},
+                 {"engine", {{"alive", true}, {"wakeups", 9}}},
+                 {"future_field", "x"}};
+  EXPECT_EQ(format_status(status),
+            "Version:       0.1.0\n"
+            "PID:           42\n"
+            "Uptime:        1m15s\n"
+            "TAP device:    tap0\n"
+            "Addresses:     192.0.2.2/24, 2001:db8::2/64\n"
+            "Engine:        alive, wakeups 9\n"
+            "future_field:  x\n");
+}
+
+TEST(FormatStats, PrintsSectionsWithAlignedNumbers) {
+  json stats = {
+      {"lwip",
+       {{"tcp_active", 3}, {"tcp_listen", 2}, {"tcp_time_wait", 0}, {"tcp_bound", 0}, {"udp", 1}}},
+      {"counters",
+       {{"rx_frames", 1200},
+        {"tx_frames", 1100},
+        {"requests", 40},
+        {"responses", 39},
+        {"bad_packets", 1}}},
+      {"sessions", 2}};
+  EXPECT_EQ(format_stats(stats),
+            "lwIP pcbs:\n"
+            "  tcp_active        3\n"
+            "  tcp_listen        2\n"
+            "  tcp_time_wait     0\n"
+            "  tcp_bound         0\n"
+            "  udp               1\n"
+            "\n"
+            "Counters:\n"
+            "  rx_frames      1200\n"
+            "  tx_frames      1100\n"
+            "  requests         40\n"
+            "  responses        39\n"
+            "  bad_packets       1\n"
+            "\n"
+            "Sessions:  2\n");
+}
+
+TEST(FormatSessions, PrintsAnAlignedTable) {
+  json sessions = {{"sessions",
+                    {{{"id", 1},
+                      {"protocol", "udp"},
+                      {"role", "server"},
+                      {"state", "established"},
+                      {"peer", "192.0.2.1:40000"},
+                      {"local", "192.0.2.2:5683"},
+                      {"age_s", 65},
+                      {"bytes_in", 1234},
+                      {"bytes_out", 56},
+                      {"msgs_in", 10},
+                      {"msgs_out", 9}},
+                     {{"id", 12},
+                      {"protocol", "tcp"},
+                      {"role", "client"},
+                      {"state", "connecting"},
+                      {"peer", "[2001:db8::1]:5683"},
+                      {"local", "-"},
+                      {"age_s", 2},
+                      {"bytes_in", 0},
+                      {"bytes_out", 0},
+                      {"msgs_in", 0},
+                      {"msgs_out", 0}}}}};
+  EXPECT_EQ(format_sessions(sessions),
+            "ID  PROTO  ROLE    STATE        PEER                LOCAL             AGE  IN(B)  "
+            "OUT(B)  IN(MSG)  OUT(MSG)\n"
+            " 1  udp    server  established  192.0.2.1:40000     192.0.2.2:5683  1m05s   1234  "
+            "    56       10         9\n"
+            "12  tcp    client  connecting   [2001:db8::1]:5683  -                  2s      0  "
+            "     0        0         0\n");
+}
+
+TEST(FormatSessions, EmptyListPrintsTheHeader) {
+  EXPECT_EQ(format_sessions({{"sessions", json::array()}}),
+            "ID  PROTO  ROLE  STATE  PEER  LOCAL  AGE  IN(B)  OUT(B)  IN(MSG)  OUT(MSG)\n");
+}
+
+TEST(FormatResponseHead, PrintsCodeOptionsAndBlankLine) {
+  json result = {{"status", "response"},
+                 {"code", "2.05"},
+                 {"code_name", "Content"},
+                 {"options",
+                  {{{"number", 4}, {"name", "ETag"}, {"value", "0a0b"}},
+                   {{"number", 8}, {"name", "Location-Path"}, {"value", "a b"}},
+                   {{"number", 12}, {"name", "Content-Format"}, {"value", 0}},
+                   {{"number", 65000}, {"name", ""}, {"value", "ff"}}}}};
+  EXPECT_EQ(format_response_head(result),
+            "2.05 Content\n"
+            "ETag: 0a0b\n"
+            "Location-Path: a b\n"
+            "Content-Format: 0\n"
+            "Option 65000: ff\n"
+            "\n");
+  EXPECT_EQ(format_response_head({{"code", "2.31"}}), "2.31\n\n");
+}
+
+}  // namespace
+}  // namespace coapctl

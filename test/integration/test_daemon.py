@@ -1,0 +1,174 @@
+"""The daemon around the protocol: flags, exit codes, TAP lifecycle, control
+socket, systemd integration."""
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from netlab import BUILD, COAPD, Coapd, coap_client, run, wait_for
+
+
+def test_help_is_complete():
+    r = subprocess.run([COAPD, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0
+    for flag in ("--config", "--tap", "--address", "--gateway", "--host-address", "--ipv6",
+                 "--udp-port", "--tcp-port", "--control-socket", "--log-level", "--session",
+                 "--call-home-listen", "--max-tcp-sessions", "--csm-timeout"):
+        assert flag in r.stdout, flag
+
+
+@pytest.mark.parametrize("args,key", [
+    (["--address", "300.1.2.3/24"], "--address"),
+    (["--udp-port", "70000"], "--udp-port"),
+    (["--log-level", "loud"], "--log-level"),
+    (["--no-such-flag"], "--no-such-flag"),
+    (["--session", "coap://192.0.2.1"], "--session"),
+])
+def test_bad_flag_exits_2_with_one_line(args, key):
+    r = subprocess.run([COAPD, *args], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], r.stderr
+
+
+def test_bad_config_key_exits_2(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text('tap = "coap9"\ntapp = "x"\n')
+    r = subprocess.run([COAPD, "--config", str(conf)], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "tapp" in r.stderr, r.stderr
+
+
+def test_tap_name_in_use_fails_cleanly(ns, coapd):
+    second = Coapd(ns, name="second", wait_ready=False)
+    rc = second.proc.wait(timeout=15)
+    assert rc != 0
+    assert "in use" in second.read_log(), second.read_log()
+    # The first one is unaffected.
+    assert coap_client(ns, "-B", "5", "coap://192.0.2.2/time").stdout.decode().strip().endswith("Z")
+
+
+def test_tap_without_cap_net_admin_fails(ns):
+    sock = f"/tmp/{ns.name}-nocap.sock"
+    r = ns.exec(["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin", str(COAPD),
+                 "--control-socket", sock], timeout=15)
+    assert r.returncode == 1, r
+    assert b"CAP_NET_ADMIN" in r.stderr or b"permission" in r.stderr.lower(), r.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_signal_shuts_down_and_removes_tap(ns, sig):
+    import signal
+    d = Coapd(ns)
+    assert "coap0" in ns.sh("ip link show").stdout
+    d.proc.send_signal(getattr(signal, sig))
+    assert d.proc.wait(timeout=15) == 0, d.read_log()
+    assert "coap0" not in ns.sh("ip link show").stdout
+    assert not Path(d.sock).exists(), "control socket left behind"
+
+
+def test_stats_json_contract(ns, coapd):
+    coap_client(ns, "-B", "5", "coap://192.0.2.2/time")
+    st = coapd.stats()
+    for k in ("tcp_active", "tcp_listen", "tcp_time_wait", "udp"):
+        assert isinstance(st["lwip"][k], int), k
+    for k in ("rx_frames", "tx_frames", "requests", "responses", "bad_packets"):
+        assert isinstance(st["counters"][k], int), k
+    assert st["lwip"]["udp"] == 1 and st["lwip"]["tcp_listen"] == 1
+    assert st["counters"]["requests"] >= 1 and st["counters"]["responses"] >= 1
+    assert st["counters"]["rx_frames"] > 0 and st["counters"]["tx_frames"] > 0
+
+
+def test_control_socket_mode(ns, coapd):
+    mode = stat.S_IMODE(os.stat(coapd.sock).st_mode)
+    assert mode == 0o660, oct(mode)
+
+
+def test_garbage_and_slow_control_clients_do_not_block(ns, coapd):
+    garbage = socket.socket(socket.AF_UNIX)
+    garbage.connect(coapd.sock)
+    garbage.sendall(b"this is not json\n")
+    reply = json.loads(garbage.makefile().readline())
+    assert reply["ok"] is False and "JSON" in reply["error"]
+    # A client that sends an endless line is cut off.
+    endless = socket.socket(socket.AF_UNIX)
+    endless.connect(coapd.sock)
+    endless.settimeout(10)
+    with pytest.raises((BrokenPipeError, ConnectionResetError)):
+        for _ in range(64):
+            endless.sendall(b"x" * 65536)
+        endless.sendall(b"x" * (2 << 20))
+    # A client that never reads its event stream.
+    slow = socket.socket(socket.AF_UNIX)
+    slow.connect(coapd.sock)
+    slow.sendall(b'{"v":1,"id":1,"cmd":"events","follow":true}\n')
+    # Meanwhile everything else keeps working.
+    for _ in range(20):
+        assert coap_client(ns, "-B", "5", "coap://192.0.2.2/time").stdout.decode().strip().endswith("Z")
+    assert coapd.stats()["counters"]["requests"] >= 20
+
+
+def test_systemd_unit_verifies(tmp_path):
+    prefix = tmp_path / "root"
+    r = run(["cmake", "--install", str(BUILD), "--prefix", str(prefix)], check=False)
+    assert r.returncode == 0, r.stderr
+    unit = BUILD / "systemd" / "coapd.service"
+    text = unit.read_text()
+    assert "Type=notify" in text and "WatchdogSec=" in text
+    assert "CapabilityBoundingSet=CAP_NET_ADMIN" in text and "DeviceAllow=/dev/net/tun" in text
+    # Verify a copy pointing at the binary just installed under the prefix.
+    installed = (prefix / "lib/systemd/system/coapd.service").read_text()
+    exec_line = [l for l in installed.splitlines() if l.startswith("ExecStart=")][0]
+    binary = exec_line.split("=", 1)[1].split()[0]
+    copy = tmp_path / "coapd.service"
+    copy.write_text(installed.replace(binary, str(prefix / "sbin" / "coapd")).replace(
+        "/usr/local/etc", str(prefix / "etc")))
+    assert (prefix / "sbin" / "coapd").exists() and (prefix / "bin" / "coapctl").exists()
+    assert (prefix / "etc" / "coapd" / "coapd.conf").exists()
+    r = run(["systemd-analyze", "verify", str(copy)], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_sd_notify_ready_and_engine_watchdog(ns, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(0.2)
+    env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+    d = Coapd(ns, args=["--debug-commands"], env=env, wait_ready=False)
+    messages = []
+
+    def collect(seconds):
+        end = time.time() + seconds
+        got = []
+        while time.time() < end:
+            try:
+                got.append(listener.recv(4096).decode())
+            except socket.timeout:
+                pass
+        messages.extend(got)
+        return got
+
+    try:
+        wait_for(lambda: collect(0.3) and any("READY=1" in m for m in messages), timeout=15,
+                 message="READY=1")
+        got = collect(1.5)
+        assert sum("WATCHDOG=1" in m for m in got) >= 3, got
+        # Stall the engine on purpose: keep-alives must stop while it is stuck.
+        stall = subprocess.Popen([str(BUILD / "bin" / "coapctl"), "--socket", d.sock, "debug",
+                                  "stall-engine", "2"])
+        time.sleep(0.3)
+        got = collect(1.4)
+        assert not any("WATCHDOG=1" in m for m in got), got
+        stall.wait(timeout=15)
+        got = collect(1.0)
+        assert any("WATCHDOG=1" in m for m in got), got
+    finally:
+        assert d.stop() == 0
+        listener.close()
