@@ -85,6 +85,11 @@ constexpr const char* kFooter = R"TXT(COMMANDS
       Make coapd's protocol engine sleep for SECONDS, to test its watchdog.
       coapd accepts it only when started with --debug-commands.
 
+  debug timer-probe [--interval-ms MS] [--count N]
+      Measure the engine's timer: N timers of MS milliseconds (default 100
+      of 50 ms) on the engine's own wait; prints how late they fired (never
+      early). Needs --debug-commands, like every debug command.
+
   Run "coapctl COMMAND --help" for the options of one command.
 
 EXIT STATUS
@@ -133,6 +138,8 @@ struct CommandLine {
   bool follow = false;
   uint64_t session = 0;
   double stall_seconds = 0;
+  double probe_interval_ms = 50;
+  int probe_count = 100;
   unsigned content_format = 0;
   unsigned accept = 0;
   uint64_t request_session = 0;
@@ -314,6 +321,15 @@ int main(int argc, char** argv) {
       ->required()
       ->check(kNonNegativeSeconds);
   stall->callback([&] { action = [&cl] { return run_debug_stall(cl.global, cl.stall_seconds); }; });
+  CLI::App* probe = debug->add_subcommand("timer-probe",
+                                          "Measure the engine's timer accuracy (needs --debug-commands)");
+  probe->add_option("--interval-ms", cl.probe_interval_ms, "Timer length in milliseconds (default 50)")
+      ->check(CLI::PositiveNumber);
+  probe->add_option("--count", cl.probe_count, "Number of timers (default 100)")
+      ->check(CLI::Range(1, 100000));
+  probe->callback([&] {
+    action = [&cl] { return run_debug_timer_probe(cl.global, cl.probe_interval_ms, cl.probe_count); };
+  });
 
   // Set last: subcommands copy their parent's footer when created.
   app.footer(kFooter);

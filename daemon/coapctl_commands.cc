@@ -277,4 +277,24 @@ int run_debug_stall(const GlobalOptions& global, double seconds) {
   return kExitOk;
 }
 
+int run_debug_timer_probe(const GlobalOptions& global, double interval_ms, int count) {
+  auto result = call_daemon(
+      global, {{"cmd", "debug_timer_probe"}, {"interval_ms", interval_ms}, {"count", count}},
+      global.timeout_s + interval_ms * count / 1000.0);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+  } else {
+    const json& l = (*result)["lateness_us"];
+    print("timers:    " + std::to_string((*result).value("count", 0)) + " x " +
+          std::to_string(interval_ms) + " ms\n" +
+          "early:     " + std::to_string((*result).value("early", 0)) + "\n" +
+          "lateness:  min " + std::to_string((*result).value("min_lateness_us", 0.0)) +
+          " us, p50 " + std::to_string(l.value("p50", 0.0)) + " us, p99 " +
+          std::to_string(l.value("p99", 0.0)) + " us, max " + std::to_string(l.value("max", 0.0)) +
+          " us\n");
+  }
+  return kExitOk;
+}
+
 }  // namespace coapctl

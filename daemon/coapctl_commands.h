@@ -62,5 +62,6 @@ int run_request(const GlobalOptions& global, const RequestOptions& options);
 int run_connect(const GlobalOptions& global, const ConnectOptions& options);
 int run_close(const GlobalOptions& global, uint64_t session);
 int run_debug_stall(const GlobalOptions& global, double seconds);
+int run_debug_timer_probe(const GlobalOptions& global, double interval_ms, int count);
 
 }  // namespace coapctl

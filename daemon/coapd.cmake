@@ -6,7 +6,7 @@ add_library(coapd_daemon STATIC
   loop_poster.cc
   status_json.cc
 )
-target_link_libraries(coapd_daemon PUBLIC coap_core lwip_tap coapd_config coapd_control
+target_link_libraries(coapd_daemon PUBLIC coap_core lwip_tap coapd_config coapd_control coapd_stats
   PkgConfig::SYSTEMD PkgConfig::LIBUV spdlog::spdlog nlohmann_json::nlohmann_json)
 add_executable(coapd main.cc)
 target_link_libraries(coapd PRIVATE coapd_daemon)

@@ -88,6 +88,12 @@ std::string event_time(coap::TimePoint t) {
   return s;
 }
 
+json latency_json(const LatencyHistogram& h) {
+  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  return {{"count", h.count()}, {"p50", us(h.quantile(0.5))}, {"p99", us(h.quantile(0.99))},
+          {"max", us(h.max())}};
+}
+
 json event_json(const coap::Event& e) {
   json j = {{"time", event_time(e.time)},
             {"event", e.name},
@@ -260,7 +266,7 @@ int Daemon::run() {
   }
   if (ok) {
     pump_ = std::make_unique<lwip_tap::TapPump>(
-        &loop_, tap_->fd(), stack_.iface(), [] { Engine::begin_input_batch(); },
+        &loop_, tap_->fd(), stack_, [] { Engine::begin_input_batch(); },
         [this] { engine_->end_input_batch(); });
     ok = pump_->start(&error);
   }
@@ -372,7 +378,15 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
   }
   if (cmd == "stats") {
     return on_engine(r, [this](coap::Endpoint& ep, coap::TimePoint) {
-      return status_json(ep, stack_, pump_.get(), started_);
+      json j = status_json(ep, stack_, pump_.get(), started_);
+      const EngineStats& es = engine_->stats_engine();
+      j["engine"] = {{"wakeups", es.wakeups},
+                     {"items", es.items},
+                     {"flushes", es.flushes},
+                     {"tap_batches", pump_ ? pump_->rx_batches() : 0},
+                     {"tcp_wake_latency_us", latency_json(es.tcp_wake_ns)},
+                     {"udp_wake_latency_us", latency_json(es.udp_wake_ns)}};
+      return j;
     });
   }
   if (cmd == "sessions") {
@@ -407,6 +421,31 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
       std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
       return json::object();
     });
+  }
+  if (cmd == "debug_timer_probe") {
+    if (!cfg_.debug_commands)
+      return r.error("debug commands are disabled (start coapd with --debug-commands)");
+    const double interval_ms = req.value("interval_ms", 50.0);
+    const int count = req.value("count", 100);
+    if (!(interval_ms > 0) || count <= 0 || count > 100000)
+      return r.error("debug_timer_probe needs interval_ms > 0 and 1..100000 timers");
+    engine_->post_timer_probe(
+        std::chrono::duration_cast<coap::Duration>(std::chrono::duration<double, std::milli>(interval_ms)),
+        count, [this, r](TimerProbeResult res) {
+          LatencyHistogram h;
+          int64_t early = 0;
+          for (int64_t ns : res.lateness_ns) {
+            if (ns < 0) ++early;
+            h.record(static_cast<uint64_t>(std::max<int64_t>(ns, 0)));
+          }
+          json j = {{"interval_ms", coap::to_seconds(res.interval) * 1000.0},
+                    {"count", res.lateness_ns.size()},
+                    {"early", early},
+                    {"lateness_us", latency_json(h)},
+                    {"min_lateness_us", static_cast<double>(h.min()) / 1000.0}};
+          poster_->post([r, j = std::move(j)]() mutable { r.ok(std::move(j)); });
+        });
+    return;
   }
   r.error("unknown command '" + cmd + "'");
 }

@@ -1,6 +1,8 @@
 #include "daemon/engine.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <cassert>
@@ -9,8 +11,10 @@
 namespace coapd {
 namespace {
 
-// Set on the io thread while it feeds a TAP batch to lwIP.
+// Set on the io thread while it feeds a TAP batch to lwIP, with the time
+// the batch was read off the TAP.
 thread_local bool t_in_input_batch = false;
+thread_local TimePoint t_batch_time{};
 
 // Packet trace, only when the log level asks for it (it parses again).
 void trace_datagram(const char* dir, const coap::Address& peer, std::span<const uint8_t> bytes) {
@@ -29,16 +33,16 @@ Engine::Engine(const coap::EndpointConfig& config, coap::ResourceDirectory& reso
   endpoint_ = std::make_unique<coap::Endpoint>(config, resources, *this, *this, seed);
 }
 
-Engine::~Engine() {
-  assert(!thread_.joinable() && "stop() the engine before destroying it");
-}
+Engine::~Engine() { assert(!thread_.joinable() && "stop() the engine before destroying it"); }
 
 void Engine::attach(lwip_tap::UdpTransport* udp, lwip_tap::TcpTransport* tcp) {
   udp_ = udp;
   tcp_ = tcp;
 }
 
-void Engine::start() { thread_ = std::thread([this] { run(); }); }
+void Engine::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Engine::stop() {
   if (!thread_.joinable()) return;
@@ -49,7 +53,10 @@ void Engine::stop() {
 
 // --- posting (any thread) -------------------------------------------------------
 
-void Engine::begin_input_batch() { t_in_input_batch = true; }
+void Engine::begin_input_batch() {
+  t_in_input_batch = true;
+  t_batch_time = coap::Clock::now();
+}
 
 void Engine::end_input_batch() {
   t_in_input_batch = false;
@@ -67,6 +74,7 @@ void Engine::post_item(const Item& item, const pbuf* p) {
   {
     std::lock_guard lk(mu_);
     Item it = item;
+    it.posted = t_in_input_batch ? t_batch_time : coap::Clock::now();
     if (p) {
       it.offset = static_cast<uint32_t>(inbox_.bytes.size());
       it.length = p->tot_len;
@@ -102,6 +110,18 @@ void Engine::post_request(coap::ClientRequest request, RequestDone done) {
     const coap::RequestId id = next_request_id_++;
     pending_requests_.emplace(id, std::move(done));
     ep.start_request(id, std::move(request), now);
+  });
+}
+
+void Engine::post_timer_probe(coap::Duration interval, int count,
+                              std::function<void(TimerProbeResult)> done) {
+  post([this, interval, count, done = std::move(done)](coap::Endpoint&, TimePoint now) mutable {
+    if (probe_ || count <= 0) {
+      done(TimerProbeResult{interval, {}});
+      return;
+    }
+    probe_ =
+        Probe{interval, count, now + interval, TimerProbeResult{interval, {}}, std::move(done)};
   });
 }
 
@@ -146,6 +166,10 @@ void Engine::on_tcp_writable(coap::ConnId conn) {
 // --- the engine thread ------------------------------------------------------------
 
 void Engine::run() {
+  // Wake for timers within a microsecond of their deadline rather than the
+  // default 50 us slack: timers are the engine's whole schedule.
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  pthread_setname_np(pthread_self(), "coapd-engine");
   TimePoint deadline = coap::kNever;
   bool stopping = false;
   std::unique_lock lk(mu_);
@@ -178,8 +202,10 @@ void Engine::run() {
     flush(now);
     batch_.clear();
     if (hooks_.on_alive) hooks_.on_alive(now);
+    run_probe(now);
     deadline = endpoint_->next_deadline();
     if (hooks_.next_alive_deadline) deadline = std::min(deadline, hooks_.next_alive_deadline(now));
+    if (probe_) deadline = std::min(deadline, probe_->deadline);
 
     lk.lock();
   }
@@ -189,6 +215,19 @@ void Engine::run() {
   assert(pending_requests_.empty());
 }
 
+void Engine::run_probe(TimePoint now) {
+  if (!probe_ || now < probe_->deadline) return;
+  probe_->result.lateness_ns.push_back(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - probe_->deadline).count());
+  if (--probe_->remaining > 0) {
+    probe_->deadline = now + probe_->interval;
+    return;
+  }
+  Probe done = std::move(*probe_);
+  probe_.reset();
+  done.done(std::move(done.result));
+}
+
 void Engine::process(Inbox& batch, TimePoint now) {
   coap::Endpoint& ep = *endpoint_;
   stats_.items += batch.items.size();
@@ -196,22 +235,36 @@ void Engine::process(Inbox& batch, TimePoint now) {
     const std::span<const uint8_t> bytes(batch.bytes.data() + it.offset, it.length);
     switch (it.kind) {
       case Item::kDatagram:
+        stats_.udp_wake_ns.record(static_cast<uint64_t>((now - it.posted).count()));
         trace_datagram("from", it.addr, bytes);
         ep.on_datagram(it.addr, bytes, now);
         break;
       case Item::kAccepted:
-        ep.on_tcp_accepted(it.conn, static_cast<coap::ListenerKind>(it.extra), it.addr, it.addr2, now);
+        ep.on_tcp_accepted(it.conn, static_cast<coap::ListenerKind>(it.extra), it.addr, it.addr2,
+                           now);
         break;
-      case Item::kConnected: ep.on_tcp_connected(it.conn, it.addr, now); break;
+      case Item::kConnected:
+        ep.on_tcp_connected(it.conn, it.addr, now);
+        break;
       case Item::kData:
+        stats_.tcp_wake_ns.record(static_cast<uint64_t>((now - it.posted).count()));
         spdlog::trace("tcp {} received {}B", it.conn, bytes.size());
         ep.on_tcp_data(it.conn, bytes, now);
         break;
-      case Item::kPeerClosed: ep.on_tcp_peer_closed(it.conn, now); break;
-      case Item::kError: ep.on_tcp_error(it.conn, static_cast<coap::TcpError>(it.extra), now); break;
-      case Item::kWritable: ep.on_tcp_writable(it.conn, now); break;
-      case Item::kJob: batch.jobs[it.offset](ep, now); break;
-      case Item::kStop: break;
+      case Item::kPeerClosed:
+        ep.on_tcp_peer_closed(it.conn, now);
+        break;
+      case Item::kError:
+        ep.on_tcp_error(it.conn, static_cast<coap::TcpError>(it.extra), now);
+        break;
+      case Item::kWritable:
+        ep.on_tcp_writable(it.conn, now);
+        break;
+      case Item::kJob:
+        batch.jobs[it.offset](ep, now);
+        break;
+      case Item::kStop:
+        break;
     }
   }
 }
@@ -219,38 +272,53 @@ void Engine::process(Inbox& batch, TimePoint now) {
 void Engine::flush(TimePoint now) {
   if (commands_.empty()) return;
   ++stats_.flushes;
+  // Frames lwIP sends for this batch are written after the lock is released.
+  lwip_tap::Stack::open_batch(tx_);
   // No engine lock is held here: taking the core lock cannot invert.
-  lwip_tap::CoreLock lock;
-  // The endpoint may add commands while they run (a write that empties a
-  // closing session's queue makes it close): index, do not iterate.
-  for (std::size_t i = 0; i < commands_.size(); ++i) {
-    const Command c = commands_[i];
-    switch (c.kind) {
-      case Command::kDatagram: {
-        const std::span<const uint8_t> bytes(command_bytes_.data() + c.offset, c.length);
-        trace_datagram("to", c.addr, bytes);
-        if (udp_ && !udp_->send(c.addr, bytes)) spdlog::debug("udp: send to {} failed", c.addr.to_string());
-        break;
-      }
-      case Command::kConnect: tcp_->connect(c.conn, c.addr); break;
-      case Command::kWrite:
-        for (;;) {
-          const auto pending = endpoint_->tcp_pending(c.conn);
-          if (pending.empty()) break;
-          const std::size_t n = tcp_->write(c.conn, pending);
-          if (n == 0) break;  // full: tcp_sent will report room
-          written_.insert(c.conn);
-          endpoint_->tcp_written(c.conn, n, now);
+  {
+    lwip_tap::CoreLock lock;
+    // The endpoint may add commands while they run (a write that empties a
+    // closing session's queue makes it close): index, do not iterate.
+    for (std::size_t i = 0; i < commands_.size(); ++i) {
+      const Command c = commands_[i];
+      switch (c.kind) {
+        case Command::kDatagram: {
+          const std::span<const uint8_t> bytes(command_bytes_.data() + c.offset, c.length);
+          trace_datagram("to", c.addr, bytes);
+          if (udp_ && !udp_->send(c.addr, bytes))
+            spdlog::debug("udp: send to {} failed", c.addr.to_string());
+          break;
         }
-        break;
-      case Command::kConsumed: tcp_->recved(c.conn, c.length); break;
-      case Command::kClose: tcp_->close(c.conn); break;
-      case Command::kAbort: tcp_->abort(c.conn); break;
+        case Command::kConnect:
+          tcp_->connect(c.conn, c.addr);
+          break;
+        case Command::kWrite:
+          for (;;) {
+            const auto pending = endpoint_->tcp_pending(c.conn);
+            if (pending.empty()) break;
+            const std::size_t n = tcp_->write(c.conn, pending);
+            if (n == 0) break;  // full: tcp_sent will report room
+            written_.insert(c.conn);
+            endpoint_->tcp_written(c.conn, n, now);
+          }
+          break;
+        case Command::kConsumed:
+          tcp_->recved(c.conn, c.length);
+          break;
+        case Command::kClose:
+          tcp_->close(c.conn);
+          break;
+        case Command::kAbort:
+          tcp_->abort(c.conn);
+          break;
+      }
     }
+    // One tcp_output per connection per batch: pipelined answers leave in as
+    // few segments as TCP allows.
+    for (coap::ConnId conn : written_) tcp_->output(conn);
   }
-  // One tcp_output per connection per batch: pipelined answers leave in as
-  // few segments as TCP allows.
-  for (coap::ConnId conn : written_) tcp_->output(conn);
+  lwip_tap::Stack::close_batch();
+  stack_.write_batch(tx_);
   written_.clear();
   commands_.clear();
   command_bytes_.clear();
@@ -271,7 +339,9 @@ coap::ConnId Engine::tcp_connect(const coap::Address& to) {
   return id;
 }
 
-void Engine::tcp_want_write(coap::ConnId conn) { commands_.push_back(Command{Command::kWrite, conn}); }
+void Engine::tcp_want_write(coap::ConnId conn) {
+  commands_.push_back(Command{Command::kWrite, conn});
+}
 
 void Engine::tcp_consumed(coap::ConnId conn, std::size_t n) {
   Command c{Command::kConsumed, conn};

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <unordered_map>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "coap/endpoint.h"
+#include "daemon/latency_histogram.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tcp_transport.h"
 #include "lwip_tap/transport_sink.h"
@@ -55,6 +57,16 @@ struct EngineStats {
   uint64_t wakeups = 0;
   uint64_t items = 0;
   uint64_t flushes = 0;
+  // From the io thread reading a frame off the TAP (or an lwIP timer
+  // callback) to the engine handling what it carried, in nanoseconds.
+  LatencyHistogram tcp_wake_ns;
+  LatencyHistogram udp_wake_ns;
+};
+
+// Result of a timer probe: how late each engine timer fired (never early).
+struct TimerProbeResult {
+  coap::Duration interval{};
+  std::vector<int64_t> lateness_ns;  // fire time minus deadline, per firing
 };
 
 class Engine final : public coap::NetworkIo,
@@ -80,6 +92,11 @@ class Engine final : public coap::NetworkIo,
   void post(Job job);
   // A client request: done runs on the engine thread, exactly once.
   void post_request(coap::ClientRequest request, RequestDone done);
+  // Measures the engine's own timer: `count` timers of `interval`, each armed
+  // when the previous one fired, on the same wait as every other timer.
+  // done runs on the engine thread.
+  void post_timer_probe(coap::Duration interval, int count,
+                        std::function<void(TimerProbeResult)> done);
 
   // The io thread brackets each TAP batch: posts inside it wake the engine
   // once, at the end.
@@ -115,6 +132,7 @@ class Engine final : public coap::NetworkIo,
     coap::Address addr2;
     uint32_t offset = 0;
     uint32_t length = 0;
+    TimePoint posted{};  // set by post_item
   };
   struct Inbox {
     std::vector<Item> items;
@@ -139,6 +157,7 @@ class Engine final : public coap::NetworkIo,
   void post_item(const Item& item, const pbuf* p);
   void run();
   void process(Inbox& batch, TimePoint now);
+  void run_probe(TimePoint now);
   // Carries out the collected commands under one core-lock acquisition.
   void flush(TimePoint now);
 
@@ -173,9 +192,18 @@ class Engine final : public coap::NetworkIo,
   std::vector<Command> commands_;
   std::vector<uint8_t> command_bytes_;
   std::unordered_set<coap::ConnId> written_;
+  lwip_tap::TxBatch tx_;
   std::unordered_map<coap::RequestId, RequestDone> pending_requests_;
   coap::RequestId next_request_id_ = 1;
   EngineStats stats_;
+  struct Probe {
+    coap::Duration interval;
+    int remaining;
+    TimePoint deadline;
+    TimerProbeResult result;
+    std::function<void(TimerProbeResult)> done;
+  };
+  std::optional<Probe> probe_;
 
   std::atomic<uint64_t> wakeups_{0};
 };

@@ -12,8 +12,37 @@
 #include "lwip_tap/tap_device.h"
 
 namespace lwip_tap {
+namespace {
+
+thread_local TxBatch* t_batch = nullptr;
+
+}  // namespace
 
 Stack::~Stack() = default;
+
+void Stack::open_batch(TxBatch& batch) { t_batch = &batch; }
+void Stack::close_batch() { t_batch = nullptr; }
+
+bool Stack::write_frame(const void* data, std::size_t len) {
+  // The TAP queue takes a whole frame per write; a failure is a lost frame
+  // (TCP retransmits, CoAP over UDP retransmits CONs), never a partial one.
+  if (::write(tap_fd_, data, len) != static_cast<ssize_t>(len)) {
+    tx_errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  tx_frames_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Stack::write_batch(TxBatch& batch) {
+  std::size_t off = 0;
+  for (uint32_t len : batch.lengths_) {
+    write_frame(batch.bytes_.data() + off, len);
+    off += len;
+  }
+  batch.bytes_.clear();
+  batch.lengths_.clear();
+}
 
 void Stack::start_tcpip() {
   // Ephemeral ports and other LWIP_RAND() uses would repeat on every run
@@ -45,6 +74,13 @@ err_t Stack::netif_init_cb(netif* n) {
 // Called with the core lock held, by whichever thread makes lwIP send.
 err_t Stack::linkoutput_cb(netif* n, pbuf* p) {
   auto* self = static_cast<Stack*>(n->state);
+  if (TxBatch* b = t_batch) {
+    const std::size_t off = b->bytes_.size();
+    b->bytes_.resize(off + p->tot_len);
+    pbuf_copy_partial(p, b->bytes_.data() + off, p->tot_len, 0);
+    b->lengths_.push_back(p->tot_len);
+    return ERR_OK;
+  }
   unsigned char frame[2048];
   const void* data = p->payload;
   std::size_t len = p->len;
@@ -53,14 +89,7 @@ err_t Stack::linkoutput_cb(netif* n, pbuf* p) {
     len = pbuf_copy_partial(p, frame, p->tot_len, 0);
     data = frame;
   }
-  // The TAP queue takes a whole frame per write; a failure is a lost frame
-  // (TCP retransmits, CoAP over UDP retransmits CONs), never a partial one.
-  if (::write(self->tap_fd_, data, len) != static_cast<ssize_t>(len)) {
-    self->tx_errors_.fetch_add(1, std::memory_order_relaxed);
-    return ERR_IF;
-  }
-  self->tx_frames_.fetch_add(1, std::memory_order_relaxed);
-  return ERR_OK;
+  return self->write_frame(data, len) ? ERR_OK : ERR_IF;
 }
 
 bool Stack::add_netif(const NetifOptions& options, TapDevice& tap, std::string* error) {
@@ -135,7 +164,7 @@ std::vector<NetifAddress> Stack::addresses(const std::string& zone_name) const {
     const u8_t st = netif_ip6_addr_state(&netif_, i);
     if (ip6_addr_isinvalid(st)) continue;
     const ip6_addr_t* a = netif_ip6_addr(&netif_, i);
-    ip6addr_ntoa_r(a, buf, sizeof buf);
+    inet_ntop(AF_INET6, a->addr, buf, sizeof buf);  // lower case, RFC 5952 form
     std::string text = buf;
     if (ip6_addr_islinklocal(a)) text += "%" + zone_name;
     const char* state = ip6_addr_ispreferred(st)   ? "preferred"

@@ -39,6 +39,20 @@ struct NetifAddress {
   std::string state;    // "preferred", "tentative", ...
 };
 
+// Frames lwIP sends while a thread batches its work, written to the TAP
+// after that thread has released the core lock: the write syscalls then run
+// in parallel with the other thread's input instead of holding the lock.
+class TxBatch {
+ public:
+  bool empty() const { return lengths_.empty(); }
+  std::size_t size() const { return lengths_.size(); }
+
+ private:
+  friend class Stack;
+  std::vector<uint8_t> bytes_;
+  std::vector<uint32_t> lengths_;
+};
+
 class Stack {
  public:
   Stack() = default;
@@ -62,6 +76,14 @@ class Stack {
   // REQUIRES core lock.
   std::vector<NetifAddress> addresses(const std::string& zone_name) const;
 
+  // While a batch is open on this thread, frames lwIP sends from it are kept
+  // in `batch` (frames from other threads are written at once). Open it
+  // before taking the core lock; write_batch() after releasing it.
+  static void open_batch(TxBatch& batch);
+  static void close_batch();
+  // Writes the batch's frames to the TAP and empties it. No lock needed.
+  void write_batch(TxBatch& batch);
+
   uint64_t tx_frames() const { return tx_frames_.load(std::memory_order_relaxed); }
   uint64_t tx_errors() const { return tx_errors_.load(std::memory_order_relaxed); }
 
@@ -73,6 +95,7 @@ class Stack {
  private:
   static err_t netif_init_cb(netif* n);
   static err_t linkoutput_cb(netif* n, pbuf* p);
+  bool write_frame(const void* data, std::size_t len);
 
   netif netif_{};
   bool added_ = false;

@@ -8,11 +8,12 @@
 
 namespace lwip_tap {
 
-TapPump::TapPump(uv_loop_t* loop, int tap_fd, netif* iface, std::function<void()> before_batch,
+TapPump::TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, std::function<void()> before_batch,
                  std::function<void()> after_batch)
     : loop_(loop),
       fd_(tap_fd),
-      iface_(iface),
+      stack_(stack),
+      iface_(stack.iface()),
       before_batch_(std::move(before_batch)),
       after_batch_(std::move(after_batch)),
       frames_(kBatch) {}
@@ -65,6 +66,7 @@ void TapPump::pump() {
   }
   if (n == 0) return;
   if (before_batch_) before_batch_();
+  Stack::open_batch(tx_);  // ACKs and ARP replies go out after the unlock
   {
     CoreLock lock;  // one acquisition per batch
     for (int i = 0; i < n; ++i) {
@@ -74,6 +76,8 @@ void TapPump::pump() {
       if (iface_->input(p, iface_) != ERR_OK) pbuf_free(p);
     }
   }
+  Stack::close_batch();
+  stack_.write_batch(tx_);
   rx_frames_.fetch_add(n, std::memory_order_relaxed);
   rx_batches_.fetch_add(1, std::memory_order_relaxed);
   if (after_batch_) after_batch_();

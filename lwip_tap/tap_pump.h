@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lwip_tap/lwip.h"
+#include "lwip_tap/stack.h"
 
 namespace lwip_tap {
 
@@ -20,7 +21,7 @@ class TapPump {
  public:
   // before_batch / after_batch run on the loop thread around each batch:
   // before_batch without the core lock, after_batch after releasing it.
-  TapPump(uv_loop_t* loop, int tap_fd, netif* iface, std::function<void()> before_batch,
+  TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, std::function<void()> before_batch,
           std::function<void()> after_batch);
   ~TapPump();
 
@@ -39,7 +40,9 @@ class TapPump {
 
   uv_loop_t* loop_;
   int fd_;
+  Stack& stack_;
   netif* iface_;
+  TxBatch tx_;
   std::function<void()> before_batch_;
   std::function<void()> after_batch_;
   uv_poll_t* poll_ = nullptr;  // freed in its close callback

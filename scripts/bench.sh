@@ -177,9 +177,6 @@ if [[ $BUILD == 1 ]]; then
   targets=(coap_load)
   if [[ $PEER_ONLY == 0 ]]; then
     targets+=(coapd coapctl)
-    if ninja -C "$BUILD_DIR" -t targets all 2>/dev/null | grep -q '^coapd-bench-engine:'; then
-      targets+=(coapd-bench-engine)
-    fi
   fi
   ninja -C "$BUILD_DIR" "${targets[@]}"
 fi
@@ -317,16 +314,73 @@ for scenario in ${SCENARIOS//,/ }; do
 done
 
 # ------------------------------------------------- engine measurements -----
-# >>> Engine-level measurements (wake latency, timer accuracy): the lead adds
-# >>> build/bin/coapd-bench-engine; it runs here, when built, in a namespace of
-# >>> its own like everything else. Its output is printed as is.
-if [[ $PEER_ONLY == 0 && -x "$BIN/coapd-bench-engine" ]]; then
-  log "engine: $BIN/coapd-bench-engine"
-  ns_create || die "cannot set up a namespace"
-  ip netns exec "$NS" "$BIN/coapd-bench-engine" || FAILED=$((FAILED + 1))
-  ns_delete "$NS"
+# Inside coapd, each in a fresh namespace:
+#  - timer accuracy: 50 ms timers on the engine's own wait (debug timer-probe),
+#    idle, and with a CoAP ping arriving every 7 ms so that most waits are
+#    interrupted by an event before the timer is due;
+#  - wake latency: from the io thread reading a TCP segment off the TAP to
+#    the engine handling it, with one request in flight (1x1) and under load
+#    (1x32); coapd keeps the histogram, `coapctl stats` reports it.
+ENGINE_LINES="$TMP_DIR/engine.txt"
+: >"$ENGINE_LINES"
+engine_coapd() {  # starts coapd with debug commands in a fresh namespace; sets NS, SOCK
+  ns_create || return 1
+  SOCK="$TMP_DIR/engine-$NS.sock"
+  # shellcheck disable=SC2086
+  ip netns exec "$NS" "${SERVER_CPU[@]}" "$BIN/coapd" --tap coap0 \
+    --address "$COAPD_ADDR/24" --host-address "$COAPD_HOST_ADDR/24" --debug-commands \
+    --control-socket "$SOCK" --log-level warn ${COAPD_ARGS:-} >"$TMP_DIR/engine-coapd.log" 2>&1 &
+  SERVER_PID=$!
+  wait_coap_ready "$NS" "$COAPD_ADDR:$PORT"
+}
+json_field() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
+probe_line() {  # label, coapctl json
+  echo "$2" | /usr/bin/python3 -c "
+import json,sys
+d=json.load(sys.stdin); l=d['lateness_us']
+ok = d['early'] == 0 and l['p99'] <= 2000
+print(f\"{sys.argv[1]:<34} {l['p50']/1000:8.3f} {l['p99']/1000:8.3f} {l['max']/1000:8.3f} ms late   early {d['early']}  {'PASS' if ok else 'FAIL'} (50..52 ms at p99)\")" "$1"
+}
+wake_line() {  # label, stats json
+  echo "$2" | /usr/bin/python3 -c "
+import json,sys
+w=json.load(sys.stdin)['engine']['tcp_wake_latency_us']
+print(f\"{sys.argv[1]:<34} {w['p50']:8.1f} {w['p99']:8.1f} {w['max']:8.1f} us       ({w['count']} segments)\")" "$1"
+}
+engine_measurements() {
+  local probe count=$(( QUICK == 1 ? 20 : 100 ))
+  engine_coapd || return 1
+  probe=$(ip netns exec "$NS" "$BIN/coapctl" --socket "$SOCK" --json debug timer-probe --count "$count") || return 1
+  probe_line "timer 50 ms, idle" "$probe" >>"$ENGINE_LINES"
+  ip netns exec "$NS" /usr/bin/python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.time() + $count * 0.05 + 2
+mid = 0
+while time.time() < end:
+    s.sendto(bytes([0x40, 0, (mid >> 8) & 255, mid & 255]), ('$COAPD_ADDR', $PORT))
+    mid = (mid + 1) & 0xffff
+    time.sleep(0.007)
+" &
+  LOAD_PID=$!
+  probe=$(ip netns exec "$NS" "$BIN/coapctl" --socket "$SOCK" --json debug timer-probe --count "$count") || return 1
+  kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=""
+  probe_line "timer 50 ms, ping every 7 ms" "$probe" >>"$ENGINE_LINES"
+  stop_server; ns_delete "$NS"
+  local w
+  for w in 1 32; do
+    engine_coapd || return 1
+    ip netns exec "$NS" "${LOAD_CPU[@]}" "$BIN/coap_load" tcp --conns 1 --window "$w" \
+      --target "$COAPD_ADDR:$PORT" --path "$RESOURCE" --duration "$DURATION" --warmup 0 >/dev/null || return 1
+    wake_line "tcp wake latency, 1x$w" \
+      "$(ip netns exec "$NS" "$BIN/coapctl" --socket "$SOCK" --json stats)" >>"$ENGINE_LINES"
+    stop_server; ns_delete "$NS"
+  done
+}
+if [[ $PEER_ONLY == 0 ]]; then
+  log "engine: timer accuracy and wake latency"
+  engine_measurements || { log "engine measurements failed"; FAILED=$((FAILED + 1)); stop_server; }
 fi
-# <<< end of engine-level measurements
 
 # ----------------------------------------------------------------- table ---
 # Field $2 of the coap_load JSON inside the result lines for scenario $1 and
@@ -363,6 +417,11 @@ for scenario in ${SCENARIOS//,/ }; do
     "$(fmt "$a")" "$(fmt "$b")" "$(ratio "$a" "$b")" "$(fmt1 "$pa")" "$(fmt1 "$pb")" "$ea/$eb"
 done
 echo "(ratio = coapd / $PEER_SERVER; p99 in us: request latency, churn: whole cycle)"
+if [[ -s "$ENGINE_LINES" ]]; then
+  echo
+  printf '%-34s %8s %8s %8s\n' "coapd engine" p50 p99 max
+  cat "$ENGINE_LINES"
+fi
 
 if [[ -n "$OUT" ]]; then
   cp "$RESULTS" "$OUT"

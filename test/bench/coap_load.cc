@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   const bool churn = opts.mode == bench::Mode::kChurn;
   const double req_per_s = elapsed > 0 ? static_cast<double>(stats.responses()) / elapsed : 0;
   const double conn_per_s = elapsed > 0 ? static_cast<double>(stats.cycles()) / elapsed : 0;
-  const bench::LatencyHistogram& lat = stats.latency();
+  const coapd::LatencyHistogram& lat = stats.latency();
   const double p50 = static_cast<double>(lat.quantile(0.50)) / 1e3;
   const double p99 = static_cast<double>(lat.quantile(0.99)) / 1e3;
   const int width = opts.mode == bench::Mode::kUdp ? opts.sockets : opts.conns;

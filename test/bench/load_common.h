@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "coap/message.h"
-#include "test/bench/latency_histogram.h"
+#include "daemon/latency_histogram.h"
 
 namespace bench {
 
@@ -84,7 +84,7 @@ class Stats {
   uint64_t cycles() const { return cycles_; }
   uint64_t errors() const;
   const std::map<std::string, uint64_t>& error_kinds() const { return errors_; }
-  const LatencyHistogram& latency() const { return latency_; }
+  const coapd::LatencyHistogram& latency() const { return latency_; }
   double elapsed_s() const { return static_cast<double>(end_ns_ - start_ns_) / 1e9; }
 
  private:
@@ -96,7 +96,7 @@ class Stats {
   uint64_t lost_ = 0;
   uint64_t cycles_ = 0;
   std::map<std::string, uint64_t> errors_;
-  LatencyHistogram latency_;
+  coapd::LatencyHistogram latency_;
 };
 
 // "IP:PORT" or "[IPv6]:PORT".

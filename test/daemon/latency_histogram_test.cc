@@ -1,4 +1,4 @@
-#include "test/bench/latency_histogram.h"
+#include "daemon/latency_histogram.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-namespace bench {
+namespace coapd {
 namespace {
 
 TEST(LatencyHistogramTest, EmptyReportsZero) {
@@ -67,4 +67,4 @@ TEST(LatencyHistogramTest, MergeAddsCounts) {
 }
 
 }  // namespace
-}  // namespace bench
+}  // namespace coapd

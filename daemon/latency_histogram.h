@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-namespace bench {
+namespace coapd {
 
 class LatencyHistogram {
  public:
@@ -41,4 +41,4 @@ class LatencyHistogram {
   uint64_t max_ = 0;
 };
 
-}  // namespace bench
+}  // namespace coapd

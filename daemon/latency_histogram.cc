@@ -1,10 +1,10 @@
-#include "test/bench/latency_histogram.h"
+#include "daemon/latency_histogram.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
-namespace bench {
+namespace coapd {
 
 std::size_t LatencyHistogram::bucket_of(uint64_t value) {
   if (value < kExact) return value;
@@ -61,4 +61,4 @@ uint64_t LatencyHistogram::quantile(double q) const {
   return max_;
 }
 
-}  // namespace bench
+}  // namespace coapd

@@ -1,0 +1,126 @@
+// CoAP URIs (RFC 7252 section 6, RFC 8323 section 8) with IP literal hosts.
+#include "coap/uri.h"
+
+#include <gtest/gtest.h>
+
+namespace coap {
+namespace {
+
+Uri parse_ok(std::string_view text) {
+  std::string err;
+  auto u = parse_uri(text, &err, [](std::string_view zone) { return zone == "coap0" ? 3 : -1; });
+  EXPECT_TRUE(u.has_value()) << text << ": " << err;
+  return u.value_or(Uri{});
+}
+
+std::string parse_error(std::string_view text) {
+  std::string err;
+  auto u = parse_uri(text, &err);
+  EXPECT_FALSE(u.has_value()) << text << " parsed as " << (u ? u->to_string() : "");
+  EXPECT_FALSE(err.empty()) << text;
+  return err;
+}
+
+TEST(UriTest, CoapWithDefaultPort) {
+  const Uri u = parse_ok("coap://192.0.2.1/time");
+  EXPECT_EQ(u.scheme, Scheme::kCoap);
+  EXPECT_FALSE(u.is_tcp());
+  EXPECT_EQ(u.peer, Address::v4(192, 0, 2, 1, 5683));
+  EXPECT_EQ(u.path, (std::vector<std::string>{"time"}));
+  EXPECT_TRUE(u.query.empty());
+  EXPECT_EQ(u.path_string(), "/time");
+  EXPECT_EQ(u.to_string(), "coap://192.0.2.1:5683/time");
+}
+
+TEST(UriTest, CoapTcpWithIpv6PortPathAndQuery) {
+  const Uri u = parse_ok("coap+tcp://[2001:db8::1]:61616/a/b?x=1&rt=time");
+  EXPECT_TRUE(u.is_tcp());
+  EXPECT_TRUE(u.peer.is_v6());
+  EXPECT_EQ(u.peer.port, 61616);
+  EXPECT_EQ(u.peer.ip_string(), "2001:db8::1");
+  EXPECT_EQ(u.path, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(u.query, (std::vector<std::string>{"x=1", "rt=time"}));
+  EXPECT_EQ(u.to_string(), "coap+tcp://[2001:db8::1]:61616/a/b?x=1&rt=time");
+  // The default port is the same for coap+tcp (RFC 8323 8.1).
+  EXPECT_EQ(parse_ok("coap+tcp://[::1]").peer.port, 5683);
+}
+
+TEST(UriTest, RootAndTrailingSlash) {
+  EXPECT_TRUE(parse_ok("coap://192.0.2.1").path.empty());
+  EXPECT_TRUE(parse_ok("coap://192.0.2.1/").path.empty());
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/a/").path, (std::vector<std::string>{"a"}));
+  // An empty segment inside the path is kept (RFC 7252 6.4 step 8).
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/a//b").path, (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1?q").query, (std::vector<std::string>{"q"}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/").path_string(), "/");
+}
+
+TEST(UriTest, PercentDecoding) {
+  const Uri u = parse_ok("coap://192.0.2.1/a%2Fb/%41%7a?k%3Dv=%26");
+  EXPECT_EQ(u.path, (std::vector<std::string>{"a/b", "Az"}));
+  EXPECT_EQ(u.query, (std::vector<std::string>{"k=v=&"}));
+  EXPECT_EQ(percent_decode("%41%42c"), "ABc");
+  EXPECT_EQ(percent_decode("100%25"), "100%");
+  EXPECT_FALSE(percent_decode("%4").has_value());
+  EXPECT_FALSE(percent_decode("%").has_value());
+  EXPECT_FALSE(percent_decode("a%zz").has_value());
+  EXPECT_FALSE(percent_decode("ab%4").has_value());
+}
+
+TEST(UriTest, Ipv6Zones) {
+  const Uri named = parse_ok("coap://[fe80::1%25coap0]:5683/x");
+  EXPECT_EQ(named.peer.zone, 3);
+  EXPECT_TRUE(named.peer.is_link_local());
+  EXPECT_EQ(parse_ok("coap://[fe80::1%252]/").peer.zone, 2);
+  parse_error("coap://[fe80::1%25nosuch]/");
+}
+
+TEST(UriTest, Errors) {
+  EXPECT_NE(parse_error("http://192.0.2.1/").find("coap://"), std::string::npos);
+  EXPECT_NE(parse_error("coaps://192.0.2.1/").find("coaps"), std::string::npos);
+  parse_error("coaps+tcp://192.0.2.1/");
+  parse_error("coap:///time");
+  parse_error("coap://");
+  EXPECT_NE(parse_error("coap://example.com/").find("not an IP address"), std::string::npos);
+  parse_error("coap://192.0.2.1:0/");
+  parse_error("coap://192.0.2.1:65536/");
+  parse_error("coap://192.0.2.1:http/");
+  parse_error("coap://192.0.2.1:80x/");
+  parse_error("coap://192.0.2.1/#frag");
+  parse_error("coap://[2001:db8::1/");
+  parse_error("coap://[2001:db8::1]x/");
+  parse_error("coap://192.0.2.1/%zz");
+  parse_error("coap://192.0.2.1/?a=%4");
+  parse_error("coap://192.0.2.1%25eth0/");
+  // An IPv6 literal must be in brackets (RFC 3986 3.2.2); otherwise its last
+  // group would be taken for a port.
+  parse_error("coap://2001:db8::1/");
+  parse_error("coap://::1/");
+  // Ambiguous without brackets: address 2001:db8::1:5683, or [2001:db8::1]:5683?
+  parse_error("coap://2001:db8::1:5683/");
+}
+
+TEST(UriTest, PortBounds) {
+  EXPECT_EQ(parse_ok("coap://192.0.2.1:1/").peer.port, 1);
+  EXPECT_EQ(parse_ok("coap://192.0.2.1:65535/").peer.port, 65535);
+}
+
+TEST(AddressTest, ParseAndFormat) {
+  auto a = Address::parse_ip("192.0.2.5", 7);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->to_string(), "192.0.2.5:7");
+  auto b = Address::parse_ip("fe80::1%4", 9);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->to_string(), "[fe80::1%4]:9");
+  EXPECT_FALSE(Address::parse_ip("fe80::1%0"));
+  EXPECT_FALSE(Address::parse_ip("1.2.3"));
+  EXPECT_TRUE(Address::parse_ip("ff02::fd")->is_multicast());
+  EXPECT_TRUE(Address::parse_ip("224.0.1.187")->is_multicast());
+  EXPECT_FALSE(Address::parse_ip("192.0.2.1")->is_multicast());
+  EXPECT_TRUE(a->same_host(Address::v4(192, 0, 2, 5, 99)));
+  EXPECT_FALSE(*a == Address::v4(192, 0, 2, 5, 99));
+  EXPECT_NE(a->hash(), Address::v4(192, 0, 2, 5, 99).hash());
+}
+
+}  // namespace
+}  // namespace coap
