@@ -25,6 +25,14 @@ uint64_t fnv1a(std::span<const uint8_t> b) {
 
 }  // namespace
 
+uint16_t Dispatcher::unusable_critical_option(const Message& msg) {
+  for (std::size_t i = 0; i < msg.options.size(); ++i) {
+    const uint16_t n = msg.options[i].number;
+    if (is_critical(n) && option_unusable(msg, i)) return n;
+  }
+  return 0;
+}
+
 Dispatcher::Dispatcher(ResourceDirectory& dir, const Options& options)
     : dir_(dir), options_(options) {
   empty_request_.code = codes::kGet;
@@ -44,14 +52,11 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   out->observe = DispatchOutput::Observe::kNone;
   out->payload = {};
 
-  for (std::size_t i = 0; i < msg.options.size(); ++i) {
-    const uint16_t n = msg.options[i].number;
-    if (n == opt::kProxyUri || n == opt::kProxyScheme)
-      return error(out, codes::kProxyingNotSupported, "coapd is not a proxy");
-    if (is_critical(n) && option_unusable(msg, i))
-      return error(out, codes::kBadOption,
-                   "unrecognized or malformed critical option " + std::to_string(n));
-  }
+  if (msg.find(opt::kProxyUri) || msg.find(opt::kProxyScheme))
+    return error(out, codes::kProxyingNotSupported, "coapd is not a proxy");
+  if (const uint16_t n = unusable_critical_option(msg))
+    return error(out, codes::kBadOption,
+                 "unrecognized or malformed critical option " + std::to_string(n));
 
   Resource* r = dir_.find(msg);
   if (!r) return error(out, codes::kNotFound, "Not Found");
@@ -96,7 +101,7 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
     }
   }
   if (!safe_method && resp.body.size() > limits.max_payload) {
-    if (block2_.size() >= options_.max_block1_transfers) {
+    if (!block2_.count({session, r}) && block2_.size() >= options_.max_block1_transfers) {
       auto oldest = std::min_element(block2_.begin(), block2_.end(), [](auto& a, auto& b) {
         return a.second.expires < b.second.expires;
       });

@@ -44,6 +44,10 @@ class Dispatcher {
 
   Dispatcher(ResourceDirectory& dir, const Options& options);
 
+  // The number of the first critical option the endpoint cannot honour
+  // (unknown, malformed, or repeated when it may not be), or 0.
+  static uint16_t unusable_critical_option(const Message& msg);
+
   // Processes one request (msg.code is a method). Fills *out.
   void dispatch(const Message& msg, const Address& peer, Proto proto, SessionId session,
                 const DispatchLimits& limits, TimePoint now, DispatchOutput* out);

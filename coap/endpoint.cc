@@ -333,6 +333,16 @@ void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const 
     case DedupCache::Hit::kMiss:
       break;
   }
+  if (m.type == Type::kNon) {
+    // RFC 7252 5.4.1 and 4.3: a NON with an unrecognized critical option is
+    // rejected (RST, nothing else); 4.02 is the answer to a CON only.
+    if (const uint16_t n = Dispatcher::unusable_critical_option(m)) {
+      dedup_.insert(s.peer, m.mid, {}, now);
+      send_rst(s.peer, m.mid);
+      bad_packet(s.peer, s.id, "NON request with unrecognized critical option " + std::to_string(n), now);
+      return;
+    }
+  }
   serve(s, m, now);
   wire_.clear();
   if (m.type == Type::kCon) {

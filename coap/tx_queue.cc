@@ -6,26 +6,29 @@ namespace coap {
 
 void TxQueue::push(std::span<const uint8_t> frame) {
   buf_.insert(buf_.end(), frame.begin(), frame.end());
-  frames_.push_back(static_cast<uint32_t>(frame.size()));
+  frames_.push_back(Frame{static_cast<uint32_t>(frame.size()), false});
 }
 
 void TxQueue::push_priority(std::span<const uint8_t> frame) {
+  // After the frame being written, then after priority frames already
+  // waiting there (so that they keep their order), before everything else.
   std::size_t pos = head_;
   std::size_t idx = first_frame_;
   if (written_of_first_ > 0) {
-    pos += frames_[first_frame_] - written_of_first_;
+    pos += frames_[idx].size - written_of_first_;
     ++idx;
   }
+  while (idx < frames_.size() && frames_[idx].priority) pos += frames_[idx++].size;
   buf_.insert(buf_.begin() + static_cast<std::ptrdiff_t>(pos), frame.begin(), frame.end());
   frames_.insert(frames_.begin() + static_cast<std::ptrdiff_t>(idx),
-                 static_cast<uint32_t>(frame.size()));
+                 Frame{static_cast<uint32_t>(frame.size()), true});
 }
 
 void TxQueue::consume(std::size_t n) {
   assert(n <= size());
   head_ += n;
   while (n > 0) {
-    const std::size_t left = frames_[first_frame_] - written_of_first_;
+    const std::size_t left = frames_[first_frame_].size - written_of_first_;
     if (n < left) {
       written_of_first_ += n;
       break;

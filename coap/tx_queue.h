@@ -27,7 +27,11 @@ class TxQueue {
  private:
   std::vector<uint8_t> buf_;
   std::size_t head_ = 0;
-  std::vector<uint32_t> frames_;  // sizes of queued frames, oldest first
+  struct Frame {
+    uint32_t size;
+    bool priority;
+  };
+  std::vector<Frame> frames_;  // queued frames, oldest first
   std::size_t first_frame_ = 0;   // index of the oldest frame in frames_
   std::size_t written_of_first_ = 0;
 };
