@@ -3,6 +3,7 @@ add_library(coapd_daemon STATIC
   control_server.cc
   daemon.cc
   engine.cc
+  event_log.cc
   loop_poster.cc
   status_json.cc
 )

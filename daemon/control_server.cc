@@ -15,7 +15,6 @@
 namespace coapd {
 namespace {
 
-constexpr std::size_t kHistory = 1000;
 // A client whose unsent replies exceed this is not reading: disconnect it.
 constexpr std::size_t kMaxWriteQueue = 4 << 20;
 
@@ -144,7 +143,7 @@ void ControlServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   for (std::size_t nl; (nl = c.inbuf.find('\n', start)) != std::string::npos; start = nl + 1) {
     const std::string line = c.inbuf.substr(start, nl - start);
     self->handle_line(c, line);
-    if (!self->clients_.count(id) || c.closing) return;
+    if (!self->clients_.count(id)) return;  // closed while handling the line
   }
   c.inbuf.erase(0, start);
   if (c.inbuf.size() > control::kMaxLineBytes) {
@@ -165,27 +164,29 @@ void ControlServer::handle_line(Client& c, const std::string& line) {
                    std::to_string(control::kProtocolVersion) + ")");
   if (!req.contains("cmd") || !req["cmd"].is_string())
     return r.error("malformed request: no \"cmd\"");
-  const std::string cmd = req["cmd"];
-  if (cmd == "events") {
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& e : history_) list.push_back(e);
-    c.following = req.value("follow", false);
-    return r.ok({{"events", std::move(list)}});
-  }
-  handler_(cmd, req, r);
+  handler_(req["cmd"].get<std::string>(), req, r);
 }
 
-void ControlServer::publish_event(nlohmann::json event) {
-  for (const auto& [id, c] : clients_) {
-    if (c->following && !c->closing) send_line(id, {{"v", control::kProtocolVersion}, {"event", event}});
+void ControlServer::follow(uint64_t client) {
+  auto it = clients_.find(client);
+  if (it == clients_.end() || it->second->following) {
+    if (on_unfollow_) on_unfollow_();  // gone already: the follow ends at once
+    return;
   }
-  history_.push_back(std::move(event));
-  if (history_.size() > kHistory) history_.pop_front();
+  it->second->following = true;
+}
+
+void ControlServer::send_events(const std::vector<nlohmann::json>& events) {
+  std::vector<uint64_t> followers;
+  for (const auto& [id, c] : clients_)
+    if (c->following) followers.push_back(id);
+  for (const nlohmann::json& e : events)
+    for (uint64_t id : followers) send_line(id, {{"v", control::kProtocolVersion}, {"event", e}});
 }
 
 void ControlServer::send_line(uint64_t client, const nlohmann::json& msg) {
   auto it = clients_.find(client);
-  if (it == clients_.end() || it->second->closing) return;
+  if (it == clients_.end()) return;
   Client& c = *it->second;
   auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle->pipe);
   if (uv_stream_get_write_queue_size(stream) > kMaxWriteQueue) {
@@ -212,7 +213,9 @@ void ControlServer::close_client(uint64_t client) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;
   ClientHandle* handle = it->second->handle;
+  const bool was_following = it->second->following;
   clients_.erase(it);
+  if (was_following && on_unfollow_) on_unfollow_();
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle->pipe));
   uv_close(reinterpret_cast<uv_handle_t*>(&handle->pipe), free_client_handle);
   spdlog::debug("control: client {} disconnected", client);

@@ -8,7 +8,6 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -37,7 +36,7 @@ class Responder {
 
 class ControlServer {
  public:
-  // Called for every well-formed request except "events" (served here).
+  // Called for every well-formed request.
   using Handler = std::function<void(const std::string& cmd, const nlohmann::json& request,
                                      Responder responder)>;
 
@@ -48,8 +47,11 @@ class ControlServer {
   // Closes the listener and every client, removes the socket file.
   void stop();
 
-  // Loop thread: records an event (history) and streams it to followers.
-  void publish_event(nlohmann::json event);
+  // Loop thread: from now on `client` receives every event passed to
+  // send_events (until it disconnects: on_unfollow then runs once).
+  void follow(uint64_t client);
+  void send_events(const std::vector<nlohmann::json>& events);
+  void set_on_unfollow(std::function<void()> f) { on_unfollow_ = std::move(f); }
 
   std::size_t client_count() const { return clients_.size(); }
 
@@ -67,7 +69,6 @@ class ControlServer {
     ClientHandle* handle;  // freed in its close callback
     std::string inbuf;
     bool following = false;
-    bool closing = false;
   };
 
   static void on_connection(uv_stream_t* server, int status);
@@ -84,7 +85,7 @@ class ControlServer {
   uv_pipe_t* listener_ = nullptr;
   uint64_t next_client_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
-  std::deque<nlohmann::json> history_;
+  std::function<void()> on_unfollow_;
   char read_buffer_[65536];
 };
 

@@ -18,6 +18,7 @@
 #include "daemon/control_protocol.h"
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
+#include "daemon/event_log.h"
 #include "daemon/loop_poster.h"
 #include "daemon/status_json.h"
 #include "lwip_tap/stack.h"
@@ -75,33 +76,10 @@ coap::SessionSpec session_spec(const coap::Uri& uri, bool call_home, double inte
   return spec;
 }
 
-std::string event_time(coap::TimePoint t) {
-  // Events carry monotonic time; show it as wall-clock time.
-  const auto wall = std::chrono::system_clock::now() -
-                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                        coap::Clock::now() - t);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() % 1000;
-  std::string s = coap::format_utc(wall);
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms));
-  s.insert(s.size() - 1, frac);
-  return s;
-}
-
 json latency_json(const LatencyHistogram& h) {
   auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
   return {{"count", h.count()}, {"p50", us(h.quantile(0.5))}, {"p99", us(h.quantile(0.99))},
           {"max", us(h.max())}};
-}
-
-json event_json(const coap::Event& e) {
-  json j = {{"time", event_time(e.time)},
-            {"event", e.name},
-            {"session_id", e.session},
-            {"peer", e.peer.family == coap::Address::Family::kNone ? "" : e.peer.to_string()}};
-  if (!e.reason.empty()) j["reason"] = e.reason;
-  if (e.attempt) j["attempt"] = e.attempt;
-  return j;
 }
 
 json result_json(const coap::ClientResult& r) {
@@ -169,6 +147,11 @@ class Daemon {
   std::unique_ptr<lwip_tap::TcpTransport> tcp_;
   std::unique_ptr<LoopPoster> poster_;
   std::unique_ptr<ControlServer> control_;
+  // Engine side of the event stream; delivers to control_ on the loop.
+  EventLog events_{[this](std::function<void()> fn) { poster_->post(std::move(fn)); },
+                   [this](std::vector<json> batch) {
+                     if (control_) control_->send_events(batch);
+                   }};
   std::unique_ptr<lwip_tap::TapPump> pump_;
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
@@ -203,20 +186,21 @@ bool Daemon::start_network(std::string* error) {
 
   EngineHooks hooks;
   hooks.on_event = [this](const coap::Event& e) {
-    json j = event_json(e);
-    spdlog::info("event {} session={} peer={}{}{}", e.name, e.session, j["peer"].get<std::string>(),
-                 e.reason.empty() ? "" : " reason=" + e.reason,
-                 e.attempt ? " attempt=" + std::to_string(e.attempt) : "");
-    poster_->post([this, j = std::move(j)]() mutable {
-      if (control_) control_->publish_event(std::move(j));
-    });
+    if (spdlog::should_log(spdlog::level::info)) {
+      spdlog::info("event {} session={} peer={}{}{}", e.name, e.session,
+                   e.peer.family == coap::Address::Family::kNone ? "-" : e.peer.to_string(),
+                   e.reason.empty() ? "" : " reason=" + e.reason,
+                   e.attempt ? " attempt=" + std::to_string(e.attempt) : "");
+    }
+    events_.record(e);
   };
   uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
     watchdog_interval_ = std::chrono::microseconds(usec / 2);
     next_watchdog_ = coap::Clock::now();
   }
-  hooks.on_alive = [this](coap::TimePoint now) {
+  hooks.on_pass = [this](coap::TimePoint now) {
+    events_.flush();
     if (now < next_watchdog_) return;
     sd_notify(0, "WATCHDOG=1");  // only a running engine thread gets here
     next_watchdog_ = now + watchdog_interval_;
@@ -262,6 +246,7 @@ int Daemon::run() {
     control_ = std::make_unique<ControlServer>(
         &loop_, cfg_.control_socket,
         [this](const std::string& cmd, const json& req, Responder r) { handle(cmd, req, r); });
+    control_->set_on_unfollow([this] { events_.unfollow(); });
     ok = control_->start(&error);
   }
   if (ok) {
@@ -393,6 +378,17 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
     return on_engine(r, [](coap::Endpoint& ep, coap::TimePoint now) {
       return json{{"sessions", sessions_json(ep, now)}};
     });
+  }
+  if (cmd == "events") {
+    const bool follow = req.value("follow", false);
+    engine_->post([this, r, follow](coap::Endpoint&, coap::TimePoint) {
+      json list = events_.history(follow);
+      poster_->post([this, r, follow, list = std::move(list)]() mutable {
+        r.ok({{"events", std::move(list)}});
+        if (follow) control_->follow(r.client());
+      });
+    });
+    return;
   }
   if (cmd == "request") return handle_request(req, r);
   if (cmd == "connect") return handle_connect(req, r);

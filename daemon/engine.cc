@@ -82,6 +82,7 @@ void Engine::post_item(const Item& item, const pbuf* p) {
       pbuf_copy_partial(p, inbox_.bytes.data() + it.offset, p->tot_len, 0);
     }
     inbox_.items.push_back(it);
+    posted_.store(true, std::memory_order_release);
     if (t_in_input_batch) {
       wake_owed_ = true;  // woken once, by end_input_batch()
     } else {
@@ -99,6 +100,7 @@ void Engine::post(Job job) {
     it.offset = static_cast<uint32_t>(inbox_.jobs.size());
     inbox_.jobs.push_back(std::move(job));
     inbox_.items.push_back(it);
+    posted_.store(true, std::memory_order_release);
     wake = waiting_;
   }
   if (wake) cv_.notify_one();
@@ -172,8 +174,20 @@ void Engine::run() {
   pthread_setname_np(pthread_self(), "coapd-engine");
   TimePoint deadline = coap::kNever;
   bool stopping = false;
+  bool busy = false;  // the last pass had work
   std::unique_lock lk(mu_);
   while (!stopping) {
+    if (busy && inbox_.items.empty() && spin_ > Duration::zero()) {
+      // Right after a pass with work more usually follows within
+      // microseconds: look for it briefly before sleeping, which saves both
+      // sides a futex call and a context switch. Bounded, and only after
+      // work: an idle engine goes straight to sleep.
+      lk.unlock();
+      const TimePoint until = std::min(coap::Clock::now() + spin_, deadline);
+      while (!posted_.load(std::memory_order_acquire) && coap::Clock::now() < until)
+        __builtin_ia32_pause();
+      lk.lock();
+    }
     // Sleep until there is work or the earliest timer is due. The predicate
     // is re-checked after every return, so a spurious or early return from
     // the wait never fires a timer early.
@@ -190,7 +204,9 @@ void Engine::run() {
     }
     std::swap(inbox_, batch_);
     wake_owed_ = false;
+    posted_.store(false, std::memory_order_relaxed);
     lk.unlock();
+    busy = !batch_.items.empty();
 
     wakeups_.fetch_add(1, std::memory_order_relaxed);
     ++stats_.wakeups;
@@ -201,7 +217,7 @@ void Engine::run() {
     if (endpoint_->next_deadline() <= now) endpoint_->on_timer(now);
     flush(now);
     batch_.clear();
-    if (hooks_.on_alive) hooks_.on_alive(now);
+    if (hooks_.on_pass) hooks_.on_pass(now);
     run_probe(now);
     deadline = endpoint_->next_deadline();
     if (hooks_.next_alive_deadline) deadline = std::min(deadline, hooks_.next_alive_deadline(now));

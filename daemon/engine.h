@@ -42,13 +42,15 @@
 
 namespace coapd {
 
+using coap::Duration;
 using coap::TimePoint;
 
 // Observers of what the engine does; called on the engine thread.
 struct EngineHooks {
   std::function<void(const coap::Event&)> on_event;
-  // Every pass of the loop (for the systemd watchdog): proves the thread runs.
-  std::function<void(TimePoint now)> on_alive;
+  // Every pass of the loop, after the flush: the systemd watchdog keep-alive
+  // (proof that the thread runs) and event delivery hang here.
+  std::function<void(TimePoint now)> on_pass;
   // Extra deadline the loop must wake for (watchdog keep-alive), or kNever.
   std::function<TimePoint(TimePoint now)> next_alive_deadline;
 };
@@ -106,6 +108,9 @@ class Engine final : public coap::NetworkIo,
   // Engine thread only (jobs and resource handlers run there).
   const EngineStats& stats_engine() const { return stats_; }
   coap::Endpoint& endpoint_engine() { return *endpoint_; }
+  // Before start(): how long the engine looks for more work after a busy
+  // pass before it sleeps (0: never spin).
+  void set_spin(coap::Duration d) { spin_ = d; }
   // Thread-safe.
   uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
@@ -185,6 +190,9 @@ class Engine final : public coap::NetworkIo,
   bool waiting_ = false;
   bool wake_owed_ = false;
   bool stop_ = false;
+  // Set with the mailbox non-empty; read without the lock while spinning.
+  std::atomic<bool> posted_{false};
+  coap::Duration spin_ = std::chrono::microseconds(100);
 
   // Engine thread only.
   std::unique_ptr<coap::Endpoint> endpoint_;
