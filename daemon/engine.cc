@@ -1,6 +1,7 @@
 #include "daemon/engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 
@@ -184,8 +185,10 @@ void Engine::run() {
       // work: an idle engine goes straight to sleep.
       lk.unlock();
       const TimePoint until = std::min(coap::Clock::now() + spin_, deadline);
+      // Yield while looking: a thread that has work for this core (the io
+      // thread, a peer) gets it, instead of losing it to the spin.
       while (!posted_.load(std::memory_order_acquire) && coap::Clock::now() < until)
-        __builtin_ia32_pause();
+        sched_yield();
       lk.lock();
     }
     // Sleep until there is work or the earliest timer is due. The predicate

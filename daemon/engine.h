@@ -192,7 +192,7 @@ class Engine final : public coap::NetworkIo,
   bool stop_ = false;
   // Set with the mailbox non-empty; read without the lock while spinning.
   std::atomic<bool> posted_{false};
-  coap::Duration spin_ = std::chrono::microseconds(100);
+  coap::Duration spin_ = std::chrono::microseconds(50);
 
   // Engine thread only.
   std::unique_ptr<coap::Endpoint> endpoint_;
