@@ -181,3 +181,49 @@ def test_coapd_calls_home_to_coapd(ns):
         assert b.stop() == 0
         if a.proc.poll() is None:
             a.stop()
+
+
+def test_observation_survives_reconnect(ns, coapd):
+    ls = listener(ns, 5684)
+    sid = connect_call_home(coapd, 5684, "--reconnect-interval", "0.2")
+    p = accept_peer(ls)
+    p.handshake()
+    p.send(ct.request(ct.GET, "/time", b"\x0b", extra=[(6, 0)]))  # Observe: register
+    first = p.expect(ct.code(2, 5))
+    assert first.option(6) is not None and first.token == b"\x0b"
+    note = p.expect(ct.code(2, 5), timeout=3)  # /time notifies every second
+    assert note.token == b"\x0b"
+    seq = int.from_bytes(note.option(6), "big")
+    p.close()  # the connection drops ...
+    p2 = accept_peer(ls)  # ... coapd calls home again
+    p2.handshake()
+    # The observation belongs to the session: notifications resume on the new
+    # connection without registering again.
+    again = p2.expect(ct.code(2, 5), timeout=3)
+    assert again.token == b"\x0b" and int.from_bytes(again.option(6), "big") > seq
+    assert [s for s in coapd.sessions() if s["id"] == sid][0]["observers"] == 1
+    p2.close()
+    ls.close()
+
+
+def cpu_ticks(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+
+def test_idle_engine_stays_idle_between_attempts(ns, coapd):
+    # Nothing to do: the engine does not wake up at all.
+    w0 = coapd.stats()["engine"]["wakeups"]
+    time.sleep(1.5)
+    w1 = coapd.stats()["engine"]["wakeups"]
+    assert w1 - w0 <= 2, (w0, w1)  # the stats requests themselves
+    # A session whose peer is absent: one wake-up per attempt, no CPU between.
+    sid = connect_call_home(coapd, 5697, "--reconnect-interval", "1")
+    time.sleep(0.5)
+    t0, w0 = cpu_ticks(coapd.pid), coapd.stats()["engine"]["wakeups"]
+    time.sleep(3)
+    t1, w1 = cpu_ticks(coapd.pid), coapd.stats()["engine"]["wakeups"]
+    attempts = names(coapd, sid).count("reconnecting")
+    assert 2 <= attempts <= 5
+    assert w1 - w0 <= 3 * 4, (w0, w1)  # per attempt: the timer, the RST, a stats call
+    assert t1 - t0 <= 5, f"{t1 - t0} ticks of CPU in 3 s of waiting"  # < 50 ms
