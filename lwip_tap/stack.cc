@@ -142,6 +142,23 @@ void Stack::remove_netif() {
   added_ = false;
 }
 
+bool Stack::routable(const coap::Address& a) const {
+  LWIP_ASSERT_CORE_LOCKED();
+  if (!added_) return false;
+  const ip_addr_t dst = to_lwip(a);
+  if (a.is_v4()) {
+    return ip4_addr_netcmp(ip_2_ip4(&dst), netif_ip4_addr(&netif_), netif_ip4_netmask(&netif_)) ||
+           !ip4_addr_isany_val(*netif_ip4_gw(&netif_));
+  }
+  if (a.is_link_local() || ip6_addr_ismulticast(ip_2_ip6(&dst))) return true;
+  for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i) {
+    if (ip6_addr_isvalid(netif_ip6_addr_state(&netif_, i)) &&
+        ip6_addr_netcmp(ip_2_ip6(&dst), netif_ip6_addr(&netif_, i)))
+      return true;
+  }
+  return nd6_find_route(ip_2_ip6(&dst)) != nullptr;  // a default router from an RA
+}
+
 PcbCounts Stack::count_pcbs() const {
   LWIP_ASSERT_CORE_LOCKED();
   PcbCounts c;

@@ -71,6 +71,11 @@ class Stack {
   void remove_netif();
 
   netif* iface() { return added_ ? &netif_ : nullptr; }
+  // REQUIRES core lock. Whether a packet to `a` can leave: on our subnet (or
+  // link-local, or the /64 of one of our IPv6 addresses), or through the
+  // gateway. lwIP itself sends everything to its default netif, where an
+  // off-link destination without a gateway is silently dropped.
+  bool routable(const coap::Address& a) const;
   // REQUIRES core lock.
   PcbCounts count_pcbs() const;
   // REQUIRES core lock.

@@ -107,6 +107,10 @@ err_t TcpTransport::on_accept(void* arg, tcp_pcb* newpcb, err_t err) {
 
 void TcpTransport::connect(ConnId id, const coap::Address& to) {
   LWIP_ASSERT_CORE_LOCKED();
+  if (!stack_.routable(to)) {
+    sink_.on_tcp_error(id, coap::TcpError::kUnreachable, ERR_RTE);
+    return;
+  }
   tcp_pcb* pcb = tcp_new_ip_type(to.is_v4() ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6);
   if (!pcb) {
     sink_.on_tcp_error(id, coap::TcpError::kOther, ERR_MEM);

@@ -227,3 +227,14 @@ def test_idle_engine_stays_idle_between_attempts(ns, coapd):
     assert 2 <= attempts <= 5
     assert w1 - w0 <= 3 * 4, (w0, w1)  # per attempt: the timer, the RST, a stats call
     assert t1 - t0 <= 5, f"{t1 - t0} ticks of CPU in 3 s of waiting"  # < 50 ms
+
+
+def test_unreachable_peer_reason(ns, coapd):
+    # No gateway: 203.0.113.5 is off coapd's subnet, so there is no route.
+    r = coapd.ctl("connect", "coap+tcp://203.0.113.5:5683", "--reconnect-interval", "0.1",
+                  "--reconnect-attempts", "2")
+    sid = int(r.stdout.split()[1])
+    wait_for(lambda: "reconnect_no_more" in names(coapd, sid), message="reconnect_no_more")
+    ev = [e for e in coapd.events() if e["session_id"] == sid]
+    assert [e.get("reason") for e in ev if e["event"] in ("tcp_failed", "reconnect_failed")] == \
+        ["unreachable"] * 5, ev
