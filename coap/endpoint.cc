@@ -290,7 +290,13 @@ void Endpoint::on_datagram(const Address& from, std::span<const uint8_t> bytes, 
           bad_packet(from, known_id, "empty NON message", now);
         }
       } else if (m.code.is_request()) {
-        handle_udp_request(udp_session(from, Role::kServer, now), m, bytes, now);
+        Session* s = known_id ? find_session(known_id) : nullptr;
+        if (s) {
+          s->last_activity = now;
+        } else {
+          s = &udp_session(from, Role::kServer, now);
+        }
+        handle_udp_request(*s, m, bytes, now);
       } else if (m.code.is_response() && known_id) {
         handle_udp_response(*find_session(known_id), m, bytes.size(), now);
       } else if (m.code.is_response()) {

@@ -242,6 +242,10 @@ int Daemon::run() {
   std::string error;
   bool ok = start_network(&error);
   if (ok) {
+    // Everything the engine thread may read exists before it starts.
+    pump_ = std::make_unique<lwip_tap::TapPump>(
+        &loop_, tap_->fd(), stack_, [] { Engine::begin_input_batch(); },
+        [this] { engine_->end_input_batch(); });
     engine_->start();
     control_ = std::make_unique<ControlServer>(
         &loop_, cfg_.control_socket,
@@ -249,12 +253,7 @@ int Daemon::run() {
     control_->set_on_unfollow([this] { events_.unfollow(); });
     ok = control_->start(&error);
   }
-  if (ok) {
-    pump_ = std::make_unique<lwip_tap::TapPump>(
-        &loop_, tap_->fd(), stack_, [] { Engine::begin_input_batch(); },
-        [this] { engine_->end_input_batch(); });
-    ok = pump_->start(&error);
-  }
+  if (ok) ok = pump_->start(&error);
   if (!ok) {
     spdlog::critical("{}", error);
     shutdown();

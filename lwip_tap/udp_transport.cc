@@ -4,6 +4,13 @@
 #include <cstring>
 
 namespace lwip_tap {
+namespace {
+
+// The transport a UDP callback reports to; protected by the core lock. The
+// callback carries no pointer of its own.
+UdpTransport* g_udp = nullptr;
+
+}  // namespace
 
 UdpTransport::~UdpTransport() { assert(!pcb_ && "UdpTransport::close() must run under the core lock first"); }
 
@@ -21,15 +28,14 @@ bool UdpTransport::bind(uint16_t port, std::string* error) {
     *error = "cannot bind UDP port " + std::to_string(port) + ": " + err_name(err);
     return false;
   }
-  // The pcb is removed (under the core lock) before this object goes away,
-  // so `this` cannot dangle in the callback.
-  udp_recv(pcb_, recv_cb, this);
+  assert(!g_udp && "one UdpTransport per process");
+  g_udp = this;
+  udp_recv(pcb_, recv_cb, nullptr);
   return true;
 }
 
-void UdpTransport::recv_cb(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
-  auto* self = static_cast<UdpTransport*>(arg);
-  self->sink_.on_udp_datagram(Stack::from_lwip(addr, port), p);
+void UdpTransport::recv_cb(void*, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
+  if (g_udp) g_udp->sink_.on_udp_datagram(Stack::from_lwip(addr, port), p);
   pbuf_free(p);
 }
 
@@ -50,6 +56,7 @@ void UdpTransport::close() {
   if (!pcb_) return;
   udp_remove(pcb_);
   pcb_ = nullptr;
+  g_udp = nullptr;
 }
 
 }  // namespace lwip_tap

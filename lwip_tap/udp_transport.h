@@ -1,4 +1,5 @@
-// CoAP over UDP on lwIP's raw UDP API: one dual-stack pcb on the CoAP port.
+// CoAP over UDP on lwIP's raw UDP API: one dual-stack pcb on the CoAP port
+// (one UdpTransport per process).
 #pragma once
 
 #include <span>
