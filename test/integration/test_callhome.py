@@ -93,7 +93,11 @@ def test_silent_peer_times_out_one_syn_at_a_time(ns):
               "nft add chain inet t input '{ type filter hook input priority 0; }' && "
               "nft add rule inet t input tcp dport 5684 drop")
         ls = listener(ns, 5684)
+        t0 = time.time()
         sid = connect_call_home(d, 5684, "--reconnect-interval", "0.1")
+        assert time.time() - t0 < 1.0, "coapctl connect waited for the connection"
+        # While attempts are pending the control socket and the engine answer.
+        assert d.ctl("get", "coap://192.0.2.2/time").returncode == 0
         for _ in range(10):
             # Never two attempts at once for one peer.
             assert d.stats()["lwip"]["tcp_active"] <= 1
