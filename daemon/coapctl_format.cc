@@ -228,12 +228,12 @@ std::string format_sessions(const json& result) {
   if (sessions != result.end() && sessions->is_array()) {
     for (const json& s : *sessions) {
       std::string age = "-";
-      if (auto a = s.find("age_s"); a != s.end() && a->is_number())
+      if (auto a = s.find("age"); a != s.end() && a->is_number())
         age = format_duration(a->get<double>());
       table.add_row({member_text(s, "id"), member_text(s, "protocol"), member_text(s, "role"),
-                     member_text(s, "state"), member_text(s, "peer"), member_text(s, "local"), age,
+                     member_text(s, "state"), member_text(s, "peer"), member_text(s, "local_address"), age,
                      member_text(s, "bytes_in"), member_text(s, "bytes_out"),
-                     member_text(s, "msgs_in"), member_text(s, "msgs_out")});
+                     member_text(s, "messages_in"), member_text(s, "messages_out")});
     }
   }
   return table.render();

@@ -15,8 +15,8 @@
 //   stats    -> {"lwip":{"tcp_active","tcp_listen","tcp_time_wait","tcp_bound",
 //                "udp"},"counters":{"rx_frames","tx_frames","requests",
 //                "responses","bad_packets",...},"sessions":N}
-//   sessions -> {"sessions":[{"id","protocol","role","state","peer","local",
-//                "age_s","bytes_in","bytes_out","msgs_in","msgs_out",
+//   sessions -> {"sessions":[{"id","protocol","role","state","peer","local_address",
+//                "age","bytes_in","bytes_out","messages_in","messages_out",
 //                "outgoing","call_home","reconnect_attempt","queued_bytes",
 //                "observers"}]}
 //   events   {"follow":bool} -> {"events":[<event>...]} (recent history);

@@ -58,7 +58,7 @@ def test_tcp_session_is_reused(ns, coapd, server):
     for _ in range(3):
         assert coapd.ctl("get", "coap+tcp://192.0.2.1/time").returncode == 0
     tcp = [s for s in coapd.sessions() if s["protocol"] == "tcp"]
-    assert len(tcp) == 1 and tcp[0]["role"] == "client" and tcp[0]["msgs_out"] >= 4, tcp
+    assert len(tcp) == 1 and tcp[0]["role"] == "client" and tcp[0]["messages_out"] >= 4, tcp
 
 
 def test_large_response_blockwise(ns, coapd, server):

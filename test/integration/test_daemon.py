@@ -118,8 +118,8 @@ def test_systemd_unit_verifies(tmp_path):
     prefix = tmp_path / "root"
     r = run(["cmake", "--install", str(BUILD), "--prefix", str(prefix)], check=False)
     assert r.returncode == 0, r.stderr
-    unit = BUILD / "systemd" / "coapd.service"
-    text = unit.read_text()
+    from netlab import ROOT
+    text = (ROOT / "systemd" / "coapd.service").read_text()
     assert "Type=notify" in text and "WatchdogSec=" in text
     assert "CapabilityBoundingSet=CAP_NET_ADMIN" in text and "DeviceAllow=/dev/net/tun" in text
     # Verify a copy pointing at the binary just installed under the prefix.

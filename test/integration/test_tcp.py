@@ -284,12 +284,12 @@ def test_sessions_listing(ns, coapd):
     p.send(ct.request(ct.GET, "/time", b"\x01"))
     p.expect(ct.code(2, 5))
     (s,) = tcp_sessions(coapd)
-    for k in ("id", "protocol", "role", "state", "peer", "local", "age_s", "bytes_in",
-              "bytes_out", "msgs_in", "msgs_out"):
+    for k in ("id", "protocol", "role", "state", "peer", "local_address", "age", "bytes_in",
+              "bytes_out", "messages_in", "messages_out"):
         assert k in s, k
     assert s["role"] == "server" and s["state"] == "established"
-    assert s["local"] == "192.0.2.2:5683" and s["peer"].startswith("192.0.2.1:")
-    assert s["msgs_in"] == 2 and s["msgs_out"] == 2
+    assert s["local_address"] == "192.0.2.2:5683" and s["peer"].startswith("192.0.2.1:")
+    assert s["messages_in"] == 2 and s["messages_out"] == 2
     table = coapd.ctl("sessions").stdout
     assert "tcp" in table and "established" in table
     p.close()
