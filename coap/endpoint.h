@@ -222,6 +222,8 @@ class Endpoint {
 
   // --- client ----------------------------------------------------------------
   // Sends a request; the result arrives once through on_request_done.
+  // REQUIRES: `id` is not the id of a request still outstanding (it names
+  // the request in on_request_done).
   void start_request(RequestId id, ClientRequest request, TimePoint now);
   // Opens (or returns the existing) outgoing TCP session to spec.peer.
   // Returns 0 and sets *error on failure.

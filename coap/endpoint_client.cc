@@ -1,6 +1,7 @@
 // Endpoint: requests coapd sends as a client, over UDP (CON with
 // retransmission) or TCP, including Block1 uploads and Block2 downloads.
 #include <algorithm>
+#include <cassert>
 
 #include "coap/block.h"
 #include "coap/endpoint_internal.h"
@@ -57,6 +58,7 @@ void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now)
     listener_.on_request_done(id, std::move(r));
     reap();
   };
+  assert(!exchanges_.count(id) && "request ids must be unique among outstanding requests");
   Session* s = nullptr;
   if (request.session) {
     s = find_session(request.session);
