@@ -502,7 +502,8 @@ void Endpoint::serve(Session& s, const Message& m, TimePoint now) {
   }
   dispatcher_.dispatch(m, s.peer, s.proto, s.id, limits, now, &out_);
   if (out_.observe == DispatchOutput::Observe::kRegister) {
-    out_.options.add_uint(opt::kObserve, observe_register(s, *out_.resource, m.token, now));
+    if (auto seq = observe_register(s, *out_.resource, m.token, now))
+      out_.options.add_uint(opt::kObserve, *seq);
   } else if (out_.observe == DispatchOutput::Observe::kDeregister) {
     observe_deregister(s, m.token);
   }

@@ -328,7 +328,10 @@ class Endpoint {
   void fail_session_exchanges(Session& s, const std::string& why, bool include_waiting);
 
   // Observe (endpoint_observe.cc).
-  uint32_t observe_register(Session& s, Resource& r, const Token& token, TimePoint now);
+  // The Observe sequence number of the registration, or nullopt when the
+  // limits leave no room (the request is then answered as a plain GET).
+  std::optional<uint32_t> observe_register(Session& s, Resource& r, const Token& token,
+                                           TimePoint now);
   void observe_deregister(Session& s, const Token& token);
   void remove_observation(uint64_t id);
   void drop_observations(Session& s);

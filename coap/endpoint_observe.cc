@@ -11,15 +11,23 @@ namespace {
 // Over UDP every this many notifications is sent CON, to learn whether the
 // observer is still there (RFC 7641 4.5).
 constexpr unsigned kConEvery = 20;
+// Observations a peer may hold (per session) and all peers together: past
+// these a GET with Observe is answered without registering (RFC 7641 4.1
+// lets a server decline), so a peer cannot grow the list without bound.
+constexpr std::size_t kMaxPerSession = 64;
+constexpr std::size_t kMaxTotal = 4096;
 
 }  // namespace
 
-uint32_t Endpoint::observe_register(Session& s, Resource& r, const Token& token, TimePoint now) {
+std::optional<uint32_t> Endpoint::observe_register(Session& s, Resource& r, const Token& token,
+                                                   TimePoint now) {
   Observation* found = nullptr;
   for (uint64_t oid : s.observations) {
     auto it = observations_.find(oid);
     if (it != observations_.end() && it->second->token == token) found = it->second.get();
   }
+  if (!found && (s.observations.size() >= kMaxPerSession || observations_.size() >= kMaxTotal))
+    return std::nullopt;
   if (!found) {
     auto o = std::make_unique<Observation>();
     o->id = next_observation_id_++;

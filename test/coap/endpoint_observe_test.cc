@@ -79,6 +79,20 @@ TEST_F(EndpointObserveTest, TimeNotifiesEverySecondWithIncreasingObserve) {
   EXPECT_EQ(events(), Events{"server_session_new"});
 }
 
+TEST_F(EndpointObserveTest, APeerCannotGrowTheObserverListWithoutBound) {
+  // 64 observations per session; the 65th GET with Observe is a plain GET.
+  for (uint16_t i = 0; i < 64; ++i) observe_udp("/poke", tok({1, static_cast<uint8_t>(i)}), i);
+  EXPECT_EQ(ep().observation_count(), 64u);
+  udp_in(kUdpPeer, udp_msg(Type::kCon, codes::kGet, 100, tok({2}),
+                           path_opts("/poke") + opt_uint(opt::kObserve, 0)));
+  const Decoded r = one_udp();
+  EXPECT_EQ(r.code, codes::kContent);
+  EXPECT_FALSE(r.has(opt::kObserve)) << "registered past the per-session limit";
+  EXPECT_EQ(ep().observation_count(), 64u);
+  // Re-registering an existing token still works at the limit.
+  EXPECT_GT(observe_udp("/poke", tok({1, 0}), 101), 0u);
+}
+
 TEST_F(EndpointObserveTest, DeregisterWithObserveOne) {
   const Token t = tok({1});
   observe_udp("/time", t, 1);
