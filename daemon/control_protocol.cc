@@ -119,6 +119,41 @@ std::string format_event_line(const nlohmann::json& event) {
   return line;
 }
 
+double number_field(const nlohmann::json& req, const char* key, double fallback, double min,
+                    double max) {
+  auto it = req.find(key);
+  if (it == req.end()) return fallback;
+  if (!it->is_number()) throw BadRequest(std::string("field \"") + key + "\" must be a number");
+  const double v = it->get<double>();
+  if (!(v >= min && v <= max))
+    throw BadRequest(std::string("field \"") + key + "\" must be between " + std::to_string(min) +
+                     " and " + std::to_string(max));
+  return v;
+}
+
+uint64_t uint_field(const nlohmann::json& req, const char* key, uint64_t fallback, uint64_t max) {
+  auto it = req.find(key);
+  if (it == req.end()) return fallback;
+  if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+    throw BadRequest(std::string("field \"") + key + "\" must be a whole number from 0 to " +
+                     std::to_string(max));
+  return it->get<uint64_t>();
+}
+
+bool bool_field(const nlohmann::json& req, const char* key, bool fallback) {
+  auto it = req.find(key);
+  if (it == req.end()) return fallback;
+  if (!it->is_boolean()) throw BadRequest(std::string("field \"") + key + "\" must be true or false");
+  return it->get<bool>();
+}
+
+std::string string_field(const nlohmann::json& req, const char* key, const std::string& fallback) {
+  auto it = req.find(key);
+  if (it == req.end()) return fallback;
+  if (!it->is_string()) throw BadRequest(std::string("field \"") + key + "\" must be a string");
+  return it->get<std::string>();
+}
+
 bool LineReader::feed(std::string_view bytes) {
   // Compact once the consumed prefix dominates, keeping appends amortised O(1).
   if (start_ > 0 && start_ >= buffer_.size() / 2) {

@@ -37,6 +37,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,20 @@ std::string hex_encode(std::span<const uint8_t> data);
 // event is the "event" object of an event message. Missing or empty fields
 // print as "-"; reason and attempt appear only when present.
 std::string format_event_line(const nlohmann::json& event);
+
+// A request whose fields do not fit the protocol; what() names the field.
+struct BadRequest : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Typed access to request fields: the value of `key`, or `fallback` when the
+// request has no such field. Throws BadRequest when the field has the wrong
+// type or lies outside [min, max].
+double number_field(const nlohmann::json& req, const char* key, double fallback, double min,
+                    double max);
+uint64_t uint_field(const nlohmann::json& req, const char* key, uint64_t fallback, uint64_t max);
+bool bool_field(const nlohmann::json& req, const char* key, bool fallback);
+std::string string_field(const nlohmann::json& req, const char* key, const std::string& fallback);
 
 // Splits a byte stream into '\n'-terminated lines (a '\r' before the '\n' is
 // dropped), for either end of the control socket.

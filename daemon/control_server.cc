@@ -159,12 +159,20 @@ void ControlServer::handle_line(Client& c, const std::string& line) {
   nlohmann::json req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   Responder r(this, c.id, req.is_object() && req.contains("id") ? req["id"] : nlohmann::json());
   if (req.is_discarded() || !req.is_object()) return r.error("malformed request: not a JSON object");
-  if (req.value("v", 0) != control::kProtocolVersion)
+  if (!req.contains("v") || req["v"] != control::kProtocolVersion)
     return r.error("unsupported protocol version (this coapd speaks v" +
                    std::to_string(control::kProtocolVersion) + ")");
   if (!req.contains("cmd") || !req["cmd"].is_string())
     return r.error("malformed request: no \"cmd\"");
-  handler_(req["cmd"].get<std::string>(), req, r);
+  // Handlers read fields through control::*_field, which throw on a field of
+  // the wrong type; nothing a client sends may escape into the loop.
+  try {
+    handler_(req["cmd"].get<std::string>(), req, r);
+  } catch (const control::BadRequest& e) {
+    r.error(std::string("malformed request: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    r.error(std::string("malformed request: ") + e.what());
+  }
 }
 
 void ControlServer::follow(uint64_t client) {

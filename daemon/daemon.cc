@@ -32,6 +32,9 @@ namespace {
 
 using nlohmann::json;
 
+// Longest timeout or interval a control request may ask for: a day.
+constexpr double kMaxSeconds = 86400;
+
 uint64_t random_seed() {
   uint64_t seed = 0;
   if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
@@ -379,7 +382,7 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
     });
   }
   if (cmd == "events") {
-    const bool follow = req.value("follow", false);
+    const bool follow = control::bool_field(req, "follow", false);
     engine_->post([this, r, follow](coap::Endpoint&, coap::TimePoint) {
       json list = events_.history(follow);
       poster_->post([this, r, follow, list = std::move(list)]() mutable {
@@ -392,9 +395,8 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
   if (cmd == "request") return handle_request(req, r);
   if (cmd == "connect") return handle_connect(req, r);
   if (cmd == "close") {
-    if (!req.contains("session") || !req["session"].is_number_unsigned())
-      return r.error("close needs a session id");
-    const coap::SessionId id = req["session"];
+    if (!req.contains("session")) return r.error("close needs a session id");
+    const coap::SessionId id = control::uint_field(req, "session", 0, UINT64_MAX);
     engine_->post([this, r, id](coap::Endpoint& ep, coap::TimePoint now) {
       const bool found = ep.close_session(id, now);
       poster_->post([r, found, id] {
@@ -410,7 +412,7 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
   if (cmd == "debug_stall") {
     if (!cfg_.debug_commands)
       return r.error("debug commands are disabled (start coapd with --debug-commands)");
-    const double seconds = req.value("seconds", 1.0);
+    const double seconds = control::number_field(req, "seconds", 1.0, 0, 3600);
     spdlog::warn("debug: stalling the engine thread for {} s on request", seconds);
     return on_engine(r, [seconds](coap::Endpoint&, coap::TimePoint) {
       std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -420,10 +422,9 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
   if (cmd == "debug_timer_probe") {
     if (!cfg_.debug_commands)
       return r.error("debug commands are disabled (start coapd with --debug-commands)");
-    const double interval_ms = req.value("interval_ms", 50.0);
-    const int count = req.value("count", 100);
-    if (!(interval_ms > 0) || count <= 0 || count > 100000)
-      return r.error("debug_timer_probe needs interval_ms > 0 and 1..100000 timers");
+    const double interval_ms = control::number_field(req, "interval_ms", 50.0, 0.001, 60000);
+    const int count = static_cast<int>(control::uint_field(req, "count", 100, 100000));
+    if (count == 0) return r.error("debug_timer_probe needs at least one timer");
     engine_->post_timer_probe(
         std::chrono::duration_cast<coap::Duration>(std::chrono::duration<double, std::milli>(interval_ms)),
         count, [this, r](TimerProbeResult res) {
@@ -447,24 +448,25 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
 
 void Daemon::handle_request(const json& req, Responder r) {
   coap::ClientRequest creq;
-  const std::string method = req.value("method", "GET");
+  const std::string method = control::string_field(req, "method", "GET");
   creq.method = coap::method_from_name(method);
   if (creq.method.is_empty()) return r.error("unknown method '" + method + "'");
   std::string err;
-  auto uri = parse_uri_for(req.value("uri", ""), cfg_.tap, zone_index_, &err);
+  auto uri = parse_uri_for(control::string_field(req, "uri", ""), cfg_.tap, zone_index_, &err);
   if (!uri) return r.error(err);
   creq.uri = *uri;
   if (req.contains("payload_b64")) {
-    auto payload = control::base64_decode(req["payload_b64"].get<std::string>());
+    auto payload = control::base64_decode(control::string_field(req, "payload_b64", ""));
     if (!payload) return r.error("payload_b64 is not valid base64");
     creq.payload = std::move(*payload);
   }
-  if (req.contains("content_format")) creq.content_format = req["content_format"].get<uint32_t>();
-  if (req.contains("accept")) creq.accept = req["accept"].get<uint32_t>();
-  const double timeout = req.value("timeout", 30.0);
-  if (!(timeout > 0)) return r.error("timeout must be positive");
+  if (req.contains("content_format"))
+    creq.content_format = static_cast<uint32_t>(control::uint_field(req, "content_format", 0, 65535));
+  if (req.contains("accept"))
+    creq.accept = static_cast<uint32_t>(control::uint_field(req, "accept", 0, 65535));
+  const double timeout = control::number_field(req, "timeout", 30.0, 0.001, kMaxSeconds);
   creq.timeout = coap::from_seconds(timeout);
-  creq.session = req.value("session", uint64_t{0});
+  creq.session = control::uint_field(req, "session", 0, UINT64_MAX);
   engine_->post_request(std::move(creq), [this, r](coap::ClientResult result) {
     json j = result_json(result);
     poster_->post([r, j = std::move(j)]() mutable { r.ok(std::move(j)); });
@@ -473,14 +475,15 @@ void Daemon::handle_request(const json& req, Responder r) {
 
 void Daemon::handle_connect(const json& req, Responder r) {
   std::string err;
-  auto uri = parse_uri_for(req.value("uri", ""), cfg_.tap, zone_index_, &err);
+  auto uri = parse_uri_for(control::string_field(req, "uri", ""), cfg_.tap, zone_index_, &err);
   if (!uri) return r.error(err);
   if (!uri->is_tcp()) return r.error("connect needs a coap+tcp:// URI (sessions are CoAP over TCP)");
-  const double interval = req.value("reconnect_interval", 1.0);
-  const double max_interval = req.value("reconnect_max_interval", 0.0);
-  if (!(interval > 0) || max_interval < 0) return r.error("reconnect intervals must be positive");
-  const coap::SessionSpec spec = session_spec(*uri, req.value("call_home", false), interval,
-                                              max_interval, req.value("reconnect_attempts", 0u));
+  const double interval = control::number_field(req, "reconnect_interval", 1.0, 0.001, kMaxSeconds);
+  const double max_interval =
+      control::number_field(req, "reconnect_max_interval", 0.0, 0, kMaxSeconds);
+  const auto attempts = static_cast<uint32_t>(control::uint_field(req, "reconnect_attempts", 0, UINT32_MAX));
+  const coap::SessionSpec spec = session_spec(*uri, control::bool_field(req, "call_home", false),
+                                              interval, max_interval, attempts);
   engine_->post([this, r, spec](coap::Endpoint& ep, coap::TimePoint now) {
     std::string error;
     bool existed = false;
