@@ -66,7 +66,9 @@ void Endpoint::tcp_send_csm(Session& s) {
   OptionList o;
   o.add_uint(opt::kCsmMaxMessageSize, static_cast<uint32_t>(config_.max_message_size));
   o.add(opt::kCsmBlockWiseTransfer, std::span<const uint8_t>{});
-  tcp_send(s, codes::kCsm, Token{}, o, {});
+  // Queued as a priority frame: a Pong answering an early Ping then goes
+  // after it, never before (RFC 8323 5.3: the CSM is the first message).
+  tcp_send(s, codes::kCsm, Token{}, o, {}, /*priority=*/true);
 }
 
 void Endpoint::on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& peer,
@@ -235,12 +237,22 @@ void Endpoint::tcp_session_established(Session& s, TimePoint now) {
   }
   std::vector<RequestId> waiting;
   waiting.swap(s.waiting);
-  for (RequestId id : waiting) {
-    auto it = exchanges_.find(id);
+  for (std::size_t i = 0; i < waiting.size(); ++i) {
+    auto it = exchanges_.find(waiting[i]);
     if (it == exchanges_.end()) continue;
-    s.exchanges.push_back(id);
+    s.exchanges.push_back(waiting[i]);
     send_exchange(*it->second, now);
-    if (s.dead || !s.conn) return;
+    if (s.dead || !s.conn) {
+      // Sending ended the session (queue overflow): the rest never went out.
+      for (std::size_t j = i + 1; j < waiting.size(); ++j) {
+        ClientResult r;
+        r.status = ClientResult::Status::kError;
+        r.session = s.id;
+        r.error = "session " + std::to_string(s.id) + " ended before the request was sent";
+        complete_exchange(waiting[j], std::move(r));
+      }
+      return;
+    }
   }
   // Observations made before a reconnect carry on with a fresh notification.
   for (uint64_t oid : std::vector<uint64_t>(s.observations))
@@ -334,7 +346,9 @@ void Endpoint::tcp_connection_ended(Session& s, bool tcp_failed, bool session_fa
                                     std::string reason, TimePoint now) {
   assert(s.conn == 0);
   s.tx.clear();
-  s.decoder = std::make_unique<FrameDecoder>(config_.max_message_size);
+  // The decoder is not replaced here: this may run inside its feed() (a
+  // frame handler ending the connection). start_attempt() gives the next
+  // connection a fresh one.
   if (s.rejected) return remove_session(s, now);
   // A reconnect attempt whose connection came up but never got the peer's
   // CSM failed like one that did not connect: it keeps its number, for the
@@ -396,6 +410,7 @@ void Endpoint::start_attempt(Session& s, TimePoint now) {
   assert(s.conn == 0);
   if (s.attempt > 0) emit("reconnecting", s, now, {}, s.attempt);
   s.state = SessionState::kConnecting;
+  s.decoder = std::make_unique<FrameDecoder>(config_.max_message_size);
   s.csm_received = false;
   s.peer_mms = 1152;
   s.peer_bwt = false;
@@ -470,8 +485,8 @@ SessionId Endpoint::open_session(const SessionSpec& spec, TimePoint now, std::st
     return 0;
   }
   for (const auto& [id, s] : sessions_) {
-    if (s->outgoing && !s->close_requested && s->peer == spec.peer &&
-        s->spec.call_home == spec.call_home) {
+    if (s->outgoing && !s->close_requested && s->state != SessionState::kClosing &&
+        s->peer == spec.peer && s->spec.call_home == spec.call_home) {
       if (existed) *existed = true;
       return id;
     }

@@ -109,9 +109,14 @@ FrameError FrameDecoder::feed(std::span<const uint8_t> bytes, const FrameHandler
     bytes = bytes.subspan(take);
     if (FrameError e = check(buf_, total, frame_size_out); e != FrameError::kNone) return e;
     if (total && buf_.size() == total) {
-      FrameError e = deliver(buf_, on_frame, stop);
-      buf_.clear();
+      // Moved out first: after the handler returns, nothing of this object
+      // is touched if it asked to stop.
+      std::vector<uint8_t> frame;
+      frame.swap(buf_);
+      FrameError e = deliver(frame, on_frame, stop);
       if (e != FrameError::kNone || stop) return e;
+      frame.clear();
+      buf_.swap(frame);  // keep the capacity
     }
   }
   while (!bytes.empty()) {

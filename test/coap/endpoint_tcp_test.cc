@@ -550,3 +550,39 @@ TEST_F(EndpointTcpTest, SessionCountersTrackTraffic) {
 
 }  // namespace
 }  // namespace coap
+
+namespace coap {
+namespace {
+
+using namespace coap::test;
+
+class EndpointTcpReviewTest : public EndpointTest {};
+
+// A frame completed from the partial-frame buffer whose handler ends the
+// connection must not leave the decoder running on freed memory (ASan).
+TEST_F(EndpointTcpReviewTest, AbortOrReleaseSplitAcrossSegments) {
+  for (Code code : {codes::kAbort, codes::kRelease}) {
+    const ConnId c = accept_established();
+    const auto msg = tcp_msg(code, Token{});
+    tcp_in(c, std::span(msg).first(1));
+    tcp_in(c, std::span(msg).subspan(1));
+    frames(c);
+    EXPECT_TRUE(net.ended(c)) << code.str();
+    events();  // consumed: the next round starts from an empty trail
+  }
+}
+
+TEST_F(EndpointTcpReviewTest, PongNeverPrecedesOurCsm) {
+  const ConnId c = accept();
+  auto in = csm();
+  const auto ping = tcp_msg(codes::kPing, tok({7}));
+  in.insert(in.end(), ping.begin(), ping.end());
+  tcp_in(c, in);
+  const auto f = frames(c);
+  ASSERT_GE(f.size(), 2u);
+  EXPECT_EQ(f[0].code, codes::kCsm);
+  EXPECT_EQ(f[1].code, codes::kPong);
+}
+
+}  // namespace
+}  // namespace coap
