@@ -178,7 +178,7 @@ void Endpoint::on_timer(TimePoint now) {
     switch (t.kind) {
       case kTimerRetransmit: on_retransmit_timer(t.key, t.generation, now); break;
       case kTimerRequest:
-        if (auto it = exchanges_.find(t.key); it != exchanges_.end()) {
+        if (auto it = exchanges_.find(t.key); it != exchanges_.end() && it->second->deadline <= now) {
           ClientResult r;
           r.status = ClientResult::Status::kTimeout;
           r.session = it->second->session;
