@@ -33,12 +33,12 @@ bool socket_in_use(const std::string& path) {
 }  // namespace
 
 void Responder::ok(nlohmann::json result) const {
-  server_->send_line(client_, {{"v", control::kProtocolVersion}, {"id", id_}, {"ok", true},
+  server_->send_reply(client_, {{"v", control::kProtocolVersion}, {"id", id_}, {"ok", true},
                                {"result", std::move(result)}});
 }
 
 void Responder::error(const std::string& message) const {
-  server_->send_line(client_, {{"v", control::kProtocolVersion}, {"id", id_}, {"ok", false},
+  server_->send_reply(client_, {{"v", control::kProtocolVersion}, {"id", id_}, {"ok", false},
                                {"error", message}});
 }
 
@@ -98,7 +98,7 @@ void ControlServer::stop() {
   listener_ = nullptr;
   std::vector<uint64_t> ids;
   for (const auto& [id, c] : clients_) ids.push_back(id);
-  for (uint64_t id : ids) close_client(id);
+  for (uint64_t id : ids) shutdown_client(id);
   ::unlink(path_.c_str());
 }
 
@@ -134,6 +134,17 @@ void ControlServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   auto it = self->clients_.find(id);
   if (it == self->clients_.end()) return;
   Client& c = *it->second;
+  if (nread == UV_EOF) {
+    // Half-close: what the client sent is still answered. A last request
+    // without its newline counts as a line.
+    uv_read_stop(stream);
+    c.read_eof = true;
+    std::string last;
+    last.swap(c.inbuf);
+    if (last.size() <= control::kMaxLineBytes) self->handle_line(c, last);
+    self->finish_if_done(id);
+    return;
+  }
   if (nread < 0) {
     self->close_client(id);
     return;
@@ -156,6 +167,7 @@ void ControlServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
 
 void ControlServer::handle_line(Client& c, const std::string& line) {
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+  ++c.unanswered;  // every Responder answers exactly once
   nlohmann::json req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   Responder r(this, c.id, req.is_object() && req.contains("id") ? req["id"] : nlohmann::json());
   if (req.is_discarded() || !req.is_object()) return r.error("malformed request: not a JSON object");
@@ -209,12 +221,55 @@ void ControlServer::send_line(uint64_t client, const nlohmann::json& msg) {
   auto* w = new WriteReq;
   w->data = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  const int rc = uv_write(&w->req, stream, &buf, 1,
-                          [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
+  const int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int status) {
+    // A failed write is how a follower that no longer reads is noticed
+    // (its reading side may be shut already). The handle, and with it the
+    // server pointer, lives until its close callback, which runs after
+    // every write callback.
+    auto* h = reinterpret_cast<ClientHandle*>(req->handle);
+    if (status < 0 && status != UV_ECANCELED && h->server) h->server->close_client(h->id);
+    delete reinterpret_cast<WriteReq*>(req);
+  });
   if (rc != 0) {
     delete w;
     close_client(client);
   }
+}
+
+void ControlServer::send_reply(uint64_t client, const nlohmann::json& msg) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  if (it->second->unanswered > 0) --it->second->unanswered;
+  send_line(client, msg);
+  finish_if_done(client);
+}
+
+void ControlServer::finish_if_done(uint64_t client) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  const Client& c = *it->second;
+  if (c.read_eof && c.unanswered == 0 && !c.following) shutdown_client(client);
+}
+
+void ControlServer::shutdown_client(uint64_t client) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  ClientHandle* handle = it->second->handle;
+  const bool was_following = it->second->following;
+  clients_.erase(it);
+  if (was_following && on_unfollow_) on_unfollow_();
+  auto* stream = reinterpret_cast<uv_stream_t*>(&handle->pipe);
+  uv_read_stop(stream);
+  // The shutdown request completes after the queued writes; then close.
+  auto* req = new uv_shutdown_t;
+  if (uv_shutdown(req, stream, [](uv_shutdown_t* r, int) {
+        uv_close(reinterpret_cast<uv_handle_t*>(r->handle), free_client_handle);
+        delete r;
+      }) != 0) {
+    delete req;
+    uv_close(reinterpret_cast<uv_handle_t*>(stream), free_client_handle);
+  }
+  spdlog::debug("control: client {} done", client);
 }
 
 void ControlServer::close_client(uint64_t client) {

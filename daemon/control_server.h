@@ -24,6 +24,7 @@ class Responder {
  public:
   Responder(ControlServer* server, uint64_t client, nlohmann::json id)
       : server_(server), client_(client), id_(std::move(id)) {}
+  // Exactly one of these, once, per request.
   void ok(nlohmann::json result) const;
   void error(const std::string& message) const;
   uint64_t client() const { return client_; }
@@ -44,7 +45,9 @@ class ControlServer {
   ~ControlServer();
 
   bool start(std::string* error);
-  // Closes the listener and every client, removes the socket file.
+  // Closes the listener and every client, removes the socket file. Replies
+  // already queued are still delivered (each client is shut down for
+  // writing, then closed).
   void stop();
 
   // Loop thread: from now on `client` receives every event passed to
@@ -69,6 +72,11 @@ class ControlServer {
     ClientHandle* handle;  // freed in its close callback
     std::string inbuf;
     bool following = false;
+    // Requests handed to the handler and not answered yet.
+    std::size_t unanswered = 0;
+    // The client shut down its sending side (`echo '{...}' | nc -U`): it is
+    // closed once every request it sent has been answered.
+    bool read_eof = false;
   };
 
   static void on_connection(uv_stream_t* server, int status);
@@ -77,7 +85,13 @@ class ControlServer {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void handle_line(Client& c, const std::string& line);
   void send_line(uint64_t client, const nlohmann::json& msg);
+  // A Responder's answer: sent, and the client closed if it is done.
+  void send_reply(uint64_t client, const nlohmann::json& msg);
+  void finish_if_done(uint64_t client);
+  // Closes at once; queued replies are dropped (a client gone bad).
   void close_client(uint64_t client);
+  // Closes after the queued replies are written.
+  void shutdown_client(uint64_t client);
 
   uv_loop_t* loop_;
   std::string path_;

@@ -318,7 +318,6 @@ void Daemon::shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   }
   if (pump_) pump_->stop();
-  if (control_) control_->stop();
   // Sessions get Release and FIN, requests "cancelled"; the thread ends.
   if (engine_) engine_->stop();
   if (tcp_ || udp_) {
@@ -327,7 +326,10 @@ void Daemon::shutdown() {
     if (udp_) udp_->close();
     stack_.remove_netif();
   }
+  // The answers the engine posted last ("cancelled") reach their clients,
+  // whose connections are then shut down after the writes.
   poster_->close();
+  if (control_) control_->stop();
   // The TAP goes away when its fd closes, in the destructor.
 }
 
@@ -386,8 +388,10 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
     engine_->post([this, r, follow](coap::Endpoint&, coap::TimePoint) {
       json list = events_.history(follow);
       poster_->post([this, r, follow, list = std::move(list)]() mutable {
-        r.ok({{"events", std::move(list)}});
+        // Following first: a client that already half-closed stays open
+        // for the events rather than being finished by the reply.
         if (follow) control_->follow(r.client());
+        r.ok({{"events", std::move(list)}});
       });
     });
     return;

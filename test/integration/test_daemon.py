@@ -172,3 +172,61 @@ def test_sd_notify_ready_and_engine_watchdog(ns, tmp_path):
     finally:
         assert d.stop() == 0
         listener.close()
+
+
+def _read_to_eof(sock, timeout=10):
+    sock.settimeout(timeout)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+
+
+def test_control_client_that_half_closes_gets_its_answers(ns, coapd):
+    # `echo '{...}' | nc -U SOCKET`: the request arrives, then EOF; the
+    # answers still come, then coapd closes its side.
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(coapd.sock)
+    c.sendall(b'{"v":1,"id":1,"cmd":"status"}\n{"v":1,"id":2,"cmd":"stats"}\n')
+    c.shutdown(socket.SHUT_WR)
+    replies = _read_to_eof(c)
+    assert [r["id"] for r in replies] == [1, 2] and all(r["ok"] for r in replies), replies
+    # A last request without its newline counts too.
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(coapd.sock)
+    c.sendall(b'{"v":1,"id":"x","cmd":"sessions"}')
+    c.shutdown(socket.SHUT_WR)
+    replies = _read_to_eof(c)
+    assert len(replies) == 1 and replies[0]["id"] == "x" and replies[0]["ok"], replies
+
+
+def test_half_closed_follower_keeps_receiving_events(ns, coapd):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(coapd.sock)
+    c.sendall(b'{"v":1,"id":1,"cmd":"events","follow":true}\n')
+    c.shutdown(socket.SHUT_WR)
+    f = c.makefile()
+    c.settimeout(10)
+    assert json.loads(f.readline())["ok"] is True
+    peer = ns.socket()
+    peer.settimeout(10)
+    peer.connect(("192.0.2.2", 5683))
+    seen = []
+    while "server_session_new" not in seen:
+        line = json.loads(f.readline())
+        seen.append(line["event"]["event"])
+    peer.close()
+
+
+def test_sigterm_answers_requests_in_flight(ns):
+    d = Coapd(ns)
+    # Nothing listens on the kernel side: the CON would be retransmitted for
+    # about 45 s. SIGTERM must end it at once, with an answer.
+    get = subprocess.Popen([str(BUILD / "bin" / "coapctl"), "--socket", d.sock, "get",
+                            "coap://192.0.2.1:5999/nothing", "--timeout", "60"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: d.stats()["counters"]["client_requests"] >= 1, message="request sent")
+    assert d.stop() == 0
+    out, err = get.communicate(timeout=10)
+    assert get.returncode not in (0, None), (out, err)
+    assert "shutting down" in err, err
