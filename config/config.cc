@@ -251,6 +251,12 @@ const std::vector<OptionSpec> kOptions = {
      [](const std::string& v, Config& c) {
        return set_whole(v, kMinQueuedBytes, kU32Max, c.max_queued_bytes);
      }},
+    {"max-time-wait", "N", Group::kTcp, Kind::kValue,
+     "Connections kept in TIME_WAIT (2 x MSL, 120 s, after coapd closed first) at most; beyond "
+     "it the oldest are forgotten. A peer that reconnects from the same port with a higher "
+     "sequence number reopens its connection at any time. 0 keeps none.",
+     [](const Config& c) { return std::to_string(c.max_time_wait); },
+     [](const std::string& v, Config& c) { return set_whole(v, 0, kU32Max, c.max_time_wait); }},
     {"call-home-listen", "PORT", Group::kTcp, Kind::kValue,
      "TCP port where coapd accepts call-home connections: the peer that connects is the CoAP "
      "server and coapd the client (RFC 8323 role reversal). 0: off.",

@@ -74,6 +74,7 @@ struct Config {
   uint32_t max_message_size = 132096;
   uint32_t max_queued_bytes = 1048576;
   double connect_timeout = 10.0;
+  uint32_t max_time_wait = 1024;  // lwIP pcbs in TIME_WAIT kept at most
 
   std::vector<SessionConfig> sessions;
 };

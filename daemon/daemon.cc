@@ -249,6 +249,7 @@ int Daemon::run() {
     pump_ = std::make_unique<lwip_tap::TapPump>(
         &loop_, tap_->fd(), stack_, [] { Engine::begin_input_batch(); },
         [this] { engine_->end_input_batch(); });
+    pump_->set_max_time_wait(cfg_.max_time_wait);
     engine_->start();
     control_ = std::make_unique<ControlServer>(
         &loop_, cfg_.control_socket,

@@ -1,5 +1,7 @@
 #include "lwip_tap/tap_pump.h"
 
+#include "lwip_tap/time_wait.h"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -73,7 +75,14 @@ void TapPump::pump() {
       pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(lengths_[i]), PBUF_RAM);
       if (!p) continue;  // out of memory: the frame is lost, like on a wire
       std::memcpy(p->payload, frames_[i].data(), lengths_[i]);
+      reopen_time_wait({frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
       if (iface_->input(p, iface_) != ERR_OK) pbuf_free(p);
+    }
+    // TIME_WAIT pcbs only appear while input is processed: bound them here.
+    if (tcp_tw_pcbs != time_wait_head_) {
+      if (const std::size_t n = trim_time_wait(max_time_wait_))
+        spdlog::debug("tcp: {} TIME_WAIT pcbs beyond {} dropped", n, max_time_wait_);
+      time_wait_head_ = tcp_tw_pcbs;
     }
   }
   Stack::close_batch();

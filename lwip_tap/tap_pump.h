@@ -26,6 +26,8 @@ class TapPump {
   ~TapPump();
 
   bool start(std::string* error);
+  // TIME_WAIT pcbs kept at most (lwip_tap/time_wait.h); before start().
+  void set_max_time_wait(std::size_t n) { max_time_wait_ = n; }
   // Stops reading. The handle closes on a later loop turn (uv_close).
   void stop();
 
@@ -48,6 +50,10 @@ class TapPump {
   uv_poll_t* poll_ = nullptr;  // freed in its close callback
   std::vector<std::array<uint8_t, kFrameMax>> frames_;
   std::array<int, kBatch> lengths_{};
+  // lwIP puts new TIME_WAIT pcbs at the head of its list: the list is only
+  // walked (to bound it) when the head changed.
+  const void* time_wait_head_ = nullptr;
+  std::size_t max_time_wait_ = 1024;
   std::atomic<uint64_t> rx_frames_{0};
   std::atomic<uint64_t> rx_batches_{0};
 };

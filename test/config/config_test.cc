@@ -68,7 +68,8 @@ std::string describe(const Config& c) {
     << "\nudp_session_timeout=" << c.udp_session_timeout
     << "\nmax_tcp_sessions=" << c.max_tcp_sessions << "\ntcp_idle_timeout=" << c.tcp_idle_timeout
     << "\ncsm_timeout=" << c.csm_timeout << "\nmax_message_size=" << c.max_message_size
-    << "\nmax_queued_bytes=" << c.max_queued_bytes << "\nconnect_timeout=" << c.connect_timeout;
+    << "\nmax_queued_bytes=" << c.max_queued_bytes << "\nconnect_timeout=" << c.connect_timeout
+    << "\nmax_time_wait=" << c.max_time_wait;
   for (const auto& s : c.sessions) {
     o << "\nsession=" << s.uri << " call_home=" << s.call_home
       << " interval=" << s.reconnect_interval << " max_interval=" << s.reconnect_max_interval
@@ -317,6 +318,8 @@ TEST(ConfigParse, EachFlag) {
       {{"--max-message-size", "1152"}, [](Config& c) { c.max_message_size = 1152; }},
       {{"--max-queued-bytes", "1024"}, [](Config& c) { c.max_queued_bytes = 1024; }},
       {{"--connect-timeout", "3"}, [](Config& c) { c.connect_timeout = 3; }},
+      {{"--max-time-wait", "0"}, [](Config& c) { c.max_time_wait = 0; }},
+      {{"--max-time-wait", "10"}, [](Config& c) { c.max_time_wait = 10; }},
       {{"--session", "coap+tcp://192.0.2.1"},
        [](Config& c) { c.sessions = {SessionConfig{.uri = "coap+tcp://192.0.2.1"}}; }},
       {{"--session", "coap+tcp://192.0.2.1:5683,call-home", "--session=coap+tcp://[::1]:1"},

@@ -357,3 +357,36 @@ def test_churn_5000_cycles_leaves_nothing_behind(ns, coapd):
     assert st["lwip"]["tcp_listen"] == baseline["tcp_listen"]
     names = [e["event"] for e in coapd.events()]
     assert names.count("tcp_failed") == 0 and names.count("session_failed") == 0
+
+
+def _closed_by_coapd(ns, port):
+    """A session from 192.0.2.1:port that coapd closes first (Release), so
+    that its pcb goes to TIME_WAIT; the GET before it proves it worked."""
+    s = ns.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("192.0.2.1", port))
+    p = ct.Peer(s)
+    p.handshake()
+    p.send(ct.request(ct.GET, "/time", b"\x01"))
+    assert p.expect(ct.code(2, 5)).token == b"\x01"
+    p.send(ct.frame(ct.RELEASE))
+    assert p.wait_eof() == []
+
+
+def test_port_reused_while_in_time_wait(ns, coapd):
+    # A device with a fixed source port reconnects right after coapd closed
+    # its session: lwIP alone would answer the SYN from TIME_WAIT with RST.
+    for _ in range(3):
+        _closed_by_coapd(ns, 40001)
+        wait_for(lambda: coapd.stats()["lwip"]["tcp_time_wait"] >= 1, message="TIME_WAIT")
+    assert coapd.stats()["lwip"]["tcp_time_wait"] == 1
+
+
+def test_time_wait_pcbs_are_bounded(ns):
+    d = Coapd(ns, ["--max-time-wait", "4"])
+    for port in range(40100, 40110):
+        _closed_by_coapd(ns, port)
+    wait_no_tcp_sessions(d)
+    lwip = d.stats()["lwip"]
+    assert lwip["tcp_time_wait"] == 4, lwip
+    assert d.stop() == 0
