@@ -371,6 +371,7 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
       json j = status_json(ep, stack_, pump_.get(), started_);
       const EngineStats& es = engine_->stats_engine();
       j["engine"] = {{"wakeups", es.wakeups},
+                     {"udp_dropped", es.udp_dropped},
                      {"items", es.items},
                      {"flushes", es.flushes},
                      {"tap_batches", pump_ ? pump_->rx_batches() : 0},

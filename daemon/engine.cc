@@ -70,10 +70,14 @@ void Engine::end_input_batch() {
   if (wake) cv_.notify_one();
 }
 
-void Engine::post_item(const Item& item, const pbuf* p) {
+bool Engine::post_item(const Item& item, const pbuf* p, bool droppable) {
   bool wake = false;
   {
     std::lock_guard lk(mu_);
+    if (droppable && p && inbox_.bytes.size() + p->tot_len > kMaxInboxDatagramBytes) {
+      ++dropped_;
+      return false;
+    }
     Item it = item;
     it.posted = t_in_input_batch ? t_batch_time : coap::Clock::now();
     if (p) {
@@ -91,6 +95,13 @@ void Engine::post_item(const Item& item, const pbuf* p) {
     }
   }
   if (wake) cv_.notify_one();
+  return true;
+}
+
+void Engine::trim(Inbox& inbox) {
+  if (inbox.bytes.capacity() > kKeepInboxBytes) std::vector<uint8_t>().swap(inbox.bytes);
+  if (inbox.items.capacity() > kKeepInboxItems) std::vector<Item>().swap(inbox.items);
+  if (inbox.jobs.capacity() > kKeepInboxItems) std::vector<Job>().swap(inbox.jobs);
 }
 
 void Engine::post(Job job) {
@@ -131,7 +142,8 @@ void Engine::post_timer_probe(coap::Duration interval, int count,
 void Engine::on_udp_datagram(const coap::Address& from, const pbuf* p) {
   Item it{Item::kDatagram};
   it.addr = from;
-  post_item(it, p);
+  if (!post_item(it, p, /*droppable=*/true))
+    spdlog::trace("udp: datagram from {} dropped: the engine's mailbox is full", from.to_string());
 }
 
 void Engine::on_tcp_accepted(coap::ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
@@ -206,6 +218,7 @@ void Engine::run() {
       waiting_ = false;
     }
     std::swap(inbox_, batch_);
+    stats_.udp_dropped = dropped_;
     wake_owed_ = false;
     posted_.store(false, std::memory_order_relaxed);
     lk.unlock();
@@ -220,6 +233,7 @@ void Engine::run() {
     if (endpoint_->next_deadline() <= now) endpoint_->on_timer(now);
     flush(now);
     batch_.clear();
+    trim(batch_);  // becomes the mailbox next: a burst's memory is not kept
     if (hooks_.on_pass) hooks_.on_pass(now);
     run_probe(now);
     deadline = endpoint_->next_deadline();
@@ -341,6 +355,8 @@ void Engine::flush(TimePoint now) {
   written_.clear();
   commands_.clear();
   command_bytes_.clear();
+  if (command_bytes_.capacity() > kKeepInboxBytes) std::vector<uint8_t>().swap(command_bytes_);
+  if (commands_.capacity() > kKeepInboxItems) std::vector<Command>().swap(commands_);
 }
 
 // --- coap::NetworkIo (engine thread) --------------------------------------------------

@@ -57,6 +57,9 @@ struct EngineHooks {
 
 struct EngineStats {
   uint64_t wakeups = 0;
+  // Datagrams dropped because the mailbox already held kMaxInboxDatagramBytes
+  // (an engine that cannot keep up, or is stalled, costs bounded memory).
+  uint64_t udp_dropped = 0;
   uint64_t items = 0;
   uint64_t flushes = 0;
   // From the io thread reading a frame off the TAP (or an lwIP timer
@@ -159,7 +162,17 @@ class Engine final : public coap::NetworkIo,
     uint32_t length = 0;
   };
 
-  void post_item(const Item& item, const pbuf* p);
+  // Bytes of datagrams the mailbox holds at most; more are dropped (UDP
+  // loses datagrams anyway; a CON is retransmitted). TCP data is bounded by
+  // the receive window, which only reopens once the engine has consumed it.
+  static constexpr std::size_t kMaxInboxDatagramBytes = 8 << 20;
+  // A mailbox or batch that grew past this gives its memory back when empty.
+  static constexpr std::size_t kKeepInboxBytes = 1 << 20;
+  static constexpr std::size_t kKeepInboxItems = 16384;
+
+  // False when a droppable item was dropped.
+  bool post_item(const Item& item, const pbuf* p, bool droppable = false);
+  static void trim(Inbox& inbox);
   void run();
   void process(Inbox& batch, TimePoint now);
   void run_probe(TimePoint now);
@@ -187,6 +200,7 @@ class Engine final : public coap::NetworkIo,
   std::mutex mu_;
   std::condition_variable cv_;
   Inbox inbox_;
+  uint64_t dropped_ = 0;  // guarded by mu_; copied to stats_ by the engine
   bool waiting_ = false;
   bool wake_owed_ = false;
   bool stop_ = false;

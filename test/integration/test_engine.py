@@ -5,7 +5,9 @@ import socket
 import threading
 import time
 
-from netlab import Coapd
+import subprocess
+
+from netlab import COAPCTL, Coapd, coap_client, wait_for
 
 
 def probe(d, interval_ms, count):
@@ -57,3 +59,29 @@ def test_timers_fire_on_time_also_when_waits_are_interrupted(ns):
 def test_debug_commands_are_off_by_default(ns, coapd):
     r = coapd.ctl("debug", "timer-probe", "--count", "1")
     assert r.returncode == 1 and "--debug-commands" in r.stderr
+
+
+def test_stalled_engine_costs_bounded_memory(ns):
+    # While the engine is stuck, datagrams keep arriving: the mailbox keeps
+    # at most 8 MiB of them and drops (and counts) the rest; afterwards the
+    # memory is given back and coapd answers as before.
+    d = Coapd(ns, ["--debug-commands"])
+    try:
+        rss0 = d.rss_kib()
+        stall = subprocess.Popen([str(COAPCTL), "--socket", d.sock, "debug", "stall-engine", "4"])
+        time.sleep(0.3)
+        s = ns.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        payload = bytes([0x50, 0x01, 0, 0]) + b"\xff" + b"x" * 1000  # NON GET, 1 KiB
+        for i in range(40000):  # 40 MiB
+            try:
+                s.sendto(payload, ("192.0.2.2", 5683))
+            except BlockingIOError:
+                pass
+        s.close()
+        peak = d.rss_kib()  # still stalled: everything kept is in the mailbox
+        assert peak - rss0 < 32 * 1024, (rss0, peak)
+        stall.wait(timeout=20)
+        wait_for(lambda: d.stats()["engine"]["udp_dropped"] > 0, message="datagrams dropped")
+        assert coap_client(ns, "-B", "5", "coap://192.0.2.2/time").stdout.decode().strip().endswith("Z")
+    finally:
+        assert d.stop() == 0
