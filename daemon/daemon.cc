@@ -135,7 +135,13 @@ class Daemon {
   void handle(const std::string& cmd, const json& req, Responder r);
   void handle_request(const json& req, Responder r);
   void handle_connect(const json& req, Responder r);
+  // Starts an orderly shutdown: no new connections, every session released,
+  // then finish_shutdown() once what coapd sent has been acknowledged (or
+  // after kShutdownLinger). Loop thread; idempotent.
   void shutdown();
+  void check_linger();
+  // Stops everything in reverse start order.
+  void finish_shutdown();
   // Runs fn on the engine thread and answers with its result on the loop.
   void on_engine(Responder r, std::function<json(coap::Endpoint&, coap::TimePoint)> fn);
 
@@ -159,6 +165,12 @@ class Daemon {
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   bool stopping_ = false;
+  bool serving_ = false;  // start-up completed
+  static constexpr std::chrono::milliseconds kShutdownLinger{2000};
+  std::chrono::steady_clock::time_point linger_until_{};
+  uv_timer_t linger_timer_{};
+  bool linger_check_pending_ = false;
+  bool lingering_ = false;
   int zone_index_ = 0;
   std::array<uint8_t, 6> mac_{};
 
@@ -258,6 +270,7 @@ int Daemon::run() {
     ok = control_->start(&error);
   }
   if (ok) ok = pump_->start(&error);
+  serving_ = ok;
   if (!ok) {
     spdlog::critical("{}", error);
     shutdown();
@@ -309,17 +322,66 @@ int Daemon::run() {
   return 0;
 }
 
-// Stops everything in reverse start order. Loop thread; idempotent.
 void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   sd_notify(0, "STOPPING=1");
+  // A second SIGTERM or SIGINT now ends the process at once.
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(&sigterm_))) {
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   }
+  if (!serving_) return finish_shutdown();
+  // The TAP keeps being read and the engine keeps running while sessions
+  // close: the peers' ACKs have to get in for Release and FIN to get out.
+  {
+    lwip_tap::CoreLock lock;
+    tcp_->close_listeners();
+  }
+  engine_->post([](coap::Endpoint& ep, coap::TimePoint now) { ep.shutdown(now); });
+  linger_until_ = std::chrono::steady_clock::now() + kShutdownLinger;
+  lingering_ = true;
+  uv_timer_init(&loop_, &linger_timer_);
+  linger_timer_.data = this;
+  uv_timer_start(
+      &linger_timer_, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->check_linger(); }, 5, 10);
+}
+
+void Daemon::check_linger() {
+  const auto finish = [this] {
+    if (!lingering_) return;  // an answer that arrived after the end
+    lingering_ = false;
+    uv_timer_stop(&linger_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer_), nullptr);
+    finish_shutdown();
+  };
+  if (std::chrono::steady_clock::now() >= linger_until_) {
+    spdlog::info("shutdown: sessions still closing after {} ms; aborting them",
+                 kShutdownLinger.count());
+    return finish();
+  }
+  if (linger_check_pending_) return;  // the last question is still with the engine
+  linger_check_pending_ = true;
+  engine_->post([this, finish](coap::Endpoint& ep, coap::TimePoint now) {
+    std::size_t tcp = 0;
+    for (const auto& s : ep.sessions(now)) tcp += s.proto == coap::Proto::kTcp;
+    poster_->post([this, tcp, finish] {
+      linger_check_pending_ = false;
+      if (tcp > 0 || !lingering_) return;
+      std::size_t unsettled;
+      {
+        lwip_tap::CoreLock lock;
+        unsettled = stack_.tcp_unsettled();
+      }
+      if (unsettled == 0) finish();
+    });
+  });
+}
+
+void Daemon::finish_shutdown() {
   if (pump_) pump_->stop();
-  // Sessions get Release and FIN, requests "cancelled"; the thread ends.
+  // What is left is closed (a start-up failure: everything); the thread
+  // ends. Connections that could not finish are aborted below.
   if (engine_) engine_->stop();
   if (tcp_ || udp_) {
     lwip_tap::CoreLock lock;

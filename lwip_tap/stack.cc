@@ -170,6 +170,13 @@ PcbCounts Stack::count_pcbs() const {
   return c;
 }
 
+std::size_t Stack::tcp_unsettled() const {
+  LWIP_ASSERT_CORE_LOCKED();
+  std::size_t n = 0;
+  for (tcp_pcb* p = tcp_active_pcbs; p; p = p->next) n += p->state != FIN_WAIT_2;
+  return n;
+}
+
 std::vector<NetifAddress> Stack::addresses(const std::string& zone_name) const {
   LWIP_ASSERT_CORE_LOCKED();
   std::vector<NetifAddress> out;

@@ -78,6 +78,10 @@ class Stack {
   bool routable(const coap::Address& a) const;
   // REQUIRES core lock.
   PcbCounts count_pcbs() const;
+  // REQUIRES core lock. Active TCP pcbs with something of ours not yet
+  // acknowledged or not yet closed: all but FIN_WAIT_2 (where our data and
+  // FIN are acknowledged and only the peer's FIN is missing).
+  std::size_t tcp_unsettled() const;
   // REQUIRES core lock.
   std::vector<NetifAddress> addresses(const std::string& zone_name) const;
 

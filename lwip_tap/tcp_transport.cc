@@ -317,21 +317,35 @@ void TcpTransport::abort(ConnId id) {
   clear_callbacks(c.pcb);
   if (c.connecting) {
     tcp_close(c.pcb);  // frees a SYN_SENT pcb without sending anything
-  } else {
-    tcp_abort(c.pcb);
+    return;
   }
+  // lwIP's RST carries snd_nxt. A peer that stopped reading has a closed
+  // window and zero-window probes have moved snd_nxt past it: that RST is
+  // outside the window and dropped (RFC 5961), and the peer never learns.
+  // One at the oldest unacknowledged byte, which such a peer expects next,
+  // is accepted.
+  tcp_pcb* pcb = c.pcb;
+  if (pcb->lastack != pcb->snd_nxt)
+    tcp_rst(pcb, pcb->lastack, pcb->rcv_nxt, &pcb->local_ip, &pcb->remote_ip, pcb->local_port,
+            pcb->remote_port);
+  tcp_abort(pcb);
 }
 
-void TcpTransport::close_all() {
+void TcpTransport::close_listeners() {
   LWIP_ASSERT_CORE_LOCKED();
-  std::vector<ConnId> ids;
-  for (const auto& [id, c] : conns_) ids.push_back(id);
-  for (ConnId id : ids) close(id);
   for (auto& [id, l] : listeners_) {
     clear_callbacks(l.pcb);
     tcp_close(l.pcb);
   }
   listeners_.clear();
+}
+
+void TcpTransport::close_all() {
+  LWIP_ASSERT_CORE_LOCKED();
+  close_listeners();
+  std::vector<ConnId> ids;
+  for (const auto& [id, c] : conns_) ids.push_back(id);
+  for (ConnId id : ids) abort(id);
   for (auto& [id, c] : closing_) {
     clear_callbacks(c.pcb);
     tcp_abort(c.pcb);

@@ -51,7 +51,11 @@ class TcpTransport {
   void close(ConnId id);
   // REQUIRES core lock. RST (nothing for a pcb still in SYN_SENT); forgotten.
   void abort(ConnId id);
-  // REQUIRES core lock. Listeners and connections, at shutdown.
+  // REQUIRES core lock. No new connections from now on.
+  void close_listeners();
+  // REQUIRES core lock. At the end of shutdown: listeners are closed and
+  // connections still here (their sessions did not finish in time) aborted,
+  // so that their peers get RST rather than silence when the TAP goes.
   void close_all();
 
   // REQUIRES core lock.

@@ -390,3 +390,35 @@ def test_time_wait_pcbs_are_bounded(ns):
     lwip = d.stats()["lwip"]
     assert lwip["tcp_time_wait"] == 4, lwip
     assert d.stop() == 0
+
+
+def test_sigterm_releases_sessions_and_waits_for_the_acks(ns):
+    d = Coapd(ns)
+    p = peer(ns)
+    p.handshake()
+    t0 = time.time()
+    assert d.stop() == 0
+    # Nothing was left to wait for: no linger to the limit.
+    assert time.time() - t0 < 1.5
+    frames = p.wait_eof()
+    assert [f.code for f in frames] == [ct.RELEASE], frames
+
+
+def test_sigterm_aborts_a_session_that_cannot_finish(ns):
+    # The peer reads nothing: Release cannot get out. Shutdown waits a bounded
+    # time, then aborts the connection while the TAP still exists, so the
+    # peer learns of it (RST) instead of waiting on a dead link.
+    d = Coapd(ns, args=["--tcp-idle-timeout", "0"])
+    p = peer(ns, rcvbuf=4096)
+    p.handshake(max_message_size=200000)
+    p.send(ct.request(ct.PUT, "/echo", b"\x01", b"q" * 60000))
+    p.expect(ct.code(2, 4))
+    for i in range(8):
+        p.send(ct.request(ct.GET, "/echo", bytes([i])))
+    wait_for(lambda: tcp_sessions(d)[0]["queued_bytes"] > 0, message="coapd's queue backs up")
+    t0 = time.time()
+    assert d.stop() == 0
+    assert time.time() - t0 < 5
+    with pytest.raises(ConnectionResetError):
+        while p.sock.recv(65536):
+            pass
