@@ -310,6 +310,7 @@ void Engine::flush(TimePoint now) {
   // No engine lock is held here: taking the core lock cannot invert.
   {
     lwip_tap::CoreLock lock;
+    flushing_ = true;
     // The endpoint may add commands while they run (a write that empties a
     // closing session's queue makes it close): index, do not iterate.
     for (std::size_t i = 0; i < commands_.size(); ++i) {
@@ -349,9 +350,12 @@ void Engine::flush(TimePoint now) {
     // One tcp_output per connection per batch: pipelined answers leave in as
     // few segments as TCP allows.
     for (coap::ConnId conn : written_) tcp_->output(conn);
+    flushing_ = false;
   }
   lwip_tap::Stack::close_batch();
   stack_.write_batch(tx_);
+  for (const coap::Event& e : deferred_events_) hooks_.on_event(e);
+  deferred_events_.clear();
   written_.clear();
   commands_.clear();
   command_bytes_.clear();
@@ -391,7 +395,14 @@ void Engine::tcp_abort(coap::ConnId conn) { commands_.push_back(Command{Command:
 // --- coap::EndpointListener (engine thread) -------------------------------------------
 
 void Engine::on_event(const coap::Event& event) {
-  if (hooks_.on_event) hooks_.on_event(event);
+  if (!hooks_.on_event) return;
+  // Under the core lock (a write or close in flush() ending a session) the
+  // event waits: logging it could block on stdout while lwIP is held.
+  if (flushing_) {
+    deferred_events_.push_back(event);
+    return;
+  }
+  hooks_.on_event(event);
 }
 
 void Engine::on_request_done(coap::RequestId id, coap::ClientResult result) {

@@ -201,6 +201,10 @@ class Engine final : public coap::NetworkIo,
   std::condition_variable cv_;
   Inbox inbox_;
   uint64_t dropped_ = 0;  // guarded by mu_; copied to stats_ by the engine
+  // Engine thread: inside flush()'s core-lock section, and the events
+  // emitted there, delivered after the lock is released.
+  bool flushing_ = false;
+  std::vector<coap::Event> deferred_events_;
   bool waiting_ = false;
   bool wake_owed_ = false;
   bool stop_ = false;
