@@ -21,6 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("COAPD_BUILD_DIR", ROOT / "build"))
 COAPD = Path(os.environ.get("COAPD_BIN", BUILD / "bin" / "coapd"))
 COAPCTL = Path(os.environ.get("COAPCTL_BIN", BUILD / "bin" / "coapctl"))
+
+
+def _sanitizer():
+    cache = BUILD / "CMakeCache.txt"
+    if cache.exists():
+        for line in cache.read_text(errors="replace").splitlines():
+            if line.startswith("COAPD_SANITIZE:"):
+                return line.split("=", 1)[1].strip()
+    return ""
+
+
+# "address", "thread" or "": memory figures mean little under a sanitizer.
+SANITIZER = _sanitizer()
 COAP_CLIENT = "coap-client-notls"
 COAP_SERVER = "coap-server-notls"
 

@@ -7,7 +7,7 @@ import time
 
 import subprocess
 
-from netlab import COAPCTL, Coapd, coap_client, wait_for
+from netlab import COAPCTL, SANITIZER, Coapd, coap_client, wait_for
 
 
 def probe(d, interval_ms, count):
@@ -67,19 +67,23 @@ def test_stalled_engine_costs_bounded_memory(ns):
     # memory is given back and coapd answers as before.
     d = Coapd(ns, ["--debug-commands"])
     try:
+        # The kernel's queue in front of the TAP holds the whole flood, so
+        # that all of it reaches coapd even when its io thread is slow (TSan).
+        ns.sh("ip link set coap0 txqueuelen 60000")
         rss0 = d.rss_kib()
-        stall = subprocess.Popen([str(COAPCTL), "--socket", d.sock, "debug", "stall-engine", "4"])
+        stall = subprocess.Popen([str(COAPCTL), "--socket", d.sock, "debug", "stall-engine", "6"])
         time.sleep(0.3)
         s = ns.socket(socket.AF_INET, socket.SOCK_DGRAM)
         payload = bytes([0x50, 0x01, 0, 0]) + b"\xff" + b"x" * 1000  # NON GET, 1 KiB
         for i in range(40000):  # 40 MiB
             try:
                 s.sendto(payload, ("192.0.2.2", 5683))
-            except BlockingIOError:
+            except OSError:  # ENOBUFS: the flood outran even that queue
                 pass
         s.close()
         peak = d.rss_kib()  # still stalled: everything kept is in the mailbox
-        assert peak - rss0 < 32 * 1024, (rss0, peak)
+        if not SANITIZER:  # shadow memory and quarantine would swamp the figure
+            assert peak - rss0 < 32 * 1024, (rss0, peak)
         stall.wait(timeout=20)
         wait_for(lambda: d.stats()["engine"]["udp_dropped"] > 0, message="datagrams dropped")
         assert coap_client(ns, "-B", "5", "coap://192.0.2.2/time").stdout.decode().strip().endswith("Z")
