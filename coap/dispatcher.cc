@@ -17,6 +17,13 @@ bool option_unusable(const Message& msg, std::size_t i) {
   return !info->repeatable && i > 0 && msg.options[i - 1].number == o.number;
 }
 
+// SZX 7 is BERT over TCP, and reserved over UDP (RFC 7959 2.2, RFC 8323 6).
+bool has_bert_block(const Message& msg) {
+  for (uint16_t n : {opt::kBlock1, opt::kBlock2})
+    if (auto v = msg.uint_option(n); v && (*v & 7) == 7) return true;
+  return false;
+}
+
 uint64_t fnv1a(std::span<const uint8_t> b) {
   uint64_t h = 1469598103934665603ull;
   for (uint8_t c : b) h = (h ^ c) * 1099511628211ull;
@@ -57,6 +64,8 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   if (const uint16_t n = unusable_critical_option(msg))
     return error(out, codes::kBadOption,
                  "unrecognized or malformed critical option " + std::to_string(n));
+  if (proto == Proto::kUdp && has_bert_block(msg))
+    return error(out, codes::kBadRequest, "block size exponent 7 (BERT) is not valid over UDP");
 
   Resource* r = dir_.find(msg);
   if (!r) return error(out, codes::kNotFound, "Not Found");
@@ -66,8 +75,14 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   const bool safe_method = msg.code == codes::kGet || msg.code == codes::kFetch;
   if (!safe_method && !msg.find(opt::kBlock1) && msg.payload.empty()) {
     auto b2 = BlockOption::decode(msg.uint_option(opt::kBlock2).value_or(0));
-    auto cached = block2_.find({session, r});
-    if (b2 && b2->num > 0 && cached != block2_.end() && cached->second.expires > now) {
+    if (b2 && b2->num > 0) {
+      // A later block of a response that is no longer kept (expired,
+      // evicted, never made): running the handler again would repeat a
+      // non-idempotent action, so the client has to start over.
+      auto cached = block2_.find({session, r});
+      if (cached == block2_.end() || cached->second.expires <= now)
+        return error(out, codes::kRequestEntityIncomplete,
+                     "no response kept for this Block2 request: send the request again");
       Response resp(body_);
       resp.code = cached->second.code;
       resp.content_format = cached->second.content_format;
@@ -93,12 +108,9 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   }
 
   if (resp.code.is_success() && msg.code == codes::kGet && r->observable()) {
-    const OptionView* obs = msg.find(opt::kObserve);
-    if (obs && obs->length <= 3) {
-      const uint32_t v = decode_uint(obs->value()).value_or(2);
-      if (v == 0) out->observe = DispatchOutput::Observe::kRegister;
-      if (v == 1) out->observe = DispatchOutput::Observe::kDeregister;
-    }
+    const std::optional<uint32_t> obs = msg.uint_option(opt::kObserve);
+    if (obs == 0u) out->observe = DispatchOutput::Observe::kRegister;
+    if (obs == 1u) out->observe = DispatchOutput::Observe::kDeregister;
   }
   if (!safe_method && resp.body.size() > limits.max_payload) {
     if (!block2_.count({session, r}) && block2_.size() >= options_.max_block1_transfers) {

@@ -58,6 +58,11 @@ const OptionView* Message::find(uint16_t number) const {
 std::optional<uint32_t> Message::uint_option(uint16_t number) const {
   const OptionView* o = find(number);
   if (!o) return std::nullopt;
+  // RFC 7252 5.4.3: a value longer than the option's definition allows is
+  // treated like an unrecognized option; for a critical one the dispatcher
+  // has already answered 4.02.
+  if (const OptionInfo* info = find_option_info(number); info && o->length > info->max_len)
+    return std::nullopt;
   return decode_uint(o->value());
 }
 

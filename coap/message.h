@@ -60,6 +60,8 @@ struct Message {
   std::span<const uint8_t> payload;
 
   const OptionView* find(uint16_t number) const;
+  // The value of the first option with this number; nullopt when there is
+  // none or when it is longer than the registry allows (at most 4 bytes).
   std::optional<uint32_t> uint_option(uint16_t number) const;
   std::size_t count(uint16_t number) const;
   // Calls f(const OptionView&) for every option with this number, in order.

@@ -48,7 +48,7 @@ class DispatcherTest : public ::testing::Test {
   Decoded run(Code method, const std::vector<Opt>& opts, std::string_view payload = {},
               SessionId session = 1, const DispatchLimits& limits = {}) {
     test::Parsed req(Type::kCon, method, 1, test::tok({0x42}), opts, payload);
-    dispatcher_.dispatch(req.msg(), kPeer, Proto::kUdp, session, limits, now_, &out_);
+    dispatcher_.dispatch(req.msg(), kPeer, proto_, session, limits, now_, &out_);
     std::vector<uint8_t> wire;
     write_udp(wire, Type::kAck, out_.code, 1, test::tok({0x42}), out_.options, out_.payload);
     return test::decode_udp(wire);
@@ -82,6 +82,7 @@ class DispatcherTest : public ::testing::Test {
   Dispatcher dispatcher_;
   DispatchOutput out_;
   TimePoint now_ = kT0;
+  Proto proto_ = Proto::kUdp;  // the transport requests arrive on
   std::chrono::system_clock::time_point wall_ = kWall;
 };
 
@@ -125,11 +126,28 @@ TEST_F(DispatcherTest, RepeatedNonRepeatableCriticalOptionIs402) {
             codes::kBadOption);
   EXPECT_EQ(get("/time", {opt_str(opt::kUriHost, "a"), opt_str(opt::kUriHost, "b")}).code,
             codes::kBadOption);
-  EXPECT_EQ(get("/time", {opt_empty(opt::kIfNoneMatch), opt_empty(opt::kIfNoneMatch)}).code,
+  EXPECT_EQ(get("/time", {opt_uint(opt::kUriPort, 1), opt_uint(opt::kUriPort, 1)}).code,
             codes::kBadOption);
   // Repeatable critical options are fine.
   EXPECT_EQ(get("/time", {opt_str(opt::kUriQuery, "a"), opt_str(opt::kUriQuery, "b")}).code,
             codes::kContent);
+}
+
+TEST_F(DispatcherTest, ConditionalRequestsAre402) {
+  // No resource evaluates If-Match or If-None-Match (RFC 7252 5.10.8), so
+  // they are unrecognized critical options: a conditional PUT is refused
+  // rather than run unconditionally.
+  run(codes::kPut, path_opts("/echo"), "original");
+  const std::vector<uint8_t> etag = {1, 2, 3, 4};
+  const Decoded if_match =
+      run(codes::kPut, path_opts("/echo") + Opt{opt::kIfMatch, etag}, "if-match");
+  EXPECT_EQ(if_match.code, codes::kBadOption);
+  EXPECT_NE(if_match.body().find("option 1"), std::string::npos) << if_match.body();
+  EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_empty(opt::kIfMatch), "if-match").code,
+            codes::kBadOption);
+  EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_empty(opt::kIfNoneMatch), "if-none").code,
+            codes::kBadOption);
+  EXPECT_EQ(get("/echo").body(), "original");
 }
 
 TEST_F(DispatcherTest, CriticalOptionWithBadLengthIs402) {
@@ -183,6 +201,18 @@ TEST_F(DispatcherTest, EchoPutThenGet) {
   const Decoded d2 = get("/echo");
   EXPECT_EQ(d2.body(), "plain");
   EXPECT_FALSE(d2.has(opt::kContentFormat));
+}
+
+TEST_F(DispatcherTest, OverlongElectiveUintOptionIsIgnored) {
+  // A 3-byte Content-Format (at most 2) is treated like an unrecognized
+  // elective option (RFC 7252 5.4.3): the representation has no format.
+  const Decoded put =
+      run(codes::kPut, path_opts("/echo") + Opt{opt::kContentFormat, {0, 0, 50}}, "x");
+  EXPECT_EQ(put.code, codes::kChanged);
+  EXPECT_FALSE(get("/echo").has(opt::kContentFormat));
+  // A 4-byte Observe (at most 3) registers nothing.
+  get("/time", {Opt{opt::kObserve, {0, 0, 0, 0}}});
+  EXPECT_EQ(out_.observe, DispatchOutput::Observe::kNone);
 }
 
 TEST_F(DispatcherTest, AcceptMismatchIs406) {
@@ -318,6 +348,7 @@ TEST_F(DispatcherTest, TooLargeWithoutBlockwiseIs500) {
 TEST_F(DispatcherTest, BertBlocksWhenAllowed) {
   const std::string body = test::pattern(10000);
   run(codes::kPut, path_opts("/echo"), body);
+  proto_ = Proto::kTcp;  // BERT exists over TCP only
   DispatchLimits bert;
   bert.max_payload = 4500;
   bert.bert = true;
@@ -332,6 +363,31 @@ TEST_F(DispatcherTest, BertBlocksWhenAllowed) {
   // Without BERT support SZX 7 falls back to 1024-byte blocks.
   const Decoded plain = get("/echo", {opt_uint(opt::kBlock2, block(0, false, 7))});
   EXPECT_EQ(plain.uint(opt::kBlock2), block(0, true, 6));
+}
+
+TEST_F(DispatcherTest, BertBlockOverUdpIs400) {
+  // SZX 7 is reserved over UDP (RFC 7959 2.2, RFC 8323 6), whatever the limits say.
+  const std::string body = test::pattern(3000);
+  run(codes::kPut, path_opts("/echo"), body);
+  DispatchLimits bert;
+  bert.max_payload = 4500;
+  bert.bert = true;
+  const Decoded b2 = get("/echo", {opt_uint(opt::kBlock2, block(0, false, 7))}, bert);
+  EXPECT_EQ(b2.code, codes::kBadRequest);
+  EXPECT_FALSE(b2.has(opt::kBlock2));
+  const Decoded b1 =
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(0, true, 7)),
+          test::pattern(1024, 1), 1, bert);
+  EXPECT_EQ(b1.code, codes::kBadRequest);
+  EXPECT_EQ(dispatcher_.block1_transfers(), 0u);
+  EXPECT_EQ(fetch_all("/echo", 6), body) << "the handler did not run";
+  // Over TCP the same requests are served.
+  proto_ = Proto::kTcp;
+  EXPECT_EQ(get("/echo", {opt_uint(opt::kBlock2, block(0, false, 7))}, bert).code, codes::kContent);
+  EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(0, true, 7)),
+                test::pattern(1024, 1), 1, bert)
+                .code,
+            codes::kContinue);
 }
 
 // --- Block1 (RFC 7959 2.3, 2.5) ------------------------------------------------------
@@ -474,6 +530,32 @@ TEST_F(DispatcherTest, LargePutResponseIsKeptForBlock2FollowUps) {
   // A small response is not kept.
   run(codes::kPut, path_opts("/echo"), "small");
   EXPECT_EQ(dispatcher_.block2_responses(), 0u);
+}
+
+TEST_F(DispatcherTest, Block2FollowUpWithoutAKeptResponseIs408) {
+  // Block 1 of a PUT response that was never kept: the handler must not run
+  // again (it would store an empty body), the client has to start over.
+  run(codes::kPut, path_opts("/echo"), "stored");
+  const Decoded never =
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock2, block(1, false, 6)));
+  EXPECT_EQ(never.code, codes::kRequestEntityIncomplete);
+  EXPECT_FALSE(never.has(opt::kBlock2));
+  EXPECT_EQ(get("/echo").body(), "stored");
+
+  // Kept, then expired.
+  const std::string body = test::pattern(3000);
+  EXPECT_EQ(run(codes::kPost, path_opts("/echo"), body).uint(opt::kBlock2), block(0, true, 6));
+  now_ += seconds(247);
+  EXPECT_EQ(run(codes::kPost, path_opts("/echo") + opt_uint(opt::kBlock2, block(1, false, 6))).code,
+            codes::kRequestEntityIncomplete);
+  EXPECT_EQ(fetch_all("/echo", 6), body);
+
+  // Kept, then forgotten with the session (or evicted).
+  run(codes::kPut, path_opts("/echo"), body);
+  dispatcher_.forget_session(1);
+  EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock2, block(2, false, 6))).code,
+            codes::kRequestEntityIncomplete);
+  EXPECT_EQ(fetch_all("/echo", 6), body);
 }
 
 // --- Observe decision (RFC 7641 2) ---------------------------------------------------

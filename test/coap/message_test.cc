@@ -167,6 +167,35 @@ TEST(MessageTest, DeltasAreRelativeToThePreviousOption) {
   EXPECT_FALSE(m.uint_option(opt::kSize2).has_value());
 }
 
+TEST(MessageTest, UintOptionLongerThanItsDefinitionIsAbsent) {
+  // RFC 7252 5.4.3: such a value is treated like an unrecognized option.
+  struct Case {
+    uint16_t number;
+    std::size_t max_len;
+  };
+  for (const Case c : {Case{opt::kContentFormat, 2}, Case{opt::kAccept, 2}, Case{opt::kBlock2, 3},
+                       Case{opt::kBlock1, 3}, Case{opt::kObserve, 3}, Case{opt::kMaxAge, 4},
+                       Case{opt::kSize1, 4}, Case{opt::kSize2, 4}, Case{opt::kUriPort, 2}}) {
+    SCOPED_TRACE("option " + std::to_string(c.number));
+    for (std::size_t len = 0; len <= 5; ++len) {
+      // Leading zeros: the value is 1 whatever the length.
+      std::vector<uint8_t> value(len, 0);
+      if (len) value.back() = 1;
+      test::Parsed p(Type::kCon, codes::kGet, 1, Token{}, {Opt{c.number, value}});
+      if (len <= c.max_len) {
+        EXPECT_EQ(p.msg().uint_option(c.number), len ? 1u : 0u) << "length " << len;
+      } else {
+        EXPECT_FALSE(p.msg().uint_option(c.number).has_value()) << "length " << len;
+      }
+    }
+  }
+  // An unregistered number keeps the 4-byte limit of the uint format.
+  test::Parsed four(Type::kCon, codes::kGet, 1, Token{}, {Opt{2000, {1, 2, 3, 4}}});
+  EXPECT_EQ(four.msg().uint_option(2000), 0x01020304u);
+  test::Parsed five(Type::kCon, codes::kGet, 1, Token{}, {Opt{2000, {1, 2, 3, 4, 5}}});
+  EXPECT_FALSE(five.msg().uint_option(2000).has_value());
+}
+
 TEST(MessageTest, UintOptionsUseTheMinimalEncoding) {
   uint8_t buf[4];
   EXPECT_EQ(encode_uint(0, buf), 0u);
@@ -457,6 +486,9 @@ TEST(OptionRegistryTest, CriticalityAndProperties) {
   EXPECT_TRUE(find_option_info(opt::kUriQuery)->repeatable);
   EXPECT_EQ(find_option_info(9), nullptr);
   EXPECT_EQ(find_option_info(2049), nullptr);
+  // Critical options nothing implements are not registered (see option.cc).
+  EXPECT_EQ(find_option_info(opt::kIfMatch), nullptr);
+  EXPECT_EQ(find_option_info(opt::kIfNoneMatch), nullptr);
   EXPECT_STREQ(option_name(opt::kNoResponse), "No-Response");
   EXPECT_EQ(option_name(1000), nullptr);
 }
