@@ -102,14 +102,15 @@ std::optional<Uri> parse_uri(std::string_view text, std::string* error,
   std::string_view path = rest.substr(0, rest.find('?'));
   std::string_view query =
       rest.find('?') == std::string_view::npos ? std::string_view{} : rest.substr(rest.find('?') + 1);
+  // RFC 7252 6.4 step 8: an empty path or "/" has no Uri-Path; otherwise
+  // every segment is one, empty ones included ("/a/" is "a" and "").
+  if (path == "/") path = {};
   while (!path.empty()) {
     path.remove_prefix(1);  // the '/'
     const std::size_t slash = path.find('/');
-    std::string_view seg = path.substr(0, slash);
-    auto decoded = percent_decode(seg);
+    auto decoded = percent_decode(path.substr(0, slash));
     if (!decoded) return fail("bad percent-encoding in URI path");
-    // RFC 7252 6.4 step 8: a trailing empty segment is not sent.
-    if (!(decoded->empty() && slash == std::string_view::npos)) uri.path.push_back(*decoded);
+    uri.path.push_back(*decoded);
     path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
   }
   while (!query.empty()) {

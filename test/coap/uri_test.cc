@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace coap {
 namespace {
 
@@ -46,13 +48,20 @@ TEST(UriTest, CoapTcpWithIpv6PortPathAndQuery) {
 }
 
 TEST(UriTest, RootAndTrailingSlash) {
+  // RFC 7252 6.4 step 8: an empty path or "/" has no Uri-Path option.
   EXPECT_TRUE(parse_ok("coap://192.0.2.1").path.empty());
   EXPECT_TRUE(parse_ok("coap://192.0.2.1/").path.empty());
-  EXPECT_EQ(parse_ok("coap://192.0.2.1/a/").path, (std::vector<std::string>{"a"}));
-  // An empty segment inside the path is kept (RFC 7252 6.4 step 8).
+  EXPECT_TRUE(parse_ok("coap://192.0.2.1/?q").path.empty());
+  // Otherwise every segment is one, empty ones included: a trailing slash
+  // is a last, empty Uri-Path.
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/a/").path, (std::vector<std::string>{"a", ""}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/a/?q").path, (std::vector<std::string>{"a", ""}));
   EXPECT_EQ(parse_ok("coap://192.0.2.1/a//b").path, (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1//").path, (std::vector<std::string>{"", ""}));
   EXPECT_EQ(parse_ok("coap://192.0.2.1?q").query, (std::vector<std::string>{"q"}));
   EXPECT_EQ(parse_ok("coap://192.0.2.1/").path_string(), "/");
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/a/").path_string(), "/a/");
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/a/").to_string(), "coap://192.0.2.1:5683/a/");
 }
 
 TEST(UriTest, PercentDecoding) {
@@ -119,7 +128,32 @@ TEST(AddressTest, ParseAndFormat) {
   EXPECT_FALSE(Address::parse_ip("192.0.2.1")->is_multicast());
   EXPECT_TRUE(a->same_host(Address::v4(192, 0, 2, 5, 99)));
   EXPECT_FALSE(*a == Address::v4(192, 0, 2, 5, 99));
-  EXPECT_NE(a->hash(), Address::v4(192, 0, 2, 5, 99).hash());
+  EXPECT_NE(a->hash(1), Address::v4(192, 0, 2, 5, 99).hash(1));
+}
+
+TEST(AddressTest, HashDependsOnTheSecret) {
+  const Address a = Address::v4(192, 0, 2, 5, 5683);
+  EXPECT_EQ(a.hash(7), a.hash(7));
+  EXPECT_NE(a.hash(7), a.hash(8));
+  EXPECT_EQ(AddressHash(7)(a), a.hash(7));
+  EXPECT_NE(AddressHash(7)(a), AddressHash(8)(a));
+}
+
+TEST(AddressTest, CollisionsCraftedForOneSecretDoNotCarryOver) {
+  // A peer that knew the hash could pick source ports that all land in one
+  // bucket. Find 16 such ports for one secret: under another secret they
+  // spread out.
+  constexpr std::size_t kBuckets = 64;
+  const uint64_t known = 1, other = 2;
+  std::vector<Address> crafted;
+  for (uint32_t port = 1; port <= 65535 && crafted.size() < 16; ++port) {
+    const Address a = Address::v4(198, 51, 100, 7, static_cast<uint16_t>(port));
+    if (a.hash(known) % kBuckets == 0) crafted.push_back(a);
+  }
+  ASSERT_EQ(crafted.size(), 16u);
+  std::set<std::size_t> buckets;
+  for (const Address& a : crafted) buckets.insert(a.hash(other) % kBuckets);
+  EXPECT_GE(buckets.size(), 8u);
 }
 
 }  // namespace
