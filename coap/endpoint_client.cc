@@ -23,6 +23,14 @@ uint64_t mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+ClientResult error_result(SessionId session, std::string why) {
+  ClientResult r;
+  r.status = ClientResult::Status::kError;
+  r.session = session;
+  r.error = std::move(why);
+  return r;
+}
+
 }  // namespace
 
 Token Endpoint::new_token() { return Token::from_u64(mix(token_counter_++), 8); }
@@ -102,24 +110,41 @@ void Endpoint::send_exchange(Exchange& x, TimePoint now) {
   if (r.content_format && !r.payload.empty()) opts.add_uint(opt::kContentFormat, *r.content_format);
   if (r.accept) opts.add_uint(opt::kAccept, *r.accept);
 
-  // Block1: split the body when it does not fit one message to this peer.
-  std::size_t limit = config_.udp_block_size;
-  if (s->proto == Proto::kTcp) limit = tcp_limits(*s).max_payload;
   std::span<const uint8_t> payload = r.payload;
-  if (r.payload.size() > limit && x.next_block2 == 0) {
-    const uint8_t szx = std::min(x.block1_szx, szx_for(limit));
-    const std::size_t bs = std::size_t{1} << (szx + 4);
-    const std::size_t off = x.block1_offset;
-    const std::size_t len = std::min(bs, r.payload.size() - off);
-    BlockOption b1{static_cast<uint32_t>(off / bs), off + len < r.payload.size(), szx};
-    opts.add_uint(opt::kBlock1, b1.encode());
-    if (off == 0) opts.add_uint(opt::kSize1, static_cast<uint32_t>(r.payload.size()));
-    payload = payload.subspan(off, len);
-  } else if (!r.payload.empty() && x.next_block2 > 0) {
-    payload = {};  // later Block2 requests carry no body
-  }
+  // Whether the message as built so far, with a payload of n bytes, may go
+  // as one: over TCP the whole frame counts against the peer's
+  // Max-Message-Size (RFC 8323 5.3.1), over UDP the payload against our
+  // block size.
+  auto fits = [&](std::size_t n) {
+    if (s->proto == Proto::kUdp) return n <= config_.udp_block_size;
+    return tcp_frame_size(x.token.len, options_and_payload_size(opts, n)) <= s->peer_mms;
+  };
   if (x.next_block2 > 0) {
+    payload = {};  // later Block2 requests carry no body
     opts.add_uint(opt::kBlock2, BlockOption{x.next_block2, false, x.block2_szx}.encode());
+  } else if (!payload.empty() && !fits(payload.size())) {
+    // Block1: split the body.
+    const std::size_t off = x.block1_offset;
+    if (off == 0) {
+      opts.add_uint(opt::kSize1, static_cast<uint32_t>(r.payload.size()));
+      // The block size is chosen on block 0, the largest message of the
+      // transfer: it alone carries Size1, which outweighs the bytes NUM
+      // grows by later. Block 0's Block1 is one byte whatever the SZX.
+      opts.add_uint(opt::kBlock1, BlockOption{0, true, x.block1_szx}.encode());
+      while (x.block1_szx > 0 && !fits(std::size_t{1} << (x.block1_szx + 4))) --x.block1_szx;
+      opts.remove(opt::kBlock1);
+    }
+    const std::size_t bs = std::size_t{1} << (x.block1_szx + 4);
+    const std::size_t len = std::min(bs, r.payload.size() - off);
+    BlockOption b1{static_cast<uint32_t>(off / bs), off + len < r.payload.size(), x.block1_szx};
+    opts.add_uint(opt::kBlock1, b1.encode());
+    payload = payload.subspan(off, len);
+  }
+  if (s->proto == Proto::kTcp && !fits(payload.size())) {
+    // The options alone (a long Uri-Query, say) leave no room.
+    return complete_exchange(
+        x.id, error_result(s->id, "request does not fit the peer's Max-Message-Size of " +
+                                      std::to_string(s->peer_mms) + " bytes"));
   }
   x.sent = true;
   if (s->proto == Proto::kUdp) {
@@ -150,7 +175,8 @@ bool Endpoint::handle_client_response(Session& s, const Message& m, TimePoint no
     auto b1 = BlockOption::decode(m.uint_option(opt::kBlock1).value_or(0xffffffff));
     if (b1) {
       const std::size_t bs = std::size_t{1} << (std::min<uint8_t>(b1->szx, 6) + 4);
-      x.block1_szx = std::min<uint8_t>(b1->szx, 6);
+      // Smaller when the peer asks for it, never larger than what fits.
+      x.block1_szx = std::min(x.block1_szx, b1->szx);
       x.block1_offset = (std::size_t{b1->num} + 1) * bs;
       if (x.block1_offset < x.req.payload.size()) {
         send_exchange(x, now);
@@ -159,34 +185,38 @@ bool Endpoint::handle_client_response(Session& s, const Message& m, TimePoint no
     }
   }
   // Block2: collect the body block by block.
-  if (auto v = m.uint_option(opt::kBlock2)) {
-    auto b2 = BlockOption::decode(*v);
-    if (b2 && m.code.is_success() && b2->offset() == x.body.size()) {
-      if (x.body.size() + m.payload.size() > config_.max_body_size) {
-        ClientResult r;
-        r.status = ClientResult::Status::kError;
-        r.session = s.id;
-        r.error = "response body exceeds " + std::to_string(config_.max_body_size) + " bytes";
-        complete_exchange(x.id, std::move(r));
-        return true;
-      }
-      x.body.insert(x.body.end(), m.payload.begin(), m.payload.end());
-      if (b2->more) {
-        x.block2_szx = b2->szx;
-        x.next_block2 = static_cast<uint32_t>(x.body.size() / b2->unit());
-        send_exchange(x, now);
-        return true;
-      }
-      ClientResult r;
-      r.status = ClientResult::Status::kResponse;
-      r.code = m.code;
-      r.session = s.id;
-      for (const OptionView& o : m.options)
-        if (o.number != opt::kBlock2) r.options.emplace_back(o.number, std::vector<uint8_t>(o.data, o.data + o.length));
-      r.payload = std::move(x.body);
-      complete_exchange(x.id, std::move(r));
+  if (auto v = m.uint_option(opt::kBlock2); v && m.code.is_success()) {
+    const auto b2 = BlockOption::decode(*v);
+    if (!b2 || b2->offset() != x.body.size()) {
+      // Not the block asked for: appending it would corrupt the body.
+      complete_exchange(
+          x.id, error_result(s.id, "Block2 response is not the block at offset " +
+                                       std::to_string(x.body.size()) + " that was asked for"));
       return true;
     }
+    if (x.body.size() + m.payload.size() > config_.max_body_size) {
+      complete_exchange(x.id,
+                        error_result(s.id, "response body exceeds " +
+                                               std::to_string(config_.max_body_size) + " bytes"));
+      return true;
+    }
+    x.body.insert(x.body.end(), m.payload.begin(), m.payload.end());
+    if (b2->more) {
+      x.block2_szx = b2->szx;
+      x.next_block2 = static_cast<uint32_t>(x.body.size() / b2->unit());
+      send_exchange(x, now);
+      return true;
+    }
+    ClientResult r;
+    r.status = ClientResult::Status::kResponse;
+    r.code = m.code;
+    r.session = s.id;
+    for (const OptionView& o : m.options)
+      if (o.number != opt::kBlock2)
+        r.options.emplace_back(o.number, std::vector<uint8_t>(o.data, o.data + o.length));
+    r.payload = std::move(x.body);
+    complete_exchange(x.id, std::move(r));
+    return true;
   }
   ClientResult r;
   r.status = ClientResult::Status::kResponse;

@@ -23,6 +23,43 @@ class EndpointClientTest : public EndpointTest {
     request(id, std::move(r));
     return one_udp();
   }
+
+  // Uploads r in Block1 blocks over a new TCP session to a peer that
+  // announces Max-Message-Size mms; every frame must fit it and use block
+  // size exponent szx. Returns the body the peer received.
+  std::string tcp_upload(RequestId id, const ClientRequest& r, uint32_t mms, uint8_t szx) {
+    const std::size_t bs = std::size_t{16} << szx;
+    const std::size_t blocks = (r.payload.size() + bs - 1) / bs;
+    request(id, r);
+    const ConnId c = net.last_connect();
+    ep().on_tcp_connected(c, kLocal, now);
+    frames(c);
+    tcp_in(c, csm(mms, true));
+    std::string got;
+    for (uint32_t n = 0; n < blocks; ++n) {
+      const auto f = frames(c);
+      if (f.size() != 1) {
+        ADD_FAILURE() << f.size() << " frames for block " << n;
+        break;
+      }
+      EXPECT_LE(f[0].wire_size, mms) << "block " << n;
+      const auto b = BlockOption::decode(f[0].uint(opt::kBlock1).value_or(0xffffffff));
+      if (!b) {
+        ADD_FAILURE() << "no Block1 in block " << n;
+        break;
+      }
+      EXPECT_EQ(b->num, n);
+      EXPECT_EQ(b->szx, szx);
+      EXPECT_EQ(b->more, n + 1 < blocks);
+      EXPECT_EQ(f[0].has(opt::kSize1), n == 0);
+      got += f[0].body();
+      tcp_in(c, tcp_msg(n + 1 < blocks ? codes::kContinue : codes::kChanged, f[0].token,
+                        {opt_uint(opt::kBlock1, b->encode())}));
+    }
+    EXPECT_EQ(listener.result(id).code, codes::kChanged);
+    events();
+    return got;
+  }
 };
 
 TEST_F(EndpointClientTest, ConIsRetransmittedWithExponentialBackoffThenTimesOut) {
@@ -221,6 +258,32 @@ TEST_F(EndpointClientTest, Block2DownloadFollowsTheServerBlockSize) {
   EXPECT_EQ(string_of(listener.result(1).payload), body);
 }
 
+TEST_F(EndpointClientTest, Block2ResponseForAnotherBlockFailsTheRequest) {
+  // Block 1 was asked for, block 2 came: the body would have a hole.
+  const Decoded req0 = send_udp(1, "/big");
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, req0.mid, req0.token,
+                 {opt_uint(opt::kBlock2, BlockOption{0, true, 6}.encode())}, pattern(1024)));
+  const Decoded req1 = one_udp();
+  ASSERT_EQ(req1.uint(opt::kBlock2), (BlockOption{1, false, 6}.encode()));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, req1.mid, req1.token,
+                 {opt_uint(opt::kBlock2, BlockOption{2, false, 6}.encode())}, pattern(100, 2)));
+  const ClientResult& r = listener.result(1);
+  EXPECT_EQ(r.status, ClientResult::Status::kError);
+  EXPECT_NE(r.error.find("offset 1024"), std::string::npos) << r.error;
+  EXPECT_TRUE(r.payload.empty());
+
+  // The first answer is already a later block.
+  const Decoded other = send_udp(2, "/big");
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, other.mid, other.token,
+                 {opt_uint(opt::kBlock2, BlockOption{1, false, 6}.encode())}, pattern(100)));
+  EXPECT_EQ(listener.result(2).status, ClientResult::Status::kError);
+  advance(seconds(100));
+  EXPECT_TRUE(net.datagrams.empty()) << "nothing more is asked for";
+}
+
 TEST_F(EndpointClientTest, Block2DownloadIsBoundedByMaxBodySize) {
   config.max_body_size = 2000;
   const Decoded req0 = send_udp(1, "/big");
@@ -367,6 +430,22 @@ TEST_F(EndpointLoopbackTest, GetAcrossTwoEndpoints) {
   EXPECT_EQ(listener.result(2).code, codes::kNotFound);
 }
 
+TEST_F(EndpointLoopbackTest, RootAndTrailingSlash) {
+  // "/" carries no Uri-Path and finds the root resource.
+  request(1, request_to(codes::kGet, "/"));
+  pump();
+  EXPECT_EQ(listener.result(1).code, codes::kContent);
+  EXPECT_NE(string_of(listener.result(1).payload).find("coapd"), std::string::npos);
+  // "/echo/" is Uri-Path "echo" and "": another resource, which does not exist.
+  request(2, request_to(codes::kGet, "/echo/"));
+  ASSERT_EQ(net.datagrams.size(), 1u);
+  const Decoded req = decode_udp(net.datagrams[0].bytes);
+  EXPECT_EQ(req.count(opt::kUriPath), 2u);
+  EXPECT_EQ(req.path(), "/echo/");
+  pump();
+  EXPECT_EQ(listener.result(2).code, codes::kNotFound);
+}
+
 TEST_F(EndpointLoopbackTest, Block1Upload) {
   const std::string body = pattern(3000);
   request(1, request_to(codes::kPut, "/sink", body));
@@ -493,27 +572,54 @@ TEST_F(EndpointClientTest, TcpBlock1UploadFitsThePeerMaxMessageSize) {
   ClientRequest r = get_request(std::string(kTcpServerUri) + "/up");
   r.method = codes::kPut;
   r.payload = bytes_of(pattern(500));
+  // A 256-byte block with its header, token and options fits in 300 bytes.
+  EXPECT_EQ(tcp_upload(1, r, 300, 4), pattern(500));
+}
+
+TEST_F(EndpointClientTest, TcpBlock1CountsTheOptionsAgainstTheMaxMessageSize) {
+  // 150 bytes of Uri-Query leave room for 64-byte blocks only.
+  ClientRequest r = get_request(std::string(kTcpServerUri) + "/up?" + pattern(150));
+  r.method = codes::kPut;
+  r.payload = bytes_of(pattern(500));
+  EXPECT_EQ(tcp_upload(1, r, 300, 2), pattern(500));
+}
+
+TEST_F(EndpointClientTest, TcpRequestThatFitsWholeIsNotSplit) {
+  // 250 bytes of payload and a few of framing: one message of at most 300.
+  ClientRequest r = get_request(std::string(kTcpServerUri) + "/up");
+  r.method = codes::kPut;
+  r.payload = bytes_of(pattern(250));
   request(1, r);
   const ConnId c = net.last_connect();
   ep().on_tcp_connected(c, kLocal, now);
   frames(c);
-  tcp_in(c, csm(300, true));  // 300 - 96 bytes of room: 128-byte blocks
-  std::string got;
-  for (uint32_t n = 0; n < 4; ++n) {
-    const auto f = frames(c);
-    ASSERT_EQ(f.size(), 1u);
-    EXPECT_LE(f[0].wire_size, 300u);
-    const auto b = BlockOption::decode(f[0].uint(opt::kBlock1).value_or(0xffffffff));
-    ASSERT_TRUE(b);
-    EXPECT_EQ(b->num, n);
-    EXPECT_EQ(b->szx, 3);
-    EXPECT_EQ(b->more, n < 3);
-    got += f[0].body();
-    tcp_in(c, tcp_msg(n < 3 ? codes::kContinue : codes::kChanged, f[0].token,
-                      {opt_uint(opt::kBlock1, b->encode())}));
-  }
-  EXPECT_EQ(got, pattern(500));
+  tcp_in(c, csm(300, true));
+  const auto f = frames(c);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_LE(f[0].wire_size, 300u);
+  EXPECT_FALSE(f[0].has(opt::kBlock1));
+  EXPECT_EQ(f[0].body(), pattern(250));
+  tcp_in(c, tcp_msg(codes::kChanged, f[0].token));
   EXPECT_EQ(listener.result(1).code, codes::kChanged);
+  events();
+}
+
+TEST_F(EndpointClientTest, TcpRequestWhoseOptionsExceedTheMaxMessageSizeFails) {
+  request(1, get_request(std::string(kTcpServerUri) + "/time?" + pattern(400)));
+  const ConnId c = net.last_connect();
+  ep().on_tcp_connected(c, kLocal, now);
+  frames(c);
+  tcp_in(c, csm(300, true));
+  EXPECT_TRUE(frames(c).empty()) << "a frame the peer would refuse was sent";
+  EXPECT_EQ(listener.result(1).status, ClientResult::Status::kError);
+  EXPECT_NE(listener.result(1).error.find("Max-Message-Size"), std::string::npos)
+      << listener.result(1).error;
+  // The session is still usable for a request that fits.
+  request(2, get_request(std::string(kTcpServerUri) + "/time"));
+  const auto f = frames(c);
+  ASSERT_EQ(f.size(), 1u);
+  tcp_in(c, tcp_msg(codes::kContent, f[0].token));
+  EXPECT_EQ(listener.result(2).code, codes::kContent);
   events();
 }
 
