@@ -69,8 +69,11 @@ std::string Address::to_string() const {
   return ip_string() + ":" + std::to_string(port);
 }
 
-std::size_t Address::hash() const {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields that matter
+std::size_t Address::hash(uint64_t secret) const {
+  // FNV-1a over the fields that matter, from a secret basis, then a
+  // multiply-xorshift finalizer (MurmurHash3's fmix64) so that the secret
+  // reaches every output bit. Cheap: this runs for every datagram.
+  uint64_t h = 1469598103934665603ull ^ secret;
   auto mix = [&h](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
   mix(static_cast<uint8_t>(family));
   const int n = is_v4() ? 4 : 16;
@@ -78,6 +81,11 @@ std::size_t Address::hash() const {
   mix(zone);
   mix(static_cast<uint8_t>(port >> 8));
   mix(static_cast<uint8_t>(port));
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
   return static_cast<std::size_t>(h);
 }
 

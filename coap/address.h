@@ -36,11 +36,20 @@ struct Address {
   std::string ip_string() const;
   // "192.0.2.1:5683" / "[fe80::1%2]:5683"
   std::string to_string() const;
-  std::size_t hash() const;
+  // Keyed by secret: without it a remote peer cannot pick addresses (its
+  // source ports, say) that collide in a table.
+  std::size_t hash(uint64_t secret) const;
 };
 
-struct AddressHash {
-  std::size_t operator()(const Address& a) const { return a.hash(); }
+// For unordered maps keyed by peer address. The secret is per endpoint and
+// random, so it has no default.
+class AddressHash {
+ public:
+  explicit AddressHash(uint64_t secret) : secret_(secret) {}
+  std::size_t operator()(const Address& a) const { return a.hash(secret_); }
+
+ private:
+  uint64_t secret_;
 };
 
 }  // namespace coap

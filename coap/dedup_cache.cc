@@ -6,17 +6,20 @@
 
 namespace coap {
 
-DedupCache::DedupCache(std::size_t max_entries, std::size_t max_response, Duration lifetime)
+DedupCache::DedupCache(std::size_t max_entries, std::size_t max_response, Duration lifetime,
+                       uint64_t hash_secret)
     : ring_(std::max<std::size_t>(max_entries, 1)),
       slots_(std::bit_ceil(2 * ring_.size()), -1),
       mask_(slots_.size() - 1),
       max_response_(max_response),
-      lifetime_(lifetime) {}
+      lifetime_(lifetime),
+      hash_secret_(hash_secret) {}
 
 std::size_t DedupCache::slot_for(const Address& peer, uint16_t mid) const {
-  uint64_t h = peer.hash() ^ (uint64_t{mid} * 0x9e3779b97f4a7c15ull);
-  h ^= h >> 29;
-  return static_cast<std::size_t>(h) & mask_;
+  // The MID goes in with the secret: for one address the hash is a
+  // bijection of that argument, so two MIDs of one peer never share a full
+  // hash value.
+  return peer.hash(hash_secret_ ^ mid) & mask_;
 }
 
 int32_t DedupCache::find(const Address& peer, uint16_t mid) const {

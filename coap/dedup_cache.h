@@ -6,6 +6,10 @@
 // max_response bytes. Entries expire after `lifetime` (EXCHANGE_LIFETIME) or,
 // when the cache is full, oldest first. All storage is allocated up front and
 // reused, so the request path does not touch the heap once warm.
+//
+// Slots are chosen with a keyed hash (Address::hash): the secret, random per
+// endpoint, keeps a peer from sending Message IDs or using ports that pile
+// up in one probe chain.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +23,8 @@ namespace coap {
 
 class DedupCache {
  public:
-  DedupCache(std::size_t max_entries, std::size_t max_response, Duration lifetime);
+  DedupCache(std::size_t max_entries, std::size_t max_response, Duration lifetime,
+             uint64_t hash_secret);
 
   enum class Hit { kMiss, kSeen, kSeenWithResponse };
   // Looks (peer, mid) up. On kSeenWithResponse *response views the cached
@@ -60,6 +65,7 @@ class DedupCache {
   std::size_t mask_;
   std::size_t max_response_;
   Duration lifetime_;
+  uint64_t hash_secret_;
   uint64_t evicted_early_ = 0;
 };
 

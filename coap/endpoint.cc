@@ -59,10 +59,11 @@ Endpoint::Endpoint(const EndpointConfig& config, ResourceDirectory& resources, N
       resources_(resources),
       io_(io),
       listener_(listener),
+      rng_(random_seed),
       dispatcher_(resources, Dispatcher::Options{config.max_body_size, 64,
                                                  config.exchange_lifetime()}),
-      dedup_(config.dedup_entries, config.dedup_max_response, config.exchange_lifetime()),
-      rng_(random_seed),
+      dedup_(config.dedup_entries, config.dedup_max_response, config.exchange_lifetime(), rng_()),
+      udp_sessions_(0, AddressHash(rng_())),
       token_counter_(rng_()) {
   for (const auto& r : resources_.all()) {
     if (!r->observable()) continue;
@@ -188,7 +189,11 @@ void Endpoint::on_timer(TimePoint now) {
           complete_exchange(t.key, std::move(r));
         }
         break;
-      case kTimerSweep: sweep(now); break;
+      case kTimerSweep:
+        // A sweep armed earlier supersedes this one (lazy cancellation):
+        // running both would keep two sweep timers alive from then on.
+        if (t.when == sweep_at_) sweep(now);
+        break;
       case kTimerObserve: on_observe_tick(t.key, now); break;
       default: on_tcp_timer(t, now); break;
     }
@@ -204,7 +209,7 @@ void Endpoint::arm_sweep(TimePoint when) {
 
 void Endpoint::sweep(TimePoint now) {
   sweep_at_ = kNever;
-  TimePoint next = dispatcher_.expire(now);
+  TimePoint next = std::min(dispatcher_.expire(now), recheck_observers(now));
   std::vector<Session*> expired;
   for (const auto& [peer, id] : udp_sessions_) {
     Session* s = find_session(id);

@@ -192,6 +192,9 @@ struct EndpointCounters {
 
 class Endpoint {
  public:
+  // random_seed drives Message IDs, tokens, retransmission jitter and the
+  // secrets of the tables keyed by peer address: it must be unpredictable
+  // to peers.
   Endpoint(const EndpointConfig& config, ResourceDirectory& resources, NetworkIo& io,
            EndpointListener& listener, uint64_t random_seed);
   ~Endpoint();
@@ -337,15 +340,19 @@ class Endpoint {
   void drop_observations(Session& s);
   void on_observe_tick(uint64_t index, TimePoint now);
   void notify(Observation& o, TimePoint now);
+  // Sends a CON notification to every UDP observer whose check is due;
+  // returns when the next one is due (part of the sweep).
+  TimePoint recheck_observers(TimePoint now);
 
   EndpointConfig config_;
   ResourceDirectory& resources_;
   NetworkIo& io_;
   EndpointListener& listener_;
+  // First: the hash secrets of dedup_ and udp_sessions_ are drawn from it.
+  std::mt19937_64 rng_;
   Dispatcher dispatcher_;
   DedupCache dedup_;
   TimerQueue timers_;
-  std::mt19937_64 rng_;
   EndpointCounters counters_;
   TimePoint now_{};  // time of the call being processed
   TimePoint sweep_at_ = kNever;

@@ -96,6 +96,7 @@ struct Endpoint::Observation {
   uint16_t last_mid = 0;  // UDP: MID of the last notification (a RST names it)
   uint64_t pending_con = 0;
   unsigned sent = 0;
+  TimePoint con_due;  // UDP: the next notification must be CON from then on
 };
 
 }  // namespace coap

@@ -9,8 +9,11 @@ namespace coap {
 namespace {
 
 // Over UDP every this many notifications is sent CON, to learn whether the
-// observer is still there (RFC 7641 4.5).
+// observer is still there (RFC 7641 4.5)...
 constexpr unsigned kConEvery = 20;
+// ...and at least one this often, even for a resource that does not change:
+// an observer that is gone then answers RST or nothing, and is removed.
+constexpr Duration kConInterval = std::chrono::hours(24);
 // Observations a peer may hold (per session) and all peers together: past
 // these a GET with Observe is answered without registering (RFC 7641 4.1
 // lets a server decline), so a peer cannot grow the list without bound.
@@ -39,6 +42,10 @@ std::optional<uint32_t> Endpoint::observe_register(Session& s, Resource& r, cons
   }
   found->resource = &r;
   ++found->sent;
+  if (s.proto == Proto::kUdp) {
+    found->con_due = now + kConInterval;
+    arm_sweep(found->con_due);
+  }
   for (std::size_t i = 0; i < ticking_.size(); ++i) {
     if (ticking_[i].resource == &r && !ticking_[i].armed) {
       ticking_[i].armed = true;
@@ -107,9 +114,11 @@ void Endpoint::notify(Observation& o, TimePoint now) {
   } else {
     const uint16_t mid = next_mid(*s);
     wire_.clear();
-    if (o.sent % kConEvery == 0 && !o.pending_con) {
+    if (!o.pending_con && (o.sent % kConEvery == 0 || o.con_due <= now)) {
       write_udp(wire_, Type::kCon, out_.code, mid, o.token, out_.options, out_.payload);
       o.pending_con = send_udp_con(*s, wire_, mid, ConTransmission::kNotification, o.id, now);
+      o.con_due = now + kConInterval;
+      arm_sweep(o.con_due);
     } else {
       write_udp(wire_, Type::kNon, out_.code, mid, o.token, out_.options, out_.payload);
       io_.send_datagram(s->peer, wire_);
@@ -120,6 +129,27 @@ void Endpoint::notify(Observation& o, TimePoint now) {
     o.last_mid = mid;
   }
   if (ends) remove_observation(oid);
+}
+
+TimePoint Endpoint::recheck_observers(TimePoint now) {
+  // Due, and no notification came along to carry the CON (the resource did
+  // not change): send one now. One with a CON in flight is being checked.
+  TimePoint next = kNever;
+  std::vector<uint64_t> due;
+  for (const auto& [id, o] : observations_) {
+    const Session* s = find_session(o->session);
+    if (!s || s->proto != Proto::kUdp || o->pending_con) continue;
+    if (o->con_due <= now) {
+      due.push_back(id);
+    } else {
+      next = std::min(next, o->con_due);
+    }
+  }
+  for (uint64_t id : due) {
+    if (auto it = observations_.find(id); it != observations_.end()) notify(*it->second, now);
+    next = std::min(next, now + kConInterval);
+  }
+  return next;
 }
 
 }  // namespace coap

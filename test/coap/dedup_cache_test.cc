@@ -17,6 +17,7 @@ namespace {
 const TimePoint kT0 = TimePoint{} + seconds(100);
 const Address kPeerA = Address::v4(192, 0, 2, 1, 5683);
 const Address kPeerB = Address::v4(192, 0, 2, 2, 5683);
+const uint64_t kSecret = 0x5eed5eed5eed5eedull;
 
 std::string lookup_response(DedupCache& c, const Address& p, uint16_t mid, TimePoint now) {
   std::span<const uint8_t> r;
@@ -25,7 +26,7 @@ std::string lookup_response(DedupCache& c, const Address& p, uint16_t mid, TimeP
 }
 
 TEST(DedupCacheTest, MissThenHitWithTheResponse) {
-  DedupCache c(16, 100, seconds(247));
+  DedupCache c(16, 100, seconds(247), kSecret);
   std::span<const uint8_t> r;
   EXPECT_EQ(c.lookup(kPeerA, 7, kT0, &r), DedupCache::Hit::kMiss);
   c.insert(kPeerA, 7, test::bytes_of("resp7"), kT0);
@@ -43,7 +44,7 @@ TEST(DedupCacheTest, MissThenHitWithTheResponse) {
 }
 
 TEST(DedupCacheTest, OversizedResponseOnlyMarksSeen) {
-  DedupCache c(16, 4, seconds(247));
+  DedupCache c(16, 4, seconds(247), kSecret);
   c.insert(kPeerA, 1, test::bytes_of("12345"), kT0);
   c.insert(kPeerA, 2, test::bytes_of("1234"), kT0);
   std::span<const uint8_t> r;
@@ -53,7 +54,7 @@ TEST(DedupCacheTest, OversizedResponseOnlyMarksSeen) {
 }
 
 TEST(DedupCacheTest, ReinsertReplacesTheResponse) {
-  DedupCache c(16, 100, seconds(247));
+  DedupCache c(16, 100, seconds(247), kSecret);
   c.insert(kPeerA, 1, test::bytes_of("first"), kT0);
   c.insert(kPeerA, 1, test::bytes_of("second"), kT0 + seconds(1));
   EXPECT_EQ(c.size(), 1u);
@@ -62,7 +63,7 @@ TEST(DedupCacheTest, ReinsertReplacesTheResponse) {
 
 TEST(DedupCacheTest, ExpiresAtExactlyTheLifetime) {
   const Duration life = seconds(247);
-  DedupCache c(16, 100, life);
+  DedupCache c(16, 100, life, kSecret);
   c.insert(kPeerA, 1, test::bytes_of("a"), kT0);
   c.insert(kPeerA, 2, test::bytes_of("b"), kT0 + seconds(10));
   EXPECT_EQ(c.next_expiry(), kT0 + life);
@@ -80,7 +81,7 @@ TEST(DedupCacheTest, ExpiresAtExactlyTheLifetime) {
 }
 
 TEST(DedupCacheTest, FullCacheEvictsOldestFirst) {
-  DedupCache c(4, 100, seconds(247));
+  DedupCache c(4, 100, seconds(247), kSecret);
   EXPECT_EQ(c.capacity(), 4u);
   for (uint16_t mid = 1; mid <= 4; ++mid)
     c.insert(kPeerA, mid, test::bytes_of("r" + std::to_string(mid)), kT0 + seconds(mid));
@@ -103,7 +104,7 @@ TEST(DedupCacheTest, FullCacheEvictsOldestFirst) {
 }
 
 TEST(DedupCacheTest, CapacityOfZeroStillHoldsOne) {
-  DedupCache c(0, 100, seconds(10));
+  DedupCache c(0, 100, seconds(10), kSecret);
   EXPECT_EQ(c.capacity(), 1u);
   c.insert(kPeerA, 1, test::bytes_of("x"), kT0);
   c.insert(kPeerA, 2, test::bytes_of("y"), kT0);
@@ -158,10 +159,10 @@ std::string lookup_any(DedupCache& c, const Address& p, uint16_t mid, TimePoint 
   return "?";
 }
 
-void run_model(std::size_t capacity, std::size_t peers, std::size_t mids, int ops,
-               uint32_t seed) {
+void run_model(std::size_t capacity, std::size_t peers, std::size_t mids, int ops, uint32_t seed,
+               uint64_t secret = kSecret) {
   const Duration life = seconds(50);
-  DedupCache c(capacity, 12, life);
+  DedupCache c(capacity, 12, life, secret);
   Model m{{}, capacity, life, 12};
   std::mt19937 rng(seed);
   std::vector<Address> peer_list;
@@ -205,6 +206,15 @@ TEST(DedupCacheTest, RandomOperationsMatchModelSmallTable) { run_model(8, 5, 20,
 TEST(DedupCacheTest, RandomOperationsMatchModelManyKeys) { run_model(300, 40, 50, 40000, 2); }
 
 TEST(DedupCacheTest, RandomOperationsMatchModelSinglePeer) { run_model(33, 1, 200, 20000, 3); }
+
+// The hash secret moves entries to other slots, and changes nothing else.
+TEST(DedupCacheTest, RandomOperationsMatchModelWhateverTheSecret) {
+  for (uint64_t secret : {uint64_t{0}, uint64_t{1}, uint64_t{0x9e3779b97f4a7c15}, ~uint64_t{0}}) {
+    SCOPED_TRACE("secret " + std::to_string(secret));
+    run_model(8, 5, 20, 5000, 4, secret);
+    run_model(33, 1, 200, 5000, 5, secret);
+  }
+}
 
 }  // namespace
 }  // namespace coap

@@ -187,6 +187,60 @@ TEST_F(EndpointObserveTest, UnacknowledgedConNotificationEndsTheObservation) {
   EXPECT_TRUE(net.datagrams.empty());
 }
 
+TEST_F(EndpointObserveTest, AnObserverIsCheckedWithAConAtLeastEvery24Hours) {
+  // RFC 7641 4.5: at least one CON notification a day, even when too few
+  // notifications go out for every 20th to be CON, or none at all.
+  using std::chrono::hours;
+  const TimePoint t0 = now;
+  const Token t = tok({1});
+  observe_udp("/poke", t, 1);
+  for (int h = 2; h <= 22; h += 4) {
+    advance_to(t0 + hours(h));
+    poke_->poke();
+    ep().on_timer(now);
+    EXPECT_EQ(one_udp().type, Type::kNon) << h << " h";
+  }
+  advance_to(t0 + hours(24) - milliseconds(1));
+  EXPECT_TRUE(net.datagrams.empty());
+  advance_to(t0 + hours(24));
+  const Decoded check = one_udp();
+  EXPECT_EQ(check.type, Type::kCon);
+  EXPECT_EQ(check.code, codes::kContent);
+  EXPECT_EQ(check.token, t);
+  EXPECT_EQ(check.body(), "v6");
+  EXPECT_TRUE(check.has(opt::kObserve));
+  udp_in(kUdpPeer, udp_empty(Type::kAck, check.mid));
+  EXPECT_EQ(ep().observation_count(), 1u);
+
+  // The next check is a day after this one; a RST to it ends the observation.
+  advance_to(t0 + hours(48) - milliseconds(1));
+  EXPECT_TRUE(net.datagrams.empty()) << "retransmitted after the ACK, or checked early";
+  advance_to(t0 + hours(48));
+  const Decoded second = one_udp();
+  EXPECT_EQ(second.type, Type::kCon);
+  EXPECT_EQ(second.body(), "v6");
+  udp_in(kUdpPeer, udp_empty(Type::kRst, second.mid));
+  EXPECT_EQ(ep().observation_count(), 0u);
+  advance(hours(48));
+  EXPECT_TRUE(net.datagrams.empty());
+  events();
+}
+
+TEST_F(EndpointObserveTest, AnObserverThatDoesNotAckTheDailyConIsRemoved) {
+  observe_udp("/poke", tok({1}), 1);
+  advance(std::chrono::hours(24));
+  EXPECT_EQ(one_udp().type, Type::kCon);
+  // MAX_TRANSMIT_WAIT (93 s) at most, then the client is considered gone.
+  advance(seconds(94));
+  EXPECT_EQ(take_udp().size(), config.max_retransmit);
+  EXPECT_EQ(ep().observation_count(), 0u);
+  // Its session is no longer kept alive, and expires.
+  advance(config.udp_session_timeout);
+  EXPECT_EQ(ep().session_count(), 0u);
+  EXPECT_TRUE(net.datagrams.empty());
+  events();
+}
+
 TEST_F(EndpointObserveTest, ObservingKeepsTheUdpSessionAlive) {
   observe_udp("/poke", tok({1}), 1);  // /poke only notifies when poked
   advance(config.udp_session_timeout * 2);

@@ -192,6 +192,28 @@ TEST_F(EndpointUdpTest, DuplicateConIsAnsweredFromTheCache) {
   EXPECT_EQ(events(), (Events{"server_session_new", "server_session_new"}));
 }
 
+TEST_F(EndpointUdpTest, DuplicateDetectionIsTheSameWhateverTheSeed) {
+  // The seed keys the hashes of the dedup cache and the session table; which
+  // slots are used changes, what is found does not.
+  const auto post = udp_msg(Type::kCon, codes::kPost, 7, tok({1}), path_opts("/counter"));
+  for (uint64_t s : {uint64_t{1}, uint64_t{2}, ~uint64_t{0}}) {
+    SCOPED_TRACE("seed " + std::to_string(s));
+    FakeNetworkIo io(&now);
+    RecordingListener l;
+    Endpoint e(config, dir, io, l, s);
+    const int before = counter->hits;
+    for (int i = 0; i < 3; ++i) e.on_datagram(kUdpPeer, post, now);
+    e.on_datagram(kUdpPeer2, post, now);
+    EXPECT_EQ(counter->hits, before + 2);
+    EXPECT_EQ(e.counters().duplicates, 2u);
+    EXPECT_EQ(e.session_count(), 2u);
+    ASSERT_EQ(io.datagrams.size(), 4u);
+    EXPECT_EQ(io.datagrams[1].bytes, io.datagrams[0].bytes);
+    EXPECT_EQ(io.datagrams[2].bytes, io.datagrams[0].bytes);
+    e.shutdown(now);
+  }
+}
+
 TEST_F(EndpointUdpTest, DuplicateNonIsNotProcessedTwice) {
   const auto post = udp_msg(Type::kNon, codes::kPost, 5, tok({1}), path_opts("/counter"));
   udp_in(kUdpPeer, post);
@@ -286,6 +308,21 @@ TEST_F(EndpointUdpTest, ServerBlockwiseOverUdp) {
     got += r.body();
   }
   EXPECT_EQ(got, body);
+}
+
+TEST_F(EndpointUdpTest, BertBlockSizeIsABadRequestOverUdp) {
+  udp_in(kUdpPeer,
+         udp_msg(Type::kCon, codes::kGet, 1, tok({1}),
+                 path_opts("/echo") + opt_uint(opt::kBlock2, BlockOption{0, false, 7}.encode())));
+  const Decoded r = one_udp();
+  EXPECT_EQ(r.type, Type::kAck);
+  EXPECT_EQ(r.code, codes::kBadRequest);
+  udp_in(kUdpPeer,
+         udp_msg(Type::kCon, codes::kPost, 2, tok({2}),
+                 path_opts("/counter") + opt_uint(opt::kBlock1, BlockOption{0, false, 7}.encode()),
+                 "x"));
+  EXPECT_EQ(one_udp().code, codes::kBadRequest);
+  EXPECT_EQ(counter->hits, 0);
 }
 
 }  // namespace
