@@ -308,6 +308,18 @@ const std::vector<OptionSpec> kOptions = {
        c.log_level = v;
        return std::nullopt;
      }},
+    {"cpu-placement", "MODE", Group::kControl, Kind::kValue,
+     "Where the io thread and the CoAP engine thread run. 'auto': on one core while the "
+     "traffic is mostly CoAP over UDP at a high rate (each datagram is handed from one thread "
+     "to the other, and a hand-off across cores costs more than running in parallel gains), "
+     "otherwise wherever the scheduler puts them. 'shared': always on one core. 'spread': "
+     "never pinned.",
+     [](const Config& c) { return c.cpu_placement; },
+     [](const std::string& v, Config& c) -> Problem {
+       if (v != "auto" && v != "spread" && v != "shared") return "is not auto, spread or shared";
+       c.cpu_placement = v;
+       return std::nullopt;
+     }},
     {"debug-commands", "", Group::kControl, Kind::kFlag,
      "Accept coapctl's debug commands, which can stall coapd on purpose. For tests only.",
      [](const Config& c) { return std::string(c.debug_commands ? "on" : "off"); },

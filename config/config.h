@@ -59,6 +59,7 @@ struct Config {
   std::string control_socket = "/run/coapd/coapd.sock";
   std::string log_level = "info";  // trace debug info warn error critical off
   bool debug_commands = false;     // enables `coapctl debug ...` (tests only)
+  std::string cpu_placement = "auto";  // auto spread shared (daemon/placement.h)
 
   // CoAP over UDP (RFC 7252 4.8).
   double ack_timeout = 2.0;

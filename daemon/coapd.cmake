@@ -5,6 +5,7 @@ add_library(coapd_daemon STATIC
   engine.cc
   event_log.cc
   loop_poster.cc
+  placement.cc
   status_json.cc
 )
 target_link_libraries(coapd_daemon PUBLIC coap_core lwip_tap coapd_config coapd_control coapd_stats

@@ -20,6 +20,7 @@
 #include "daemon/engine.h"
 #include "daemon/event_log.h"
 #include "daemon/loop_poster.h"
+#include "daemon/placement.h"
 #include "daemon/status_json.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_device.h"
@@ -162,6 +163,7 @@ class Daemon {
                      if (control_) control_->send_events(batch);
                    }};
   std::unique_ptr<lwip_tap::TapPump> pump_;
+  std::unique_ptr<ThreadPlacement> placement_;  // engine thread only, after start
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   bool stopping_ = false;
@@ -199,6 +201,9 @@ bool Daemon::start_network(std::string* error) {
   opts.gateway = cfg_.gateway;
   if (cfg_.ipv6) opts.ipv6 = cfg_.ipv6->addr;
 
+  // The loop, and so the io thread, is this thread.
+  placement_ = std::make_unique<ThreadPlacement>(
+      parse_cpu_placement(cfg_.cpu_placement).value_or(CpuPlacement::kAuto), gettid());
   EngineHooks hooks;
   hooks.on_event = [this](const coap::Event& e) {
     if (spdlog::should_log(spdlog::level::info)) {
@@ -216,6 +221,8 @@ bool Daemon::start_network(std::string* error) {
   }
   hooks.on_pass = [this](coap::TimePoint now) {
     events_.flush();
+    placement_->on_pass(now, engine_->endpoint_engine().counters().datagrams_in,
+                        engine_->stats_engine().items);
     if (now < next_watchdog_) return;
     sd_notify(0, "WATCHDOG=1");  // only a running engine thread gets here
     next_watchdog_ = now + watchdog_interval_;
@@ -434,6 +441,8 @@ void Daemon::handle(const std::string& cmd, const json& req, Responder r) {
       const EngineStats& es = engine_->stats_engine();
       j["engine"] = {{"wakeups", es.wakeups},
                      {"udp_dropped", es.udp_dropped},
+                     {"cpu_placement", placement_->shared() ? "shared" : "spread"},
+                     {"cpu_placement_changes", placement_->changes()},
                      {"items", es.items},
                      {"flushes", es.flushes},
                      {"tap_batches", pump_ ? pump_->rx_batches() : 0},

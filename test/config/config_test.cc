@@ -69,7 +69,7 @@ std::string describe(const Config& c) {
     << "\nmax_tcp_sessions=" << c.max_tcp_sessions << "\ntcp_idle_timeout=" << c.tcp_idle_timeout
     << "\ncsm_timeout=" << c.csm_timeout << "\nmax_message_size=" << c.max_message_size
     << "\nmax_queued_bytes=" << c.max_queued_bytes << "\nconnect_timeout=" << c.connect_timeout
-    << "\nmax_time_wait=" << c.max_time_wait;
+    << "\nmax_time_wait=" << c.max_time_wait << "\ncpu_placement=" << c.cpu_placement;
   for (const auto& s : c.sessions) {
     o << "\nsession=" << s.uri << " call_home=" << s.call_home
       << " interval=" << s.reconnect_interval << " max_interval=" << s.reconnect_max_interval
@@ -319,6 +319,8 @@ TEST(ConfigParse, EachFlag) {
       {{"--max-queued-bytes", "1024"}, [](Config& c) { c.max_queued_bytes = 1024; }},
       {{"--connect-timeout", "3"}, [](Config& c) { c.connect_timeout = 3; }},
       {{"--max-time-wait", "0"}, [](Config& c) { c.max_time_wait = 0; }},
+      {{"--cpu-placement", "spread"}, [](Config& c) { c.cpu_placement = "spread"; }},
+      {{"--cpu-placement", "shared"}, [](Config& c) { c.cpu_placement = "shared"; }},
       {{"--max-time-wait", "10"}, [](Config& c) { c.max_time_wait = 10; }},
       {{"--session", "coap+tcp://192.0.2.1"},
        [](Config& c) { c.sessions = {SessionConfig{.uri = "coap+tcp://192.0.2.1"}}; }},
@@ -426,6 +428,8 @@ TEST(ConfigParse, ErrorMessagesReadWell) {
   EXPECT_EQ(run({"--log-level", "loud"}).result.output,
             "coapd: --log-level: 'loud' is not a log level (trace, debug, info, warn, error, "
             "critical or off)\n");
+  EXPECT_EQ(run({"--cpu-placement", "pinned"}).result.output,
+            "coapd: --cpu-placement: 'pinned' is not auto, spread or shared\n");
   EXPECT_EQ(run({"--ack-timeout", "-1"}).result.output,
             "coapd: --ack-timeout: '-1' is negative (expected seconds greater than 0 and at most "
             "300)\n");

@@ -28,7 +28,8 @@ def _sanitizer():
     if cache.exists():
         for line in cache.read_text(errors="replace").splitlines():
             if line.startswith("COAPD_SANITIZE:"):
-                return line.split("=", 1)[1].strip()
+                value = line.split("=", 1)[1].strip()
+                return "" if value.upper() in ("", "OFF", "NO", "FALSE", "0") else value
     return ""
 
 

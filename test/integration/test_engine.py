@@ -1,11 +1,13 @@
 """The engine's wait: timers never early nor twice, wake-ups never lost."""
 
 import json
+import os
 import socket
 import threading
+import subprocess
 import time
 
-import subprocess
+import pytest
 
 from netlab import COAPCTL, SANITIZER, Coapd, coap_client, wait_for
 
@@ -87,5 +89,65 @@ def test_stalled_engine_costs_bounded_memory(ns):
         stall.wait(timeout=20)
         wait_for(lambda: d.stats()["engine"]["udp_dropped"] > 0, message="datagrams dropped")
         assert coap_client(ns, "-B", "5", "coap://192.0.2.2/time").stdout.decode().strip().endswith("Z")
+    finally:
+        assert d.stop() == 0
+
+
+def _udp_flood(ns, seconds):
+    """NON GET /time as fast as Python sends them; answers are not read."""
+    s = ns.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    end = time.time() + seconds
+    mid = 0
+    while time.time() < end:
+        for _ in range(200):
+            mid = (mid + 1) & 0xFFFF
+            msg = bytes([0x51, 0x01, mid >> 8, mid & 0xFF, 0x07, 0xB4]) + b"time"
+            try:
+                s.sendto(msg, ("192.0.2.2", 5683))
+            except OSError:
+                pass
+    s.close()
+
+
+def _tcp_load(ns, seconds):
+    import coaptcp as ct
+    s = ns.socket()
+    p = ct.Peer(s)
+    p.handshake()
+    end = time.time() + seconds
+    while time.time() < end:
+        for i in range(32):
+            p.send(ct.request(ct.GET, "/time", bytes([i])))
+        for _ in range(32):
+            p.recv_frame()
+    p.close()
+
+
+@pytest.mark.skipif(os.cpu_count() < 2, reason="placement needs two CPUs")
+@pytest.mark.skipif(bool(SANITIZER), reason="a sanitizer build is too slow to be busy enough")
+def test_cpu_placement_follows_the_traffic(ns):
+    # auto: busy CoAP over UDP puts the io thread and the engine on one core;
+    # TCP traffic spreads them again.
+    d = Coapd(ns)
+    try:
+        assert d.stats()["engine"]["cpu_placement"] == "spread"
+        _udp_flood(ns, 1.5)
+        engine = d.stats()["engine"]
+        assert engine["cpu_placement"] == "shared", engine
+        _tcp_load(ns, 1.5)
+        engine = d.stats()["engine"]
+        assert engine["cpu_placement"] == "spread", engine
+        assert engine["cpu_placement_changes"] == 2, engine
+    finally:
+        assert d.stop() == 0
+
+
+def test_cpu_placement_spread_never_pins(ns):
+    d = Coapd(ns, ["--cpu-placement", "spread"])
+    try:
+        _udp_flood(ns, 1.0)
+        engine = d.stats()["engine"]
+        assert engine["cpu_placement"] == "spread" and engine["cpu_placement_changes"] == 0, engine
     finally:
         assert d.stop() == 0

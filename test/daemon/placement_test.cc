@@ -1,0 +1,72 @@
+#include "daemon/placement.h"
+
+#include <gtest/gtest.h>
+
+namespace coapd {
+namespace {
+
+// Feeds the policy intervals of 250 ms with the given datagram and item
+// counts; returns the placement after each.
+class PolicyDriver {
+ public:
+  explicit PolicyDriver(CpuPlacement mode) : policy_(mode) {}
+  bool interval(uint64_t datagrams, uint64_t items) {
+    datagrams_ += datagrams;
+    items_ += items;
+    return policy_.update(0.25, datagrams_, items_);
+  }
+
+ private:
+  PlacementPolicy policy_;
+  uint64_t datagrams_ = 0, items_ = 0;
+};
+
+TEST(PlacementPolicy, BusyUdpSharesAfterTwoIntervalsAndSpreadsWhenItStops) {
+  PolicyDriver p(CpuPlacement::kAuto);
+  EXPECT_FALSE(p.interval(0, 0));
+  EXPECT_FALSE(p.interval(50000, 50000));  // 200k datagrams/s: one vote
+  EXPECT_TRUE(p.interval(50000, 50000));   // two in a row
+  EXPECT_TRUE(p.interval(50000, 50100));
+  EXPECT_TRUE(p.interval(100, 100));       // quiet: one vote to spread
+  EXPECT_FALSE(p.interval(100, 100));
+}
+
+TEST(PlacementPolicy, TcpOrMixedTrafficStaysSpread) {
+  PolicyDriver p(CpuPlacement::kAuto);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(0, 40000));       // TCP segments
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(30000, 40000));   // 75% datagrams
+}
+
+TEST(PlacementPolicy, SlowUdpStaysSpread) {
+  PolicyDriver p(CpuPlacement::kAuto);
+  // 19,600 datagrams per second: under the threshold.
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(4900, 4900));
+}
+
+TEST(PlacementPolicy, OneOddIntervalDoesNotFlip) {
+  PolicyDriver p(CpuPlacement::kAuto);
+  p.interval(50000, 50000);
+  ASSERT_TRUE(p.interval(50000, 50000));
+  EXPECT_TRUE(p.interval(0, 40000));       // a TCP burst: one vote
+  EXPECT_TRUE(p.interval(50000, 50000));   // the vote is reset
+  EXPECT_TRUE(p.interval(0, 40000));
+  EXPECT_TRUE(p.interval(50000, 50000));
+}
+
+TEST(PlacementPolicy, FixedModesNeverChange) {
+  PolicyDriver shared(CpuPlacement::kShared), spread(CpuPlacement::kSpread);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(shared.interval(0, 40000));
+    EXPECT_FALSE(spread.interval(50000, 50000));
+  }
+}
+
+TEST(PlacementPolicy, ParsesItsModes) {
+  EXPECT_EQ(parse_cpu_placement("auto"), CpuPlacement::kAuto);
+  EXPECT_EQ(parse_cpu_placement("spread"), CpuPlacement::kSpread);
+  EXPECT_EQ(parse_cpu_placement("shared"), CpuPlacement::kShared);
+  EXPECT_EQ(parse_cpu_placement("pinned"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace coapd
