@@ -100,6 +100,28 @@ void ControlServer::stop() {
   for (const auto& [id, c] : clients_) ids.push_back(id);
   for (uint64_t id : ids) shutdown_client(id);
   ::unlink(path_.c_str());
+  if (draining_.empty()) return;
+  drain_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, drain_timer_);
+  drain_timer_->data = this;
+  uv_timer_start(
+      drain_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<ControlServer*>(t->data);
+        for (ClientHandle* h : std::vector<ClientHandle*>(self->draining_.begin(),
+                                                          self->draining_.end()))
+          force_close(h);
+        self->draining_.clear();
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+        self->drain_timer_ = nullptr;
+      },
+      kDrainTimeMs, 0);
+}
+
+void ControlServer::force_close(ClientHandle* h) {
+  auto* handle = reinterpret_cast<uv_handle_t*>(&h->pipe);
+  if (!uv_is_closing(handle)) uv_close(handle, free_client_handle);
 }
 
 void ControlServer::on_connection(uv_stream_t* server, int status) {
@@ -260,15 +282,20 @@ void ControlServer::shutdown_client(uint64_t client) {
   if (was_following && on_unfollow_) on_unfollow_();
   auto* stream = reinterpret_cast<uv_stream_t*>(&handle->pipe);
   uv_read_stop(stream);
-  // The shutdown request completes after the queued writes; then close.
+  // The shutdown request completes after the queued writes; then close. (A
+  // forced close in between makes it complete with UV_ECANCELED.)
   auto* req = new uv_shutdown_t;
   if (uv_shutdown(req, stream, [](uv_shutdown_t* r, int) {
-        uv_close(reinterpret_cast<uv_handle_t*>(r->handle), free_client_handle);
+        auto* h = reinterpret_cast<ClientHandle*>(r->handle);
+        h->server->draining_.erase(h);
+        force_close(h);
         delete r;
       }) != 0) {
     delete req;
     uv_close(reinterpret_cast<uv_handle_t*>(stream), free_client_handle);
+    return;
   }
+  draining_.insert(handle);
   spdlog::debug("control: client {} done", client);
 }
 

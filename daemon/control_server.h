@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace coapd {
 
@@ -99,6 +100,13 @@ class ControlServer {
   uv_pipe_t* listener_ = nullptr;
   uint64_t next_client_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
+  // Clients being shut down (their last replies still being written). One
+  // that does not read would keep the loop alive: stop() closes what is left
+  // after kDrainTime.
+  std::unordered_set<ClientHandle*> draining_;
+  uv_timer_t* drain_timer_ = nullptr;
+  static constexpr uint64_t kDrainTimeMs = 1000;
+  static void force_close(ClientHandle* h);
   std::function<void()> on_unfollow_;
   char read_buffer_[65536];
 };

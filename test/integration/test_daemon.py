@@ -230,3 +230,25 @@ def test_sigterm_answers_requests_in_flight(ns):
     out, err = get.communicate(timeout=10)
     assert get.returncode not in (0, None), (out, err)
     assert "shutting down" in err, err
+
+
+def test_sigterm_with_a_control_client_that_never_reads(ns):
+    # Replies pile up for a client that stops reading; shutdown still ends
+    # promptly (its connection is closed after a short drain time).
+    d = Coapd(ns)
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(d.sock)
+    c.setblocking(False)
+    sent = 0
+    for i in range(3000):
+        try:
+            c.send(b'{"v":1,"id":%d,"cmd":"stats"}\n' % i)
+            sent += 1
+        except BlockingIOError:
+            break
+    wait_for(lambda: d.stats()["counters"] is not None, message="coapd busy answering")
+    time.sleep(0.5)
+    t0 = time.time()
+    assert d.stop(timeout=10) == 0
+    assert time.time() - t0 < 5
+    c.close()
