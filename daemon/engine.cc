@@ -74,9 +74,13 @@ bool Engine::post_item(const Item& item, const pbuf* p, bool droppable) {
   bool wake = false;
   {
     std::lock_guard lk(mu_);
-    if (droppable && p && inbox_.bytes.size() + p->tot_len > kMaxInboxDatagramBytes) {
-      ++dropped_;
-      return false;
+    if (droppable) {
+      const std::size_t cost = sizeof(Item) + (p ? p->tot_len : 0);
+      if (datagram_cost_ + cost > kMaxInboxDatagramBytes) {
+        ++dropped_;
+        return false;
+      }
+      datagram_cost_ += cost;
     }
     Item it = item;
     it.posted = t_in_input_batch ? t_batch_time : coap::Clock::now();
@@ -218,6 +222,7 @@ void Engine::run() {
       waiting_ = false;
     }
     std::swap(inbox_, batch_);
+    datagram_cost_ = 0;
     stats_.udp_dropped = dropped_;
     wake_owed_ = false;
     posted_.store(false, std::memory_order_relaxed);

@@ -57,8 +57,9 @@ struct EngineHooks {
 
 struct EngineStats {
   uint64_t wakeups = 0;
-  // Datagrams dropped because the mailbox already held kMaxInboxDatagramBytes
-  // (an engine that cannot keep up, or is stalled, costs bounded memory).
+  // Datagrams dropped because the mailbox had already spent
+  // kMaxInboxDatagramBytes on datagrams (an engine that cannot keep up, or is
+  // stalled, costs bounded memory).
   uint64_t udp_dropped = 0;
   uint64_t items = 0;
   uint64_t flushes = 0;
@@ -162,9 +163,10 @@ class Engine final : public coap::NetworkIo,
     uint32_t length = 0;
   };
 
-  // Bytes of datagrams the mailbox holds at most; more are dropped (UDP
-  // loses datagrams anyway; a CON is retransmitted). TCP data is bounded by
-  // the receive window, which only reopens once the engine has consumed it.
+  // Memory the mailbox spends on datagrams at most (bytes and items); more
+  // are dropped (UDP loses datagrams anyway; a CON is retransmitted). TCP
+  // data is not counted: it is bounded by the receive windows, which only
+  // reopen once the engine has consumed it.
   static constexpr std::size_t kMaxInboxDatagramBytes = 8 << 20;
   // A mailbox or batch that grew past this gives its memory back when empty.
   static constexpr std::size_t kKeepInboxBytes = 1 << 20;
@@ -201,6 +203,9 @@ class Engine final : public coap::NetworkIo,
   std::condition_variable cv_;
   Inbox inbox_;
   uint64_t dropped_ = 0;  // guarded by mu_; copied to stats_ by the engine
+  // Guarded by mu_: what the datagrams in the mailbox cost, their bytes and
+  // their items (an empty datagram is not free).
+  std::size_t datagram_cost_ = 0;
   // Engine thread: inside flush()'s core-lock section, and the events
   // emitted there, delivered after the lock is released.
   bool flushing_ = false;
