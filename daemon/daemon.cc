@@ -173,6 +173,7 @@ class Daemon {
   uv_timer_t linger_timer_{};
   bool linger_check_pending_ = false;
   bool lingering_ = false;
+  bool linger_settled_ = false;  // all sessions gone, all sent acknowledged
   int zone_index_ = 0;
   std::array<uint8_t, 6> mac_{};
 
@@ -362,6 +363,7 @@ void Daemon::check_linger() {
     uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer_), nullptr);
     finish_shutdown();
   };
+  if (linger_settled_) return finish();
   if (std::chrono::steady_clock::now() >= linger_until_) {
     spdlog::info("shutdown: sessions still closing after {} ms; aborting them",
                  kShutdownLinger.count());
@@ -369,18 +371,16 @@ void Daemon::check_linger() {
   }
   if (linger_check_pending_) return;  // the last question is still with the engine
   linger_check_pending_ = true;
-  engine_->post([this, finish](coap::Endpoint& ep, coap::TimePoint now) {
+  engine_->post([this](coap::Endpoint& ep, coap::TimePoint now) {
     std::size_t tcp = 0;
     for (const auto& s : ep.sessions(now)) tcp += s.proto == coap::Proto::kTcp;
-    poster_->post([this, tcp, finish] {
+    poster_->post([this, tcp] {
       linger_check_pending_ = false;
       if (tcp > 0 || !lingering_) return;
-      std::size_t unsettled;
-      {
-        lwip_tap::CoreLock lock;
-        unsettled = stack_.tcp_unsettled();
-      }
-      if (unsettled == 0) finish();
+      // Finished by the timer, not here: finish_shutdown() closes the poster,
+      // which must not happen from inside one of its own callbacks.
+      lwip_tap::CoreLock lock;
+      linger_settled_ = stack_.tcp_unsettled() == 0;
     });
   });
 }

@@ -173,7 +173,9 @@ PcbCounts Stack::count_pcbs() const {
 std::size_t Stack::tcp_unsettled() const {
   LWIP_ASSERT_CORE_LOCKED();
   std::size_t n = 0;
-  for (tcp_pcb* p = tcp_active_pcbs; p; p = p->next) n += p->state != FIN_WAIT_2;
+  // SYN_RCVD: a handshake no session knows of; it ends on its own.
+  for (tcp_pcb* p = tcp_active_pcbs; p; p = p->next)
+    n += p->state != FIN_WAIT_2 && p->state != SYN_RCVD;
   return n;
 }
 

@@ -80,7 +80,7 @@ class Stack {
   PcbCounts count_pcbs() const;
   // REQUIRES core lock. Active TCP pcbs with something of ours not yet
   // acknowledged or not yet closed: all but FIN_WAIT_2 (where our data and
-  // FIN are acknowledged and only the peer's FIN is missing).
+  // FIN are acknowledged and only the peer's FIN is missing) and SYN_RCVD.
   std::size_t tcp_unsettled() const;
   // REQUIRES core lock.
   std::vector<NetifAddress> addresses(const std::string& zone_name) const;

@@ -69,6 +69,7 @@ void TapPump::pump() {
   if (n == 0) return;
   if (before_batch_) before_batch_();
   Stack::open_batch(tx_);  // ACKs and ARP replies go out after the unlock
+  std::size_t trimmed = 0;
   {
     CoreLock lock;  // one acquisition per batch
     for (int i = 0; i < n; ++i) {
@@ -80,11 +81,11 @@ void TapPump::pump() {
     }
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
     if (tcp_tw_pcbs != time_wait_head_) {
-      if (const std::size_t n = trim_time_wait(max_time_wait_))
-        spdlog::debug("tcp: {} TIME_WAIT pcbs beyond {} dropped", n, max_time_wait_);
+      trimmed = trim_time_wait(max_time_wait_);
       time_wait_head_ = tcp_tw_pcbs;
     }
   }
+  if (trimmed) spdlog::debug("tcp: {} TIME_WAIT pcbs beyond {} dropped", trimmed, max_time_wait_);
   Stack::close_batch();
   stack_.write_batch(tx_);
   rx_frames_.fetch_add(n, std::memory_order_relaxed);
