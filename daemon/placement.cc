@@ -21,8 +21,10 @@ bool PlacementPolicy::update(double seconds, uint64_t datagrams, uint64_t items)
   last_datagrams_ = datagrams;
   last_items_ = items;
   if (mode_ != CpuPlacement::kAuto) return shared_;
-  const bool want = seconds > 0 && static_cast<double>(d) / seconds >= kMinDatagramRate &&
-                    static_cast<double>(d) >= kMinDatagramShare * static_cast<double>(n);
+  const double rate = shared_ ? kKeepDatagramRate : kMinDatagramRate;
+  const double share = shared_ ? kKeepDatagramShare : kMinDatagramShare;
+  const bool want = seconds > 0 && static_cast<double>(d) / seconds >= rate &&
+                    static_cast<double>(d) >= share * static_cast<double>(n);
   votes_ = want == shared_ ? 0 : votes_ + 1;
   if (votes_ >= kAgree) {
     shared_ = want;

@@ -34,10 +34,13 @@ std::optional<CpuPlacement> parse_cpu_placement(const std::string& s);
 // interval, answers whether the threads should share a core.
 class PlacementPolicy {
  public:
-  // Thresholds for `auto`: at least this many datagrams per second, and at
-  // least this share of the engine's input items.
+  // Thresholds for `auto`: sharing starts at this many datagrams per second
+  // making at least this share of the engine's input items, and ends below
+  // the lower pair, so that traffic near a threshold does not flip it.
   static constexpr double kMinDatagramRate = 20000;
   static constexpr double kMinDatagramShare = 0.9;
+  static constexpr double kKeepDatagramRate = 10000;
+  static constexpr double kKeepDatagramShare = 0.8;
   // Consecutive intervals that must agree before the placement changes.
   static constexpr int kAgree = 2;
 

@@ -37,6 +37,17 @@ TEST(PlacementPolicy, TcpOrMixedTrafficStaysSpread) {
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(30000, 40000));   // 75% datagrams
 }
 
+TEST(PlacementPolicy, TrafficNearTheThresholdDoesNotFlipFlop) {
+  PolicyDriver p(CpuPlacement::kAuto);
+  p.interval(6000, 6000);                 // 24k/s
+  ASSERT_TRUE(p.interval(6000, 6000));
+  // 16k/s and 85% datagrams: not enough to start sharing, enough to keep it.
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(p.interval(4000, 4700));
+  EXPECT_TRUE(p.interval(2000, 2000));    // 8k/s: one vote
+  EXPECT_FALSE(p.interval(2000, 2000));
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(4000, 4700));
+}
+
 TEST(PlacementPolicy, SlowUdpStaysSpread) {
   PolicyDriver p(CpuPlacement::kAuto);
   // 19,600 datagrams per second: under the threshold.
