@@ -389,7 +389,12 @@ void Daemon::finish_shutdown() {
   if (pump_) pump_->stop();
   // What is left is closed (a start-up failure: everything); the thread
   // ends. Connections that could not finish are aborted below.
-  if (engine_) engine_->stop();
+  if (engine_ && !engine_->stop()) {
+    // Stuck (the watchdog would have restarted it under systemd): an orderly
+    // end is impossible, but an end is owed. The TAP goes with the process.
+    spdlog::critical("the engine thread did not stop within 10 s; exiting at once");
+    std::_Exit(1);
+  }
   if (tcp_ || udp_) {
     lwip_tap::CoreLock lock;
     if (tcp_) tcp_->close_all();

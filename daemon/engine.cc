@@ -42,14 +42,19 @@ void Engine::attach(lwip_tap::UdpTransport* udp, lwip_tap::TcpTransport* tcp) {
 }
 
 void Engine::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    run();
+    ended_.set_value();
+  });
 }
 
-void Engine::stop() {
-  if (!thread_.joinable()) return;
+bool Engine::stop(coap::Duration limit) {
+  if (!thread_.joinable()) return true;
   Item item{Item::kStop};
   post_item(item, nullptr);
+  if (ended_.get_future().wait_for(limit) != std::future_status::ready) return false;
   thread_.join();
+  return true;
 }
 
 // --- posting (any thread) -------------------------------------------------------

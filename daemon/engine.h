@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,7 +92,9 @@ class Engine final : public coap::NetworkIo,
   void start();
   // Runs endpoint.shutdown() (Release/FIN on every session, requests
   // cancelled), flushes, and joins the thread. Any thread but the engine's.
-  void stop();
+  // Returns false, leaving the thread running, when it has not ended within
+  // `limit` (a stalled engine).
+  bool stop(coap::Duration limit = std::chrono::seconds(10));
 
   // Any thread, no lwIP lock needed (but allowed). The job runs on the engine
   // thread, in order with network events.
@@ -197,6 +200,7 @@ class Engine final : public coap::NetworkIo,
   lwip_tap::TcpTransport* tcp_ = nullptr;
   EngineHooks hooks_;
   std::thread thread_;
+  std::promise<void> ended_;  // set as run() returns
 
   // Guarded by mu_ (the engine lock).
   std::mutex mu_;

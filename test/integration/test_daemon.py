@@ -252,3 +252,22 @@ def test_sigterm_with_a_control_client_that_never_reads(ns):
     assert d.stop(timeout=10) == 0
     assert time.time() - t0 < 5
     c.close()
+
+
+def test_sigterm_with_a_stalled_engine_still_ends(ns):
+    # An engine that does not come back cannot be stopped in order; coapd
+    # still ends, within the linger plus the 10 s it gives the engine, and
+    # says so with a non-zero status.
+    d = Coapd(ns, ["--debug-commands"])
+    stall = subprocess.Popen([str(BUILD / "bin" / "coapctl"), "--socket", d.sock, "debug",
+                              "stall-engine", "120"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        t0 = time.time()
+        assert d.stop(timeout=25) == 1
+        assert time.time() - t0 < 20
+        assert "did not stop" in d.logpath.read_text()
+    finally:
+        stall.kill()
+        stall.wait()
