@@ -42,6 +42,7 @@ void Engine::attach(lwip_tap::UdpTransport* udp, lwip_tap::TcpTransport* tcp) {
 }
 
 void Engine::start() {
+  ended_future_ = ended_.get_future();
   thread_ = std::thread([this] {
     run();
     ended_.set_value();
@@ -52,7 +53,7 @@ bool Engine::stop(coap::Duration limit) {
   if (!thread_.joinable()) return true;
   Item item{Item::kStop};
   post_item(item, nullptr);
-  if (ended_.get_future().wait_for(limit) != std::future_status::ready) return false;
+  if (ended_future_.wait_for(limit) != std::future_status::ready) return false;
   thread_.join();
   return true;
 }

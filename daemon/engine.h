@@ -201,6 +201,7 @@ class Engine final : public coap::NetworkIo,
   EngineHooks hooks_;
   std::thread thread_;
   std::promise<void> ended_;  // set as run() returns
+  std::future<void> ended_future_;  // taken before the thread starts
 
   // Guarded by mu_ (the engine lock).
   std::mutex mu_;
