@@ -419,13 +419,8 @@ void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, std::size_t size
   auto x = exchanges_.find(ref);
   if (x == exchanges_.end()) return;
   x->second->con_id = 0;
-  if (m.type == Type::kRst) {
-    ClientResult r;
-    r.status = ClientResult::Status::kError;
-    r.session = s.id;
-    r.error = "the peer rejected the request with RST";
-    return complete_exchange(ref, std::move(r));
-  }
+  if (m.type == Type::kRst)
+    return complete_exchange(ref, client_error(s.id, "the peer rejected the request with RST"));
   // An empty ACK: the response follows separately (RFC 7252 5.2.2).
   if (!m.code.is_empty()) handle_client_response(s, m, now);
 }

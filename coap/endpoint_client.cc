@@ -23,11 +23,18 @@ uint64_t mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-ClientResult error_result(SessionId session, std::string why) {
+// A response as the caller sees it: its options (less Block2 when the body
+// was put together from blocks) and the whole body.
+ClientResult response_result(SessionId session, const Message& m, std::vector<uint8_t> body,
+                             bool assembled) {
   ClientResult r;
-  r.status = ClientResult::Status::kError;
+  r.status = ClientResult::Status::kResponse;
+  r.code = m.code;
   r.session = session;
-  r.error = std::move(why);
+  for (const OptionView& o : m.options)
+    if (!assembled || o.number != opt::kBlock2)
+      r.options.emplace_back(o.number, std::vector<uint8_t>(o.data, o.data + o.length));
+  r.payload = std::move(body);
   return r;
 }
 
@@ -143,7 +150,7 @@ void Endpoint::send_exchange(Exchange& x, TimePoint now) {
   if (s->proto == Proto::kTcp && !fits(payload.size())) {
     // The options alone (a long Uri-Query, say) leave no room.
     return complete_exchange(
-        x.id, error_result(s->id, "request does not fit the peer's Max-Message-Size of " +
+        x.id, client_error(s->id, "request does not fit the peer's Max-Message-Size of " +
                                       std::to_string(s->peer_mms) + " bytes"));
   }
   x.sent = true;
@@ -190,13 +197,13 @@ bool Endpoint::handle_client_response(Session& s, const Message& m, TimePoint no
     if (!b2 || b2->offset() != x.body.size()) {
       // Not the block asked for: appending it would corrupt the body.
       complete_exchange(
-          x.id, error_result(s.id, "Block2 response is not the block at offset " +
+          x.id, client_error(s.id, "Block2 response is not the block at offset " +
                                        std::to_string(x.body.size()) + " that was asked for"));
       return true;
     }
     if (x.body.size() + m.payload.size() > config_.max_body_size) {
       complete_exchange(x.id,
-                        error_result(s.id, "response body exceeds " +
+                        client_error(s.id, "response body exceeds " +
                                                std::to_string(config_.max_body_size) + " bytes"));
       return true;
     }
@@ -207,25 +214,11 @@ bool Endpoint::handle_client_response(Session& s, const Message& m, TimePoint no
       send_exchange(x, now);
       return true;
     }
-    ClientResult r;
-    r.status = ClientResult::Status::kResponse;
-    r.code = m.code;
-    r.session = s.id;
-    for (const OptionView& o : m.options)
-      if (o.number != opt::kBlock2)
-        r.options.emplace_back(o.number, std::vector<uint8_t>(o.data, o.data + o.length));
-    r.payload = std::move(x.body);
-    complete_exchange(x.id, std::move(r));
+    complete_exchange(x.id, response_result(s.id, m, std::move(x.body), /*assembled=*/true));
     return true;
   }
-  ClientResult r;
-  r.status = ClientResult::Status::kResponse;
-  r.code = m.code;
-  r.session = s.id;
-  for (const OptionView& o : m.options)
-    r.options.emplace_back(o.number, std::vector<uint8_t>(o.data, o.data + o.length));
-  r.payload.assign(m.payload.begin(), m.payload.end());
-  complete_exchange(x.id, std::move(r));
+  complete_exchange(x.id, response_result(s.id, m, {m.payload.begin(), m.payload.end()},
+                                          /*assembled=*/false));
   return true;
 }
 
@@ -247,13 +240,7 @@ void Endpoint::complete_exchange(RequestId id, ClientResult result) {
 void Endpoint::fail_session_exchanges(Session& s, const std::string& why, bool include_waiting) {
   std::vector<RequestId> ids = s.exchanges;
   if (include_waiting) ids.insert(ids.end(), s.waiting.begin(), s.waiting.end());
-  for (RequestId id : ids) {
-    ClientResult r;
-    r.status = ClientResult::Status::kError;
-    r.session = s.id;
-    r.error = why;
-    complete_exchange(id, std::move(r));
-  }
+  for (RequestId id : ids) complete_exchange(id, client_error(s.id, why));
 }
 
 }  // namespace coap

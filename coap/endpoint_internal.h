@@ -13,6 +13,15 @@
 
 namespace coap {
 
+// A client request that ended without a response.
+inline ClientResult client_error(SessionId session, std::string why) {
+  ClientResult r;
+  r.status = ClientResult::Status::kError;
+  r.session = session;
+  r.error = std::move(why);
+  return r;
+}
+
 struct Endpoint::Session {
   SessionId id = 0;
   Proto proto = Proto::kUdp;

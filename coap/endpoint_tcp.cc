@@ -244,13 +244,9 @@ void Endpoint::tcp_session_established(Session& s, TimePoint now) {
     send_exchange(*it->second, now);
     if (s.dead || !s.conn) {
       // Sending ended the session (queue overflow): the rest never went out.
-      for (std::size_t j = i + 1; j < waiting.size(); ++j) {
-        ClientResult r;
-        r.status = ClientResult::Status::kError;
-        r.session = s.id;
-        r.error = "session " + std::to_string(s.id) + " ended before the request was sent";
-        complete_exchange(waiting[j], std::move(r));
-      }
+      for (std::size_t j = i + 1; j < waiting.size(); ++j)
+        complete_exchange(waiting[j], client_error(s.id, "session " + std::to_string(s.id) +
+                                                             " ended before the request was sent"));
       return;
     }
   }
