@@ -273,15 +273,21 @@ void ControlServer::finish_if_done(uint64_t client) {
   if (c.read_eof && c.unanswered == 0 && !c.following) shutdown_client(client);
 }
 
-void ControlServer::shutdown_client(uint64_t client) {
+ControlServer::ClientHandle* ControlServer::detach_client(uint64_t client) {
   auto it = clients_.find(client);
-  if (it == clients_.end()) return;
+  if (it == clients_.end()) return nullptr;
   ClientHandle* handle = it->second->handle;
   const bool was_following = it->second->following;
   clients_.erase(it);
   if (was_following && on_unfollow_) on_unfollow_();
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle->pipe));
+  return handle;
+}
+
+void ControlServer::shutdown_client(uint64_t client) {
+  ClientHandle* handle = detach_client(client);
+  if (!handle) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(&handle->pipe);
-  uv_read_stop(stream);
   // The shutdown request completes after the queued writes; then close. (A
   // forced close in between makes it complete with UV_ECANCELED.)
   auto* req = new uv_shutdown_t;
@@ -300,13 +306,8 @@ void ControlServer::shutdown_client(uint64_t client) {
 }
 
 void ControlServer::close_client(uint64_t client) {
-  auto it = clients_.find(client);
-  if (it == clients_.end()) return;
-  ClientHandle* handle = it->second->handle;
-  const bool was_following = it->second->following;
-  clients_.erase(it);
-  if (was_following && on_unfollow_) on_unfollow_();
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle->pipe));
+  ClientHandle* handle = detach_client(client);
+  if (!handle) return;
   uv_close(reinterpret_cast<uv_handle_t*>(&handle->pipe), free_client_handle);
   spdlog::debug("control: client {} disconnected", client);
 }

@@ -89,6 +89,9 @@ class ControlServer {
   // A Responder's answer: sent, and the client closed if it is done.
   void send_reply(uint64_t client, const nlohmann::json& msg);
   void finish_if_done(uint64_t client);
+  // Forgets the client (ending its follow) and stops reading; its handle
+  // is the caller's to close. nullptr when there is no such client.
+  ClientHandle* detach_client(uint64_t client);
   // Closes at once; queued replies are dropped (a client gone bad).
   void close_client(uint64_t client);
   // Closes after the queued replies are written.
