@@ -76,7 +76,7 @@ void Engine::end_input_batch() {
   if (wake) cv_.notify_one();
 }
 
-bool Engine::post_item(const Item& item, const pbuf* p, bool droppable) {
+void Engine::post_item(const Item& item, const pbuf* p, bool droppable) {
   bool wake = false;
   {
     std::lock_guard lk(mu_);
@@ -84,7 +84,7 @@ bool Engine::post_item(const Item& item, const pbuf* p, bool droppable) {
       const std::size_t cost = sizeof(Item) + (p ? p->tot_len : 0);
       if (datagram_cost_ + cost > kMaxInboxDatagramBytes) {
         ++dropped_;
-        return false;
+        return;
       }
       datagram_cost_ += cost;
     }
@@ -105,7 +105,6 @@ bool Engine::post_item(const Item& item, const pbuf* p, bool droppable) {
     }
   }
   if (wake) cv_.notify_one();
-  return true;
 }
 
 void Engine::trim(Inbox& inbox) {
@@ -152,8 +151,7 @@ void Engine::post_timer_probe(coap::Duration interval, int count,
 void Engine::on_udp_datagram(const coap::Address& from, const pbuf* p) {
   Item it{Item::kDatagram};
   it.addr = from;
-  if (!post_item(it, p, /*droppable=*/true))
-    spdlog::trace("udp: datagram from {} dropped: the engine's mailbox is full", from.to_string());
+  post_item(it, p, /*droppable=*/true);  // dropped, and counted, when the mailbox is full
 }
 
 void Engine::on_tcp_accepted(coap::ConnId conn, coap::ListenerKind kind, const coap::Address& peer,

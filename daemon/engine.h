@@ -175,8 +175,8 @@ class Engine final : public coap::NetworkIo,
   static constexpr std::size_t kKeepInboxBytes = 1 << 20;
   static constexpr std::size_t kKeepInboxItems = 16384;
 
-  // False when a droppable item was dropped.
-  bool post_item(const Item& item, const pbuf* p, bool droppable = false);
+  // A droppable item is dropped (and counted) past kMaxInboxDatagramBytes.
+  void post_item(const Item& item, const pbuf* p, bool droppable = false);
   static void trim(Inbox& inbox);
   void run();
   void process(Inbox& batch, TimePoint now);
