@@ -3,6 +3,7 @@ socket, systemd integration."""
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -271,3 +272,23 @@ def test_sigterm_with_a_stalled_engine_still_ends(ns):
     finally:
         stall.kill()
         stall.wait()
+
+
+def test_second_signal_ends_shutdown_at_once(ns):
+    d = Coapd(ns, ["--debug-commands"])
+    stall = subprocess.Popen([str(BUILD / "bin" / "coapctl"), "--socket", d.sock, "debug",
+                              "stall-engine", "120"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        d.proc.send_signal(signal.SIGTERM)  # the orderly stop waits for the engine...
+        time.sleep(0.5)
+        assert d.proc.poll() is None
+        t0 = time.time()
+        d.proc.send_signal(signal.SIGTERM)  # ...a second signal does not
+        assert d.proc.wait(timeout=5) == -signal.SIGTERM
+        assert time.time() - t0 < 2
+    finally:
+        stall.kill()
+        stall.wait()
+        d.log.close()
