@@ -52,44 +52,68 @@ void Dispatcher::error(DispatchOutput* out, Code code, std::string_view diagnost
   out->observe = DispatchOutput::Observe::kNone;
 }
 
+bool Dispatcher::reject_unusable(const Message& msg, Proto proto, DispatchOutput* out) {
+  if (msg.find(opt::kProxyUri) || msg.find(opt::kProxyScheme)) {
+    error(out, codes::kProxyingNotSupported, "coapd is not a proxy");
+  } else if (const uint16_t n = unusable_critical_option(msg)) {
+    error(out, codes::kBadOption, "unrecognized or malformed critical option " + std::to_string(n));
+  } else if (proto == Proto::kUdp && has_bert_block(msg)) {
+    error(out, codes::kBadRequest, "block size exponent 7 (BERT) is not valid over UDP");
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool Dispatcher::serve_kept_block2(const Message& msg, Resource& r, SessionId session,
+                                   const DispatchLimits& limits, TimePoint now,
+                                   DispatchOutput* out) {
+  const bool safe_method = msg.code == codes::kGet || msg.code == codes::kFetch;
+  if (safe_method || msg.find(opt::kBlock1) || !msg.payload.empty()) return false;
+  auto b2 = BlockOption::decode(msg.uint_option(opt::kBlock2).value_or(0));
+  if (!b2 || b2->num == 0) return false;
+  // A later block of a response that is no longer kept (expired, evicted,
+  // never made): running the handler again would repeat a non-idempotent
+  // action, so the client has to start over.
+  auto cached = block2_.find({session, &r});
+  if (cached == block2_.end() || cached->second.expires <= now) {
+    error(out, codes::kRequestEntityIncomplete,
+          "no response kept for this Block2 request: send the request again");
+    return true;
+  }
+  Response resp(body_);
+  resp.code = cached->second.code;
+  resp.content_format = cached->second.content_format;
+  resp.set_payload(cached->second.body);
+  finish(msg, resp, limits, out);
+  return true;
+}
+
+void Dispatcher::keep_block2(const Response& resp, const Resource& r, SessionId session,
+                             TimePoint now) {
+  if (!block2_.count({session, &r}) && block2_.size() >= options_.max_block1_transfers) {
+    auto oldest = std::min_element(block2_.begin(), block2_.end(), [](auto& a, auto& b) {
+      return a.second.expires < b.second.expires;
+    });
+    block2_.erase(oldest);
+  }
+  block2_[{session, &r}] =
+      Block2State{resp.code, resp.content_format, resp.body, now + options_.block1_lifetime};
+}
+
 void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, SessionId session,
                           const DispatchLimits& limits, TimePoint now, DispatchOutput* out) {
   out->options.clear();
   out->resource = nullptr;
   out->observe = DispatchOutput::Observe::kNone;
   out->payload = {};
-
-  if (msg.find(opt::kProxyUri) || msg.find(opt::kProxyScheme))
-    return error(out, codes::kProxyingNotSupported, "coapd is not a proxy");
-  if (const uint16_t n = unusable_critical_option(msg))
-    return error(out, codes::kBadOption,
-                 "unrecognized or malformed critical option " + std::to_string(n));
-  if (proto == Proto::kUdp && has_bert_block(msg))
-    return error(out, codes::kBadRequest, "block size exponent 7 (BERT) is not valid over UDP");
+  if (reject_unusable(msg, proto, out)) return;
 
   Resource* r = dir_.find(msg);
   if (!r) return error(out, codes::kNotFound, "Not Found");
   out->resource = r;
   if (!r->allows(msg.code)) return error(out, codes::kMethodNotAllowed, "Method Not Allowed");
-
-  const bool safe_method = msg.code == codes::kGet || msg.code == codes::kFetch;
-  if (!safe_method && !msg.find(opt::kBlock1) && msg.payload.empty()) {
-    auto b2 = BlockOption::decode(msg.uint_option(opt::kBlock2).value_or(0));
-    if (b2 && b2->num > 0) {
-      // A later block of a response that is no longer kept (expired,
-      // evicted, never made): running the handler again would repeat a
-      // non-idempotent action, so the client has to start over.
-      auto cached = block2_.find({session, r});
-      if (cached == block2_.end() || cached->second.expires <= now)
-        return error(out, codes::kRequestEntityIncomplete,
-                     "no response kept for this Block2 request: send the request again");
-      Response resp(body_);
-      resp.code = cached->second.code;
-      resp.content_format = cached->second.content_format;
-      resp.set_payload(cached->second.body);
-      return finish(msg, resp, limits, out);
-    }
-  }
+  if (serve_kept_block2(msg, *r, session, limits, now, out)) return;
 
   std::span<const uint8_t> body = msg.payload;
   const bool block1 = msg.find(opt::kBlock1) && (msg.code == codes::kPut || msg.code == codes::kPost);
@@ -106,22 +130,13 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
       out->options.add_uint(opt::kBlock1, b->encode());
     block1_.erase({session, r});
   }
-
   if (resp.code.is_success() && msg.code == codes::kGet && r->observable()) {
     const std::optional<uint32_t> obs = msg.uint_option(opt::kObserve);
     if (obs == 0u) out->observe = DispatchOutput::Observe::kRegister;
     if (obs == 1u) out->observe = DispatchOutput::Observe::kDeregister;
   }
-  if (!safe_method && resp.body.size() > limits.max_payload) {
-    if (!block2_.count({session, r}) && block2_.size() >= options_.max_block1_transfers) {
-      auto oldest = std::min_element(block2_.begin(), block2_.end(), [](auto& a, auto& b) {
-        return a.second.expires < b.second.expires;
-      });
-      block2_.erase(oldest);
-    }
-    block2_[{session, r}] =
-        Block2State{resp.code, resp.content_format, resp.body, now + options_.block1_lifetime};
-  }
+  const bool safe_method = msg.code == codes::kGet || msg.code == codes::kFetch;
+  if (!safe_method && resp.body.size() > limits.max_payload) keep_block2(resp, *r, session, now);
   if (auto accept = msg.uint_option(opt::kAccept);
       accept && resp.content_format && *accept != *resp.content_format) {
     out->observe = DispatchOutput::Observe::kNone;

@@ -81,6 +81,13 @@ class Dispatcher {
   };
   using Block1Key = std::pair<SessionId, const Resource*>;
 
+  // Each returns true when it produced the final answer in *out.
+  // Proxy options, unusable critical options, BERT over UDP.
+  bool reject_unusable(const Message& msg, Proto proto, DispatchOutput* out);
+  // A later Block2 block of a PUT/POST response kept from its first block.
+  bool serve_kept_block2(const Message& msg, Resource& r, SessionId session,
+                         const DispatchLimits& limits, TimePoint now, DispatchOutput* out);
+  void keep_block2(const Response& resp, const Resource& r, SessionId session, TimePoint now);
   // Returns false when it already produced the final answer (an error or 2.31).
   bool collect_block1(const Message& msg, Resource& r, SessionId session, TimePoint now,
                       std::span<const uint8_t>* body, DispatchOutput* out);

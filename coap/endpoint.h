@@ -10,185 +10,34 @@
 // Sessions: a session is the state coapd keeps per peer: one per UDP peer
 // address, one per TCP connection (accepted or outgoing). An outgoing TCP
 // session that reconnects keeps its id across connections.
+//
+// Inside, the endpoint is the coordinator of nouns that each own their data:
+// SessionTable (coap/session.h), ConTracker (CON retransmission),
+// ObserveRegistry, ExchangeTable (client requests), DedupCache, Dispatcher and
+// TimerQueue. Its implementation is split by concern: endpoint.cc (entry,
+// timers, accounting), endpoint_udp.cc, endpoint_tcp.cc, endpoint_outgoing.cc,
+// endpoint_client.cc, endpoint_observe.cc.
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <optional>
 #include <random>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "coap/address.h"
+#include "coap/con_tracker.h"
 #include "coap/dedup_cache.h"
 #include "coap/dispatcher.h"
+#include "coap/endpoint_types.h"
+#include "coap/exchange_table.h"
 #include "coap/message.h"
+#include "coap/observe_registry.h"
 #include "coap/resource.h"
-#include "coap/time.h"
+#include "coap/result.h"
+#include "coap/session.h"
 #include "coap/timer_queue.h"
-#include "coap/uri.h"
 
 namespace coap {
-
-using ConnId = uint64_t;
-using RequestId = uint64_t;
-
-struct EndpointConfig {
-  // RFC 7252 section 4.8 transmission parameters.
-  Duration ack_timeout = seconds(2);
-  double ack_random_factor = 1.5;
-  unsigned max_retransmit = 4;
-
-  // Duplicate detection (UDP).
-  std::size_t dedup_entries = 16384;
-  std::size_t dedup_max_response = 1280;
-  // UDP peers are forgotten after this much silence, or the least recently
-  // active one when there are max_udp_sessions.
-  std::size_t max_udp_sessions = 4096;
-  Duration udp_session_timeout = seconds(300);
-  // Payload size of Block2 blocks over UDP.
-  std::size_t udp_block_size = 1024;
-  // Largest request body accepted in Block1 blocks.
-  std::size_t max_body_size = 1 << 20;
-
-  // CoAP over TCP.
-  std::size_t max_tcp_sessions = 256;
-  Duration tcp_idle_timeout = seconds(300);  // zero: never
-  Duration csm_timeout = seconds(5);
-  std::size_t max_message_size = 128 * 1024 + 1024;  // announced in our CSM
-  std::size_t max_queued_bytes = 1 << 20;            // per session, waiting for TCP
-  Duration connect_timeout = seconds(10);            // per outgoing attempt
-  Duration close_linger = seconds(5);  // time to flush queued bytes before a close becomes an abort
-
-  // RFC 7252 EXCHANGE_LIFETIME for these parameters.
-  Duration exchange_lifetime() const;
-  // RFC 7252 MAX_TRANSMIT_WAIT.
-  Duration max_transmit_wait() const;
-};
-
-// How the endpoint's commands reach the network. Called on the endpoint's
-// thread only, never re-entrantly.
-class NetworkIo {
- public:
-  virtual ~NetworkIo() = default;
-  virtual void send_datagram(const Address& to, std::span<const uint8_t> bytes) = 0;
-  // Starts a connection; its outcome arrives as on_tcp_connected or
-  // on_tcp_error with this id.
-  virtual ConnId tcp_connect(const Address& to) = 0;
-  // The connection has bytes in tcp_pending(); the caller hands them to TCP
-  // and reports with tcp_written().
-  virtual void tcp_want_write(ConnId conn) = 0;
-  // The endpoint has consumed n received bytes: open the window by n.
-  virtual void tcp_consumed(ConnId conn, std::size_t n) = 0;
-  // Orderly close (FIN) after everything written so far. No event for this
-  // connection reaches the endpoint afterwards.
-  virtual void tcp_close(ConnId conn) = 0;
-  // Immediate close (RST, or nothing for a connection still in SYN_SENT).
-  virtual void tcp_abort(ConnId conn) = 0;
-};
-
-enum class TcpError : uint8_t { kReset, kTimeout, kUnreachable, kAborted, kOther };
-const char* tcp_error_name(TcpError e);
-
-// An event of the session lifecycle, reported exactly once per occurrence.
-struct Event {
-  TimePoint time;
-  const char* name;  // static string: "tcp_connected", "session_closed", ...
-  SessionId session = 0;
-  Address peer;
-  std::string reason;  // why a session ended or an attempt failed; may be empty
-  uint32_t attempt = 0;  // reconnect attempt number, for reconnect events
-};
-
-struct ClientResult {
-  enum class Status : uint8_t { kResponse, kTimeout, kCancelled, kError };
-  Status status = Status::kError;
-  Code code;
-  std::vector<std::pair<uint16_t, std::vector<uint8_t>>> options;
-  std::vector<uint8_t> payload;
-  std::string error;  // for kError/kTimeout/kCancelled: a sentence
-  SessionId session = 0;
-};
-const char* client_status_name(ClientResult::Status s);
-
-class EndpointListener {
- public:
-  virtual ~EndpointListener() = default;
-  virtual void on_event(const Event& event) = 0;
-  // Exactly once per start_request().
-  virtual void on_request_done(RequestId id, ClientResult result) = 0;
-};
-
-enum class Role : uint8_t { kServer, kClient };
-enum class SessionState : uint8_t {
-  kConnecting,      // outgoing TCP: SYN sent
-  kCsmWait,         // TCP up, peer's CSM not yet received
-  kEstablished,
-  kClosing,         // closing after the queued bytes are written
-  kReconnectWait,   // outgoing TCP: waiting for the next attempt
-};
-const char* role_name(Role r);
-const char* session_state_name(SessionState s);
-
-enum class ListenerKind : uint8_t { kServer, kCallHome };
-
-// An outgoing TCP session (coapctl connect, or the config file).
-struct SessionSpec {
-  Address peer;
-  // Actual-Server side of call-home (RFC 8323 role reversal): coapd opens
-  // the connection and serves requests on it.
-  bool call_home = false;
-  bool reconnect = true;
-  Duration reconnect_interval = seconds(1);
-  // Exponential backoff up to this cap when larger than the interval.
-  Duration reconnect_max_interval = Duration::zero();
-  uint32_t reconnect_attempts = 0;  // 0: forever
-};
-
-struct ClientRequest {
-  Code method = codes::kGet;
-  Uri uri;
-  std::vector<uint8_t> payload;
-  std::optional<uint32_t> content_format;
-  std::optional<uint32_t> accept;
-  Duration timeout = seconds(30);
-  SessionId session = 0;  // send on this session instead of choosing by URI
-};
-
-struct SessionInfo {
-  SessionId id;
-  Proto proto;
-  Role role;
-  SessionState state;
-  Address peer;
-  Address local;
-  Duration age;
-  uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
-  bool outgoing;
-  bool call_home;
-  uint32_t reconnect_attempt;
-  std::size_t queued_bytes;
-  std::size_t observers;
-};
-
-struct EndpointCounters {
-  uint64_t datagrams_in = 0;
-  uint64_t datagrams_out = 0;
-  uint64_t requests = 0;        // requests received and answered or dropped
-  uint64_t responses = 0;       // responses sent
-  uint64_t bad_packets = 0;     // malformed datagrams or frames
-  uint64_t duplicates = 0;      // retransmitted requests answered from the cache
-  uint64_t rst_sent = 0;
-  uint64_t client_requests = 0;   // requests coapd sent as a client
-  uint64_t client_responses = 0;  // responses coapd received as a client
-  uint64_t retransmissions = 0;
-  uint64_t notifications = 0;
-  uint64_t tcp_accepted = 0;
-  uint64_t tcp_rejected = 0;
-  uint64_t pings = 0;
-};
 
 class Endpoint {
  public:
@@ -217,7 +66,7 @@ class Endpoint {
   // Runs every timer due at `now`.
   void on_timer(TimePoint now);
   // Earliest time on_timer has work; kNever when idle.
-  TimePoint next_deadline() const;
+  TimePoint next_deadline() const { return timers_.next(); }
 
   // --- TCP output, pulled by the caller after tcp_want_write -------------------
   std::span<const uint8_t> tcp_pending(ConnId conn) const;
@@ -228,10 +77,12 @@ class Endpoint {
   // REQUIRES: `id` is not the id of a request still outstanding (it names
   // the request in on_request_done).
   void start_request(RequestId id, ClientRequest request, TimePoint now);
-  // Opens (or returns the existing) outgoing TCP session to spec.peer.
-  // Returns 0 and sets *error on failure.
-  SessionId open_session(const SessionSpec& spec, TimePoint now, std::string* error,
-                         bool* existed = nullptr);
+  struct OpenedSession {
+    SessionId id;
+    bool existed;  // an outgoing session to that peer and role was already open
+  };
+  // Opens (or finds the existing) outgoing TCP session to spec.peer.
+  Result<OpenedSession> open_session(const SessionSpec& spec, TimePoint now);
   // Closes a session on request: Release, then FIN; no reconnect. False if
   // there is no such session.
   bool close_session(SessionId id, TimePoint now);
@@ -241,18 +92,13 @@ class Endpoint {
   // --- introspection -------------------------------------------------------------
   std::vector<SessionInfo> sessions(TimePoint now) const;
   const EndpointCounters& counters() const { return counters_; }
-  std::size_t session_count() const;
+  std::size_t session_count() const { return sessions_.size(); }
   std::size_t dedup_entries() const { return dedup_.size(); }
-  std::size_t observation_count() const;
+  std::size_t observation_count() const { return observations_.size(); }
   std::size_t exchange_count() const { return exchanges_.size(); }
   const EndpointConfig& config() const { return config_; }
 
  private:
-  struct Session;
-  struct Exchange;
-  struct ConTransmission;
-  struct Observation;
-
   enum TimerKind : uint8_t {
     kTimerCsm,
     kTimerIdle,
@@ -264,120 +110,140 @@ class Endpoint {
     kTimerObserve,
     kTimerSweep,
   };
+  // How a session lets go of its connection.
+  enum class Detach : uint8_t {
+    kClose,  // FIN after what was written
+    kAbort,  // RST (nothing for a connection still connecting)
+    kGone,   // the environment reported it gone: nothing to tell it
+  };
 
-  // Sessions and timers (endpoint.cc).
-  Session* find_session(SessionId id) const;
-  Session* session_for_conn(ConnId conn) const;
-  Session& new_session(Proto proto, Role role, const Address& peer, TimePoint now);
-  // Takes the session out of every table (events, requests and observations
-  // end with it); the object itself lives until reap().
-  void remove_session(Session& s, TimePoint now);
-  // End of every public entry point: sends notifications for resources that
-  // changed, then frees removed sessions.
+  // Every public entry point holds one: it sets the time of the call and,
+  // when the outermost one ends, sends the notifications of resources that
+  // changed and frees the sessions removed meanwhile.
+  class Entry {
+   public:
+    Entry(Endpoint& ep, TimePoint now);
+    ~Entry();
+    Entry(const Entry&) = delete;
+    Entry& operator=(const Entry&) = delete;
+
+   private:
+    Endpoint& ep_;
+  };
+
+  // Common (endpoint.cc).
+  Session& new_session(Proto proto, Role role, const Address& peer);
+  // Takes the session out of every table (its requests and observations end
+  // with it); the object itself lives until the entry point returns.
+  void remove_session(Session& s);
   void reap();
-  void emit(const char* name, const Session& s, TimePoint now, std::string reason = {},
-            uint32_t attempt = 0);
-  void bad_packet(const Address& from, SessionId session, std::string reason, TimePoint now);
+  void emit(EventKind kind, const Session& s, std::string reason = {}, uint32_t attempt = 0);
+  void bad_packet(const Address& from, SessionId session, std::string reason);
   void arm(TimePoint when, TimerKind kind, uint64_t key, uint64_t generation);
   void arm_sweep(TimePoint when);
-  void sweep(TimePoint now);
+  void sweep();
+  void run_timer(const Timer& t);
+  // The one path for datagrams to a session's peer: sent and counted.
+  void send_udp(Session& s, std::span<const uint8_t> wire);
+  // A datagram to an address with no session behind it (RST to a stranger).
+  void send_udp_to(const Address& to, std::span<const uint8_t> wire);
+  // Dispatches a request and handles Observe; the answer is left in out_.
+  void serve(Session& s, const Message& m);
+  DispatchLimits limits_for(const Session& s) const;
 
-  // UDP (endpoint.cc).
-  Session& udp_session(const Address& peer, Role role, TimePoint now);
-  void handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw,
-                          TimePoint now);
-  void handle_udp_response(Session& s, const Message& m, std::size_t size, TimePoint now);
-  void handle_udp_ack_rst(Session& s, const Message& m, std::size_t size, TimePoint now);
+  // UDP (endpoint_udp.cc).
+  Session& udp_session(const Address& peer, Role role);
+  void handle_udp(const Address& from, std::span<const uint8_t> bytes);
+  void handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw);
+  void handle_udp_response(Session& s, const Message& m, std::size_t size);
+  void handle_udp_ack_rst(Session& s, const Message& m, std::size_t size);
   void send_rst(const Address& to, uint16_t mid);
   // Sends a CON and retransmits it until acknowledged; returns its id.
-  uint64_t send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid, uint8_t kind,
-                        uint64_t ref, TimePoint now);
-  void remove_con(uint64_t id);
-  static uint64_t con_key(SessionId session, uint16_t mid);
-  void on_retransmit_timer(uint64_t id, uint64_t generation, TimePoint now);
-  uint16_t next_mid(Session& s);
-  // Dispatches a request and handles Observe; the answer is left in out_.
-  void serve(Session& s, const Message& m, TimePoint now);
+  uint64_t send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid,
+                        ConTracker::Kind kind, uint64_t ref);
+  void on_retransmit_timer(uint64_t id, uint64_t generation);
+  uint16_t next_mid(Session& s) { return s.udp->next_mid++; }
 
-  // TCP (endpoint_tcp.cc).
+  // TCP connections (endpoint_tcp.cc).
   void tcp_send(Session& s, Code code, const Token& token, const OptionList& options,
                 std::span<const uint8_t> payload, bool priority = false);
   void tcp_send_csm(Session& s);
-  void tcp_feed(Session& s, std::span<const uint8_t> bytes, TimePoint now);
-  bool tcp_handle_frame(Session& s, const Message& m, std::size_t frame_size, TimePoint now);
-  void tcp_handle_signal(Session& s, const Message& m, TimePoint now);
-  void tcp_session_established(Session& s, TimePoint now);
-  void tcp_abort_session(Session& s, std::string_view diagnostic, std::string reason,
-                         TimePoint now);
+  void tcp_connection_up(Session& s);
+  void tcp_feed(Session& s, std::span<const uint8_t> bytes);
+  bool tcp_handle_frame(Session& s, const Message& m);
+  void tcp_handle_signal(Session& s, const Message& m);
+  void tcp_handle_csm(Session& s, const Message& m);
+  void tcp_session_established(Session& s);
+  void tcp_abort_session(Session& s, std::string_view diagnostic, std::string reason);
   // Orderly close: our Release (when `release`), the queued bytes, then FIN.
-  void tcp_begin_close(Session& s, bool release, std::string reason, bool failed, TimePoint now);
-  void tcp_finish_close(Session& s, TimePoint now);
+  void tcp_begin_close(Session& s, bool release, std::string reason, bool failed);
+  void tcp_finish_close(Session& s);
+  // The one way a session lets go of its connection.
+  void detach(Session& s, Detach how);
   // The connection is gone: events, then reconnect or removal.
-  void tcp_connection_ended(Session& s, bool tcp_failed, bool session_failed, std::string reason,
-                            TimePoint now);
-  void attempt_failed(Session& s, const std::string& reason, TimePoint now);
-  void schedule_reconnect(Session& s, TimePoint now);
-  void start_attempt(Session& s, TimePoint now);
-  void on_tcp_timer(const Timer& t, TimePoint now);
-  DispatchLimits tcp_limits(const Session& s) const;
-  std::size_t tcp_session_count() const;
+  void tcp_connection_ended(Session& s, bool tcp_failed, bool session_failed, std::string reason);
+  void on_tcp_timer(const Timer& t);
+  Session* tcp_timer_session(const Timer& t, SessionState state) const;
+
+  // Outgoing sessions (endpoint_outgoing.cc).
+  Result<OpenedSession> open_outgoing(const SessionSpec& spec);
+  void attempt_failed(Session& s, const std::string& reason);
+  void schedule_reconnect(Session& s);
+  void start_attempt(Session& s);
+  void close_on_request(Session& s);
 
   // Client (endpoint_client.cc).
-  Token new_token();
-  Session* tcp_session_for_request(const ClientRequest& r, TimePoint now, std::string* error);
-  void send_exchange(Exchange& x, TimePoint now);
-  bool handle_client_response(Session& s, const Message& m, TimePoint now);
+  Result<Session*> session_for_request(const ClientRequest& r);
+  Result<Session*> tcp_session_for_request(const ClientRequest& r);
+  void send_exchange(Exchange& x);
+  // Whether x's message as built so far (opts), with a payload of n bytes,
+  // may go as one: over TCP the whole frame counts against the peer's
+  // Max-Message-Size (RFC 8323 5.3.1), over UDP the payload against our
+  // block size.
+  bool message_fits(const Exchange& x, const Session& s, const OptionList& opts,
+                    std::size_t n) const;
+  void build_block1(Exchange& x, const Session& s, OptionList& opts,
+                    std::span<const uint8_t>* payload);
+  bool handle_client_response(Session& s, const Message& m);
+  bool handle_block2(Exchange& x, Session& s, const Message& m);
   void complete_exchange(RequestId id, ClientResult result);
   void fail_session_exchanges(Session& s, const std::string& why, bool include_waiting);
+  void send_waiting_exchanges(Session& s);
 
   // Observe (endpoint_observe.cc).
-  // The Observe sequence number of the registration, or nullopt when the
-  // limits leave no room (the request is then answered as a plain GET).
-  std::optional<uint32_t> observe_register(Session& s, Resource& r, const Token& token,
-                                           TimePoint now);
+  // Registers m's token on s; the Observe sequence number of the
+  // registration, or nullopt when the limits leave no room (the request is
+  // then answered as a plain GET).
+  std::optional<uint32_t> observe_register(Session& s, Resource& r, const Token& token);
   void observe_deregister(Session& s, const Token& token);
   void remove_observation(uint64_t id);
   void drop_observations(Session& s);
-  void on_observe_tick(uint64_t index, TimePoint now);
-  void notify(Observation& o, TimePoint now);
+  void notify_resource(const Resource* r);
+  void on_observe_tick(uint64_t index);
+  void notify(Observation& o);
+  void notify_udp(Session& s, Observation& o);
+  void on_rst_for_notification(Session& s, uint16_t mid);
   // Sends a CON notification to every UDP observer whose check is due;
   // returns when the next one is due (part of the sweep).
-  TimePoint recheck_observers(TimePoint now);
+  TimePoint recheck_observers();
 
   EndpointConfig config_;
   ResourceDirectory& resources_;
   NetworkIo& io_;
   EndpointListener& listener_;
-  // First: the hash secrets of dedup_ and udp_sessions_ are drawn from it.
+  // First: the hash secrets of the tables below are drawn from it.
   std::mt19937_64 rng_;
   Dispatcher dispatcher_;
   DedupCache dedup_;
   TimerQueue timers_;
+  SessionTable sessions_;
+  ConTracker cons_;
+  ObserveRegistry observations_;
+  ExchangeTable exchanges_;
   EndpointCounters counters_;
-  TimePoint now_{};  // time of the call being processed
+  TimePoint now_{};      // time of the entry point being processed (set by Entry)
+  int entry_depth_ = 0;  // nested Entry guards
   TimePoint sweep_at_ = kNever;
-
-  SessionId next_session_id_ = 1;
-  std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
-  std::vector<std::unique_ptr<Session>> graveyard_;
-  std::unordered_map<ConnId, SessionId> conn_sessions_;
-  std::unordered_map<Address, SessionId, AddressHash> udp_sessions_;
-
-  std::unordered_map<RequestId, std::unique_ptr<Exchange>> exchanges_;
-  std::unordered_map<uint64_t, RequestId> exchange_by_token_;
-  uint64_t token_counter_;
-  std::unordered_map<uint64_t, std::unique_ptr<ConTransmission>> con_transmissions_;
-  std::unordered_map<uint64_t, uint64_t> con_by_mid_;  // con_key -> transmission id
-  uint64_t next_con_id_ = 1;
-
-  std::unordered_map<uint64_t, std::unique_ptr<Observation>> observations_;
-  uint64_t next_observation_id_ = 1;
-  uint32_t observe_seq_ = 0;
-  struct Ticking {
-    Resource* resource;
-    bool armed;
-  };
-  std::vector<Ticking> ticking_;  // observable resources with a notify interval
   std::vector<Resource*> changed_resources_;
 
   Message msg_;                // parse target, reused

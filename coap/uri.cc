@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 namespace coap {
 
@@ -36,43 +37,48 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
-std::optional<Uri> parse_uri(std::string_view text, std::string* error,
-                             const std::function<int(std::string_view)>& zone_index) {
-  auto fail = [error](std::string msg) -> std::optional<Uri> {
-    if (error) *error = std::move(msg);
-    return std::nullopt;
-  };
-  Uri uri;
-  std::string_view rest = text;
-  if (rest.starts_with("coap+tcp://")) {
-    uri.scheme = Scheme::kCoapTcp;
-    rest.remove_prefix(11);
-  } else if (rest.starts_with("coap://")) {
-    uri.scheme = Scheme::kCoap;
-    rest.remove_prefix(7);
-  } else if (rest.starts_with("coaps://") || rest.starts_with("coaps+tcp://")) {
-    return fail("coaps is not supported: coapd speaks CoAP without DTLS/TLS");
-  } else {
-    return fail("URI must start with coap:// or coap+tcp://");
-  }
-  // Authority ends at the first '/' or '?' (a fragment is not allowed in CoAP).
-  if (rest.find('#') != std::string_view::npos) return fail("a CoAP URI has no fragment");
-  const std::size_t auth_end = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, auth_end);
-  rest = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
-  if (authority.empty()) return fail("URI has no host");
+namespace {
 
+using ZoneIndex = std::function<int(std::string_view)>;
+
+// The scheme at the front of *rest, which it consumes.
+Result<Scheme> parse_scheme(std::string_view* rest) {
+  if (rest->starts_with("coap+tcp://")) {
+    rest->remove_prefix(11);
+    return Scheme::kCoapTcp;
+  }
+  if (rest->starts_with("coap://")) {
+    rest->remove_prefix(7);
+    return Scheme::kCoap;
+  }
+  if (rest->starts_with("coaps://") || rest->starts_with("coaps+tcp://"))
+    return error("coaps is not supported: coapd speaks CoAP without DTLS/TLS");
+  return error("URI must start with coap:// or coap+tcp://");
+}
+
+Result<uint16_t> parse_port(std::string_view text) {
+  if (text.empty()) return uint16_t{5683};
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v == 0 || v > 65535)
+    return error("invalid port '", text, "' in URI");
+  return static_cast<uint16_t>(v);
+}
+
+// "host[:port]" or "[v6[%25zone]][:port]": the peer address.
+Result<Address> parse_authority(std::string_view authority, const ZoneIndex& zone_index) {
+  if (authority.empty()) return error("URI has no host");
   std::string host;
   std::string_view port_text;
   if (authority.front() == '[') {
     const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return fail("unterminated IPv6 literal in URI");
+    if (close == std::string_view::npos) return error("unterminated IPv6 literal in URI");
     host = std::string(authority.substr(1, close - 1));
     // RFC 6874: the zone separator is written %25 inside a URI.
     if (auto z = host.find("%25"); z != std::string::npos) host.replace(z, 3, "%");
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':') return fail("unexpected text after IPv6 literal in URI");
+      if (after.front() != ':') return error("unexpected text after IPv6 literal in URI");
       port_text = after.substr(1);
     }
   } else {
@@ -81,45 +87,68 @@ std::optional<Uri> parse_uri(std::string_view text, std::string* error,
     // RFC 3986 3.2.2: an IPv6 literal must be bracketed; "2001:db8::1:5683"
     // would otherwise lose its last group to the port.
     if (host.find(':') != std::string::npos)
-      return fail("an IPv6 address in a URI must be written in brackets: [" +
-                  std::string(authority) + "]");
+      return error("an IPv6 address in a URI must be written in brackets: [", authority, "]");
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
-  uint16_t port = 5683;
-  if (!port_text.empty()) {
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), v);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || v == 0 || v > 65535)
-      return fail("invalid port '" + std::string(port_text) + "' in URI");
-    port = static_cast<uint16_t>(v);
-  }
-  auto addr = Address::parse_ip(host, port, zone_index);
+  Result<uint16_t> port = parse_port(port_text);
+  if (!port) return std::move(port).take_error();
+  auto addr = Address::parse_ip(host, *port, zone_index);
   if (!addr)
-    return fail("host '" + host +
-                "' is not an IP address literal (coapd runs its own IP stack and resolves no names)");
-  uri.peer = *addr;
+    return error("host '", host,
+                 "' is not an IP address literal (coapd runs its own IP stack and resolves no "
+                 "names)");
+  return *addr;
+}
 
-  std::string_view path = rest.substr(0, rest.find('?'));
-  std::string_view query =
-      rest.find('?') == std::string_view::npos ? std::string_view{} : rest.substr(rest.find('?') + 1);
-  // RFC 7252 6.4 step 8: an empty path or "/" has no Uri-Path; otherwise
-  // every segment is one, empty ones included ("/a/" is "a" and "").
-  if (path == "/") path = {};
+// "/a/b/" as Uri-Path segments: every '/' starts one, so "/a/" is "a" and "".
+Status split_path(std::string_view path, std::vector<std::string>* out) {
   while (!path.empty()) {
     path.remove_prefix(1);  // the '/'
     const std::size_t slash = path.find('/');
     auto decoded = percent_decode(path.substr(0, slash));
-    if (!decoded) return fail("bad percent-encoding in URI path");
-    uri.path.push_back(*decoded);
+    if (!decoded) return error("bad percent-encoding in URI path");
+    out->push_back(*decoded);
     path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
   }
+  return {};
+}
+
+// "x=1&y" as Uri-Query items.
+Status split_query(std::string_view query, std::vector<std::string>* out) {
   while (!query.empty()) {
     const std::size_t amp = query.find('&');
     auto decoded = percent_decode(query.substr(0, amp));
-    if (!decoded) return fail("bad percent-encoding in URI query");
-    uri.query.push_back(*decoded);
+    if (!decoded) return error("bad percent-encoding in URI query");
+    out->push_back(*decoded);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<Uri> parse_uri(std::string_view text, const ZoneIndex& zone_index) {
+  Uri uri;
+  std::string_view rest = text;
+  Result<Scheme> scheme = parse_scheme(&rest);
+  if (!scheme) return std::move(scheme).take_error();
+  uri.scheme = *scheme;
+  // Authority ends at the first '/' or '?' (a fragment is not allowed in CoAP).
+  if (rest.find('#') != std::string_view::npos) return error("a CoAP URI has no fragment");
+  const std::size_t auth_end = rest.find_first_of("/?");
+  Result<Address> peer = parse_authority(rest.substr(0, auth_end), zone_index);
+  if (!peer) return std::move(peer).take_error();
+  uri.peer = *peer;
+  rest = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
+
+  const std::size_t q = rest.find('?');
+  std::string_view path = rest.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
+  // RFC 7252 6.4 step 8: an empty path or "/" has no Uri-Path; otherwise
+  // every segment is one, empty ones included ("/a/" is "a" and "").
+  if (path == "/") path = {};
+  if (Status st = split_path(path, &uri.path); !st) return std::move(st).take_error();
+  if (Status st = split_query(query, &uri.query); !st) return std::move(st).take_error();
   return uri;
 }
 

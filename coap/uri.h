@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "coap/address.h"
+#include "coap/result.h"
 
 namespace coap {
 
@@ -26,15 +27,10 @@ struct Uri {
   std::string to_string() const;
 };
 
-struct UriError {
-  std::string message;
-};
-
 // Parses a URI. zone_index maps an IPv6 zone name ("coap0") to an interface
-// index. On failure returns nullopt and sets *error to a sentence naming the
-// problem.
-std::optional<Uri> parse_uri(std::string_view text, std::string* error,
-                             const std::function<int(std::string_view)>& zone_index = {});
+// index (-1: no such interface). The error names the problem.
+Result<Uri> parse_uri(std::string_view text,
+                      const std::function<int(std::string_view)>& zone_index = {});
 
 // Percent-decodes s; nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s);

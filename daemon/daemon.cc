@@ -121,9 +121,12 @@ json result_json(const coap::ClientResult& r) {
 // Parses a URI with the TAP's name as the zone of link-local addresses.
 std::optional<coap::Uri> parse_uri_for(const std::string& text, const std::string& tap,
                                        int zone_index, std::string* error) {
-  return coap::parse_uri(text, error, [&](std::string_view name) {
+  auto uri = coap::parse_uri(text, [&](std::string_view name) {
     return name == tap ? zone_index : -1;
   });
+  if (uri) return *uri;
+  *error = uri.error();
+  return std::nullopt;
 }
 
 class Daemon {
@@ -208,7 +211,7 @@ bool Daemon::start_network(std::string* error) {
   EngineHooks hooks;
   hooks.on_event = [this](const coap::Event& e) {
     if (spdlog::should_log(spdlog::level::info)) {
-      spdlog::info("event {} session={} peer={}{}{}", e.name, e.session,
+      spdlog::info("event {} session={} peer={}{}{}", e.name(), e.session,
                    e.peer.family == coap::Address::Family::kNone ? "-" : e.peer.to_string(),
                    e.reason.empty() ? "" : " reason=" + e.reason,
                    e.attempt ? " attempt=" + std::to_string(e.attempt) : "");
@@ -307,8 +310,8 @@ int Daemon::run() {
     const coap::SessionSpec spec = session_spec(*uri, s.call_home, s.reconnect_interval,
                                                 s.reconnect_max_interval, s.reconnect_attempts);
     engine_->post([spec, uri = s.uri](coap::Endpoint& ep, coap::TimePoint now) {
-      std::string err;
-      if (!ep.open_session(spec, now, &err)) spdlog::error("session {}: {}", uri, err);
+      auto opened = ep.open_session(spec, now);
+      if (!opened) spdlog::error("session {}: {}", uri, opened.error());
     });
   }
 
@@ -567,14 +570,12 @@ void Daemon::handle_connect(const json& req, Responder r) {
   const coap::SessionSpec spec = session_spec(*uri, control::bool_field(req, "call_home", false),
                                               interval, max_interval, attempts);
   engine_->post([this, r, spec](coap::Endpoint& ep, coap::TimePoint now) {
-    std::string error;
-    bool existed = false;
-    const coap::SessionId id = ep.open_session(spec, now, &error, &existed);
-    poster_->post([r, id, existed, error] {
-      if (id) {
-        r.ok({{"session", id}, {"existing", existed}});
+    auto opened = ep.open_session(spec, now);
+    poster_->post([r, opened = std::move(opened)] {
+      if (opened) {
+        r.ok({{"session", opened->id}, {"existing", opened->existed}});
       } else {
-        r.error(error);
+        r.error(opened.error());
       }
     });
   });

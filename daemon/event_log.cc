@@ -27,7 +27,7 @@ std::string event_time(coap::TimePoint t) {
 nlohmann::json EventLog::to_json(const coap::Event& e) {
   nlohmann::json j = {
       {"time", event_time(e.time)},
-      {"event", e.name},
+      {"event", e.name()},
       {"session_id", e.session},
       {"peer", e.peer.family == coap::Address::Family::kNone ? "" : e.peer.to_string()}};
   if (!e.reason.empty()) j["reason"] = e.reason;

@@ -144,7 +144,7 @@ class RecordingListener final : public EndpointListener {
   }
 
   static std::string label(const Event& e) {
-    std::string s = e.name;
+    std::string s = e.name();
     if (e.attempt) s += "(" + std::to_string(e.attempt) + ")";
     return s;
   }
@@ -323,9 +323,8 @@ class EndpointTest : public ::testing::Test {
   static ClientRequest get_request(std::string_view uri) {
     ClientRequest r;
     r.method = codes::kGet;
-    std::string err;
-    auto u = parse_uri(uri, &err);
-    EXPECT_TRUE(u.has_value()) << err;
+    auto u = parse_uri(uri);
+    EXPECT_TRUE(u.ok()) << (u.ok() ? "" : u.error());
     if (u) r.uri = *u;
     return r;
   }

@@ -329,8 +329,7 @@ TEST_F(EndpointObserveTest, ObservationOfAnOutgoingSessionSurvivesReconnect) {
   SessionSpec spec;
   spec.peer = kServerPeer;
   spec.call_home = true;
-  std::string err;
-  const SessionId id = ep().open_session(spec, now, &err);
+  const SessionId id = ep().open_session(spec, now)->id;
   ConnId c = net.last_connect();
   ep().on_tcp_connected(c, kLocal, now);
   establish(c);
@@ -377,8 +376,7 @@ TEST_F(EndpointObserveTest, NoNotificationsWhileReconnecting) {
   spec.peer = kServerPeer;
   spec.call_home = true;
   spec.reconnect_interval = seconds(10);
-  std::string err;
-  ep().open_session(spec, now, &err);
+  ASSERT_TRUE(ep().open_session(spec, now).ok());
   const ConnId c = net.last_connect();
   ep().on_tcp_connected(c, kLocal, now);
   establish(c);

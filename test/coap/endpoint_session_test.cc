@@ -14,10 +14,9 @@ using namespace coap::test;
 class EndpointSessionTest : public EndpointTest {
  protected:
   SessionId open(const SessionSpec& spec) {
-    std::string err;
-    const SessionId id = ep().open_session(spec, now, &err);
-    EXPECT_NE(id, 0u) << err;
-    return id;
+    auto opened = ep().open_session(spec, now);
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error());
+    return opened.ok() ? opened->id : 0;
   }
   SessionSpec spec_to(const Address& peer = kServerPeer) {
     SessionSpec s;
@@ -34,7 +33,7 @@ class EndpointSessionTest : public EndpointTest {
   }
   // Checks that all events since the last take() belong to session id.
   void expect_session(SessionId id) {
-    for (const Event& e : listener.peek()) EXPECT_EQ(e.session, id) << e.name;
+    for (const Event& e : listener.peek()) EXPECT_EQ(e.session, id) << e.name();
   }
   const SessionInfo* info(SessionId id) {
     infos_ = ep().sessions(now);
@@ -60,10 +59,10 @@ TEST_F(EndpointSessionTest, OpenSessionConnectsAndEstablishes) {
   EXPECT_FALSE(info(id)->call_home);
 
   // Opening it again finds the same session and starts nothing.
-  bool existed = false;
-  std::string err;
-  EXPECT_EQ(ep().open_session(spec_to(), now, &err, &existed), id);
-  EXPECT_TRUE(existed);
+  auto again = ep().open_session(spec_to(), now);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, id);
+  EXPECT_TRUE(again->existed);
   EXPECT_EQ(net.connects().size(), 1u);
 
   ep().on_tcp_connected(c, kLocal, now);
@@ -81,13 +80,13 @@ TEST_F(EndpointSessionTest, OpenSessionConnectsAndEstablishes) {
 }
 
 TEST_F(EndpointSessionTest, OpenSessionNeedsAnAddressAndPort) {
-  std::string err;
   SessionSpec s;
-  EXPECT_EQ(ep().open_session(s, now, &err), 0u);
-  EXPECT_FALSE(err.empty());
+  auto opened = ep().open_session(s, now);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_FALSE(opened.error().empty());
   s.peer = kServerPeer;
   s.peer.port = 0;
-  EXPECT_EQ(ep().open_session(s, now, &err), 0u);
+  EXPECT_FALSE(ep().open_session(s, now).ok());
   EXPECT_TRUE(net.connects().empty());
   EXPECT_EQ(events(), Events{});
 }
@@ -108,11 +107,10 @@ TEST_F(EndpointSessionTest, CallHomeSessionServesRequests) {
   EXPECT_EQ(f[0].code, codes::kContent);
   // A call-home session and a client session to the same peer are distinct.
   net.one_conn_per_peer = false;
-  bool existed = true;
-  std::string err;
-  const SessionId other = ep().open_session(spec_to(), now, &err, &existed);
-  EXPECT_FALSE(existed);
-  EXPECT_NE(other, id);
+  auto other = ep().open_session(spec_to(), now);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->existed);
+  EXPECT_NE(other->id, id);
   EXPECT_EQ(events(), Events{});
 }
 

@@ -9,16 +9,15 @@ namespace coap {
 namespace {
 
 Uri parse_ok(std::string_view text) {
-  std::string err;
-  auto u = parse_uri(text, &err, [](std::string_view zone) { return zone == "coap0" ? 3 : -1; });
-  EXPECT_TRUE(u.has_value()) << text << ": " << err;
-  return u.value_or(Uri{});
+  auto u = parse_uri(text, [](std::string_view zone) { return zone == "coap0" ? 3 : -1; });
+  EXPECT_TRUE(u.ok()) << text << ": " << (u.ok() ? "" : u.error());
+  return u.ok() ? *u : Uri{};
 }
 
 std::string parse_error(std::string_view text) {
-  std::string err;
-  auto u = parse_uri(text, &err);
-  EXPECT_FALSE(u.has_value()) << text << " parsed as " << (u ? u->to_string() : "");
+  auto u = parse_uri(text);
+  EXPECT_FALSE(u.ok()) << text << " parsed as " << (u ? u->to_string() : "");
+  const std::string err = u.ok() ? "" : u.error();
   EXPECT_FALSE(err.empty()) << text;
   return err;
 }

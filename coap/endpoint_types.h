@@ -1,0 +1,179 @@
+// The public vocabulary of coap::Endpoint (coap/endpoint.h): its
+// configuration, the interfaces it talks through (NetworkIo out,
+// EndpointListener up), what a client request is and returns, and what the
+// endpoint reports about its sessions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "coap/address.h"
+#include "coap/code.h"
+#include "coap/event.h"
+#include "coap/resource.h"
+#include "coap/time.h"
+#include "coap/uri.h"
+
+namespace coap {
+
+using ConnId = uint64_t;
+using RequestId = uint64_t;
+
+struct EndpointConfig {
+  // RFC 7252 section 4.8 transmission parameters.
+  Duration ack_timeout = seconds(2);
+  double ack_random_factor = 1.5;
+  unsigned max_retransmit = 4;
+
+  // Duplicate detection (UDP).
+  std::size_t dedup_entries = 16384;
+  std::size_t dedup_max_response = 1280;
+  // UDP peers are forgotten after this much silence, or the least recently
+  // active one when there are max_udp_sessions.
+  std::size_t max_udp_sessions = 4096;
+  Duration udp_session_timeout = seconds(300);
+  // Payload size of Block2 blocks over UDP.
+  std::size_t udp_block_size = 1024;
+  // Largest request body accepted in Block1 blocks.
+  std::size_t max_body_size = 1 << 20;
+
+  // CoAP over TCP.
+  std::size_t max_tcp_sessions = 256;
+  Duration tcp_idle_timeout = seconds(300);  // zero: never
+  Duration csm_timeout = seconds(5);
+  std::size_t max_message_size = 128 * 1024 + 1024;  // announced in our CSM
+  std::size_t max_queued_bytes = 1 << 20;            // per session, waiting for TCP
+  Duration connect_timeout = seconds(10);            // per outgoing attempt
+  Duration close_linger = seconds(5);  // time to flush queued bytes before a close becomes an abort
+
+  // RFC 7252 EXCHANGE_LIFETIME for these parameters.
+  Duration exchange_lifetime() const;
+  // RFC 7252 MAX_TRANSMIT_WAIT.
+  Duration max_transmit_wait() const;
+};
+
+// How the endpoint's commands reach the network. Called on the endpoint's
+// thread only, never re-entrantly.
+class NetworkIo {
+ public:
+  virtual ~NetworkIo() = default;
+  virtual void send_datagram(const Address& to, std::span<const uint8_t> bytes) = 0;
+  // Starts a connection; its outcome arrives as on_tcp_connected or
+  // on_tcp_error with this id.
+  virtual ConnId tcp_connect(const Address& to) = 0;
+  // The connection has bytes in tcp_pending(); the caller hands them to TCP
+  // and reports with tcp_written().
+  virtual void tcp_want_write(ConnId conn) = 0;
+  // The endpoint has consumed n received bytes: open the window by n.
+  virtual void tcp_consumed(ConnId conn, std::size_t n) = 0;
+  // Orderly close (FIN) after everything written so far. No event for this
+  // connection reaches the endpoint afterwards.
+  virtual void tcp_close(ConnId conn) = 0;
+  // Immediate close (RST, or nothing for a connection still in SYN_SENT).
+  virtual void tcp_abort(ConnId conn) = 0;
+};
+
+enum class TcpError : uint8_t { kReset, kTimeout, kUnreachable, kAborted, kOther };
+const char* tcp_error_name(TcpError e);
+
+struct ClientResult {
+  enum class Status : uint8_t { kResponse, kTimeout, kCancelled, kError };
+  Status status = Status::kError;
+  Code code;
+  std::vector<std::pair<uint16_t, std::vector<uint8_t>>> options;
+  std::vector<uint8_t> payload;
+  std::string error;  // for kError/kTimeout/kCancelled: a sentence
+  SessionId session = 0;
+
+  // A request that ended without a response: status is kError, kTimeout or
+  // kCancelled, why a sentence.
+  static ClientResult failed(Status status, SessionId session, std::string why);
+};
+// A request that failed (kError).
+inline ClientResult client_error(SessionId session, std::string why) {
+  return ClientResult::failed(ClientResult::Status::kError, session, std::move(why));
+}
+const char* client_status_name(ClientResult::Status s);
+
+class EndpointListener {
+ public:
+  virtual ~EndpointListener() = default;
+  virtual void on_event(const Event& event) = 0;
+  // Exactly once per start_request().
+  virtual void on_request_done(RequestId id, ClientResult result) = 0;
+};
+
+enum class Role : uint8_t { kServer, kClient };
+enum class SessionState : uint8_t {
+  kConnecting,      // outgoing TCP: SYN sent
+  kCsmWait,         // TCP up, peer's CSM not yet received
+  kEstablished,
+  kClosing,         // closing after the queued bytes are written
+  kReconnectWait,   // outgoing TCP: waiting for the next attempt
+};
+const char* role_name(Role r);
+const char* session_state_name(SessionState s);
+
+enum class ListenerKind : uint8_t { kServer, kCallHome };
+
+// An outgoing TCP session (coapctl connect, or the config file).
+struct SessionSpec {
+  Address peer;
+  // Actual-Server side of call-home (RFC 8323 role reversal): coapd opens
+  // the connection and serves requests on it.
+  bool call_home = false;
+  bool reconnect = true;
+  Duration reconnect_interval = seconds(1);
+  // Exponential backoff up to this cap when larger than the interval.
+  Duration reconnect_max_interval = Duration::zero();
+  uint32_t reconnect_attempts = 0;  // 0: forever
+};
+
+struct ClientRequest {
+  Code method = codes::kGet;
+  Uri uri;
+  std::vector<uint8_t> payload;
+  std::optional<uint32_t> content_format;
+  std::optional<uint32_t> accept;
+  Duration timeout = seconds(30);
+  SessionId session = 0;  // send on this session instead of choosing by URI
+};
+
+struct SessionInfo {
+  SessionId id;
+  Proto proto;
+  Role role;
+  SessionState state;
+  Address peer;
+  Address local;
+  Duration age;
+  uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
+  bool outgoing;
+  bool call_home;
+  uint32_t reconnect_attempt;
+  std::size_t queued_bytes;
+  std::size_t observers;
+};
+
+struct EndpointCounters {
+  uint64_t datagrams_in = 0;
+  uint64_t datagrams_out = 0;
+  uint64_t requests = 0;        // requests received and answered or dropped
+  uint64_t responses = 0;       // responses sent
+  uint64_t bad_packets = 0;     // malformed datagrams or frames
+  uint64_t duplicates = 0;      // retransmitted requests answered from the cache
+  uint64_t rst_sent = 0;
+  uint64_t client_requests = 0;   // requests coapd sent as a client
+  uint64_t client_responses = 0;  // responses coapd received as a client
+  uint64_t retransmissions = 0;
+  uint64_t notifications = 0;
+  uint64_t tcp_accepted = 0;
+  uint64_t tcp_rejected = 0;
+  uint64_t pings = 0;
+};
+
+}  // namespace coap

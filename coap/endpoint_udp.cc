@@ -1,0 +1,189 @@
+// Endpoint: CoAP over UDP (RFC 7252): message layer, duplicate detection,
+// CON retransmission.
+#include <algorithm>
+
+#include "coap/endpoint.h"
+
+namespace coap {
+
+Session& Endpoint::udp_session(const Address& peer, Role role) {
+  if (Session* s = sessions_.by_udp_peer(peer)) {
+    s->last_activity = now_;
+    return *s;
+  }
+  if (sessions_.udp_count() >= config_.max_udp_sessions) {
+    // Full: forget the peer that has been silent longest.
+    if (Session* quietest = sessions_.quietest_udp()) remove_session(*quietest);
+  }
+  Session& s = new_session(Proto::kUdp, role, peer);
+  s.accepted = role == Role::kServer;
+  sessions_.bind_udp(s);
+  if (s.accepted) emit(EventKind::kServerSessionNew, s);
+  arm_sweep(now_ + config_.udp_session_timeout);
+  return s;
+}
+
+void Endpoint::send_rst(const Address& to, uint16_t mid) {
+  wire_.clear();
+  write_udp_empty(wire_, Type::kRst, mid);
+  if (Session* s = sessions_.by_udp_peer(to)) {
+    send_udp(*s, wire_);
+  } else {
+    send_udp_to(to, wire_);
+  }
+  ++counters_.rst_sent;
+}
+
+void Endpoint::on_datagram(const Address& from, std::span<const uint8_t> bytes, TimePoint now) {
+  Entry entry(*this, now);
+  ++counters_.datagrams_in;
+  handle_udp(from, bytes);
+}
+
+void Endpoint::handle_udp(const Address& from, std::span<const uint8_t> bytes) {
+  Message& m = msg_;
+  const ParseError err = parse_udp(bytes, m);
+  Session* known = sessions_.by_udp_peer(from);
+  const SessionId known_id = known ? known->id : 0;
+  if (err != ParseError::kNone) {
+    // RFC 7252 4.2/4.3: a CON that cannot be processed gets RST; others are dropped.
+    const bool header_ok = err != ParseError::kTruncated && err != ParseError::kBadVersion;
+    if (header_ok && m.type == Type::kCon) send_rst(from, m.mid);
+    return bad_packet(from, known_id, std::string("malformed datagram: ") + parse_error_name(err));
+  }
+  if (m.type == Type::kAck || m.type == Type::kRst) {
+    if ((m.type == Type::kRst && !m.code.is_empty()) || m.code.is_request() ||
+        m.code.is_signaling())
+      return bad_packet(from, known_id,
+                        std::string(type_name(m.type)) + " carrying code " + m.code.str());
+    if (known) handle_udp_ack_rst(*known, m, bytes.size());
+    return;
+  }
+  // CON or NON.
+  if (m.code.is_empty()) {
+    if (m.type == Type::kNon) return bad_packet(from, known_id, "empty NON message");
+    send_rst(from, m.mid);  // CoAP ping (RFC 7252 4.3)
+    ++counters_.pings;
+  } else if (m.code.is_request()) {
+    handle_udp_request(known ? *known : udp_session(from, Role::kServer), m, bytes);
+  } else if (m.code.is_response()) {
+    if (known) return handle_udp_response(*known, m, bytes.size());
+    if (m.type == Type::kCon) send_rst(from, m.mid);  // a response nobody asked for
+  } else {
+    if (m.type == Type::kCon) send_rst(from, m.mid);
+    bad_packet(from, known_id, "code " + m.code.str() + " is not valid over UDP");
+  }
+}
+
+void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw) {
+  ++counters_.requests;
+  s.last_activity = now_;
+  s.traffic.received(raw.size());
+  std::span<const uint8_t> cached;
+  switch (dedup_.lookup(s.peer, m.mid, now_, &cached)) {
+    case DedupCache::Hit::kSeenWithResponse:
+      ++counters_.duplicates;
+      if (m.type == Type::kCon) send_udp(s, cached);
+      return;
+    case DedupCache::Hit::kSeen:  // the response was too large to keep: answer again
+    case DedupCache::Hit::kMiss:
+      break;
+  }
+  if (m.type == Type::kNon) {
+    // RFC 7252 5.4.1 and 4.3: a NON with an unrecognized critical option is
+    // rejected (RST, nothing else); 4.02 is the answer to a CON only.
+    if (const uint16_t n = Dispatcher::unusable_critical_option(m)) {
+      dedup_.insert(s.peer, m.mid, {}, now_);
+      send_rst(s.peer, m.mid);
+      return bad_packet(s.peer, s.id,
+                        "NON request with unrecognized critical option " + std::to_string(n));
+    }
+  }
+  serve(s, m);
+  wire_.clear();
+  if (m.type == Type::kCon) {
+    write_udp(wire_, Type::kAck, out_.code, m.mid, m.token, out_.options, out_.payload);
+  } else {
+    write_udp(wire_, Type::kNon, out_.code, next_mid(s), m.token, out_.options, out_.payload);
+  }
+  dedup_.insert(s.peer, m.mid, wire_, now_);
+  send_udp(s, wire_);
+  ++counters_.responses;
+}
+
+void Endpoint::handle_udp_response(Session& s, const Message& m, std::size_t size) {
+  s.traffic.received(size);
+  s.last_activity = now_;
+  std::span<const uint8_t> cached;
+  if (dedup_.lookup(s.peer, m.mid, now_, &cached) == DedupCache::Hit::kSeenWithResponse) {
+    if (m.type == Type::kCon) send_udp(s, cached);  // our ACK was lost
+    return;
+  }
+  // Copy the header fields: handling the response may send and reuse buffers.
+  const Type type = m.type;
+  const uint16_t mid = m.mid;
+  const bool matched = handle_client_response(s, m);
+  if (type != Type::kCon) return;
+  if (!matched) return send_rst(s.peer, mid);
+  wire_.clear();
+  write_udp_empty(wire_, Type::kAck, mid);
+  dedup_.insert(s.peer, mid, wire_, now_);
+  send_udp(s, wire_);
+}
+
+void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, std::size_t size) {
+  s.traffic.received(size);
+  s.last_activity = now_;
+  std::optional<ConTracker::Transmission> t = cons_.answered(s.id, m.mid);
+  if (!t) {
+    // A RST may reject a NON notification (RFC 7641 3.6).
+    if (m.type == Type::kRst) on_rst_for_notification(s, m.mid);
+    return;
+  }
+  if (t->kind == ConTracker::Kind::kNotification) {
+    if (Observation* o = observations_.find(t->ref)) o->pending_con = 0;
+    if (m.type == Type::kRst) remove_observation(t->ref);
+    return;
+  }
+  Exchange* x = exchanges_.find(t->ref);
+  if (!x) return;
+  x->con_id = 0;
+  if (m.type == Type::kRst)
+    return complete_exchange(t->ref, client_error(s.id, "the peer rejected the request with RST"));
+  // An empty ACK: the response follows separately (RFC 7252 5.2.2).
+  if (!m.code.is_empty()) handle_client_response(s, m);
+}
+
+uint64_t Endpoint::send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid,
+                                ConTracker::Kind kind, uint64_t ref) {
+  const ConTracker::Transmission& t = cons_.add(s.id, mid, kind, ref, wire, rng_);
+  send_udp(s, t.wire);
+  arm(now_ + t.timeout, kTimerRetransmit, t.id, 0);
+  return t.id;
+}
+
+void Endpoint::on_retransmit_timer(uint64_t id, uint64_t generation) {
+  const ConTracker::Transmission* t = cons_.find(id);
+  Session* s = t ? sessions_.find(t->session) : nullptr;
+  const ConTracker::TimerOutcome out = cons_.on_timer(id, generation, s != nullptr);
+  using Action = ConTracker::TimerOutcome::Action;
+  if (out.action == Action::kResend) {
+    send_udp(*s, out.transmission->wire);
+    ++counters_.retransmissions;
+    arm(now_ + out.transmission->timeout, kTimerRetransmit, id, out.transmission->retransmits);
+    return;
+  }
+  if (out.action != Action::kGiveUp) return;
+  if (out.kind == ConTracker::Kind::kNotification) {
+    remove_observation(out.ref);  // the observer is gone (RFC 7641 4.5)
+    return;
+  }
+  if (exchanges_.find(out.ref)) {
+    complete_exchange(out.ref, ClientResult::failed(ClientResult::Status::kTimeout, out.session,
+                                                    "no ACK after " +
+                                                        std::to_string(out.transmissions) +
+                                                        " transmissions"));
+  }
+}
+
+}  // namespace coap

@@ -1,0 +1,56 @@
+// Requests coapd sends as a client, from start_request to on_request_done,
+// found by request id and by token.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "coap/endpoint_types.h"
+#include "coap/message.h"
+
+namespace coap {
+
+struct Exchange {
+  RequestId id = 0;
+  ClientRequest req;
+  SessionId session = 0;
+  Token token;
+  TimePoint deadline;
+  uint64_t con_id = 0;  // UDP: the CON transmission in flight, if any
+  // Block1: offset of the next block to send; block size exponent.
+  std::size_t block1_offset = 0;
+  uint8_t block1_szx = 6;
+  // Block2: body collected so far, next block number, block size exponent.
+  std::vector<uint8_t> body;
+  uint32_t next_block2 = 0;
+  uint8_t block2_szx = 6;
+};
+
+class ExchangeTable {
+ public:
+  // Tokens are 8 bytes, distinct for 2^64 requests, and unpredictable to
+  // peers for an unpredictable seed.
+  explicit ExchangeTable(uint64_t token_seed) : token_counter_(token_seed) {}
+
+  // REQUIRES: no exchange with this id.
+  Exchange& add(RequestId id, ClientRequest request, SessionId session, TimePoint now);
+  Exchange* find(RequestId id) const;
+  Exchange* by_token(const Token& token) const;
+  // Removes the exchange and hands it over (nullptr when there is none).
+  std::unique_ptr<Exchange> take(RequestId id);
+  // Ids in ascending order.
+  std::vector<RequestId> ids() const;
+  std::size_t size() const { return exchanges_.size(); }
+
+ private:
+  static uint64_t token_key(const Token& t);
+  Token new_token();
+
+  uint64_t token_counter_;
+  std::unordered_map<RequestId, std::unique_ptr<Exchange>> exchanges_;
+  std::unordered_map<uint64_t, RequestId> by_token_;
+};
+
+}  // namespace coap

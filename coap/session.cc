@@ -1,0 +1,95 @@
+#include "coap/session.h"
+
+#include <algorithm>
+
+namespace coap {
+
+Session& SessionTable::create(Proto proto, Role role, const Address& peer, TimePoint now) {
+  auto s = std::make_unique<Session>();
+  s->id = next_id_++;
+  s->proto = proto;
+  s->role = role;
+  s->peer = peer;
+  s->created = now;
+  s->last_activity = now;
+  Session& ref = *s;
+  sessions_.emplace(ref.id, std::move(s));
+  return ref;
+}
+
+Session* SessionTable::find(SessionId id) const {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+Session* SessionTable::by_conn(ConnId conn) const {
+  auto it = conns_.find(conn);
+  return it == conns_.end() ? nullptr : find(it->second);
+}
+
+Session* SessionTable::by_udp_peer(const Address& peer) const {
+  auto it = udp_.find(peer);
+  return it == udp_.end() ? nullptr : find(it->second);
+}
+
+void SessionTable::bind_conn(Session& s, ConnId conn) {
+  s.tcp->conn = conn;
+  conns_[conn] = s.id;
+}
+
+void SessionTable::unbind_conn(Session& s) {
+  if (!s.tcp || !s.tcp->conn) return;
+  conns_.erase(s.tcp->conn);
+  s.tcp->conn = 0;
+}
+
+void SessionTable::bind_udp(Session& s) { udp_.emplace(s.peer, s.id); }
+
+void SessionTable::retire(Session& s) {
+  unbind_conn(s);
+  if (s.proto == Proto::kUdp) udp_.erase(s.peer);
+  auto it = sessions_.find(s.id);
+  graveyard_.push_back(std::move(it->second));
+  sessions_.erase(it);
+}
+
+std::size_t SessionTable::tcp_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, s] : sessions_) n += s->proto == Proto::kTcp && !s->rejected;
+  return n;
+}
+
+std::vector<SessionId> SessionTable::ids() const {
+  std::vector<SessionId> ids;
+  ids.reserve(sessions_.size());
+  for (const auto& [id, s] : sessions_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Session* SessionTable::quietest_udp() const {
+  Session* oldest = nullptr;
+  for (const auto& [peer, id] : udp_) {
+    Session* s = find(id);
+    if (!s->busy() && (!oldest || s->last_activity < oldest->last_activity)) oldest = s;
+  }
+  return oldest;
+}
+
+std::vector<Session*> SessionTable::expired_udp(TimePoint now, Duration timeout,
+                                                TimePoint* next) const {
+  std::vector<Session*> expired;
+  for (const auto& [peer, id] : udp_) {
+    Session* s = find(id);
+    if (s->busy()) continue;
+    const TimePoint expiry = s->last_activity + timeout;
+    if (expiry <= now) {
+      expired.push_back(s);
+    } else {
+      *next = std::min(*next, expiry);
+    }
+  }
+  return expired;
+}
+
+}  // namespace coap
