@@ -12,6 +12,7 @@ TEST_F(TcpWriteTest, WriteTakesWhatFitsAndWritableFollowsThePeersAcks) {
   // shrinks the window would not do: lwIP takes a window from an ACK only
   // when it acknowledges something new or the window grows.)
   Accepted a = accept_from(40020, /*window=*/0);
+  ASSERT_NE(locked([] { return pcb_to(40020); }), nullptr);
   ASSERT_EQ(locked([] { return pcb_to(40020)->snd_wnd; }), 0u);
   const std::vector<uint8_t> data = pattern(200000);
   const std::span<const uint8_t> all(data);
