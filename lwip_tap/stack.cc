@@ -9,8 +9,6 @@
 #include <cstring>
 #include <future>
 
-#include "lwip_tap/tap_device.h"
-
 namespace lwip_tap {
 namespace {
 
@@ -23,10 +21,8 @@ Stack::~Stack() = default;
 void Stack::open_batch(TxBatch& batch) { t_batch = &batch; }
 void Stack::close_batch() { t_batch = nullptr; }
 
-bool Stack::write_frame(const void* data, std::size_t len) {
-  // The TAP queue takes a whole frame per write; a failure is a lost frame
-  // (TCP retransmits, CoAP over UDP retransmits CONs), never a partial one.
-  if (::write(tap_fd_, data, len) != static_cast<ssize_t>(len)) {
+bool Stack::write_frame(std::span<const uint8_t> frame) {
+  if (!frames_->write_frame(frame)) {
     tx_errors_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -37,7 +33,7 @@ bool Stack::write_frame(const void* data, std::size_t len) {
 void Stack::write_batch(TxBatch& batch) {
   std::size_t off = 0;
   for (uint32_t len : batch.lengths_) {
-    write_frame(batch.bytes_.data() + off, len);
+    write_frame({batch.bytes_.data() + off, len});
     off += len;
   }
   batch.bytes_.clear();
@@ -81,21 +77,19 @@ err_t Stack::linkoutput_cb(netif* n, pbuf* p) {
     b->lengths_.push_back(p->tot_len);
     return ERR_OK;
   }
-  unsigned char frame[2048];
-  const void* data = p->payload;
-  std::size_t len = p->len;
+  uint8_t frame[2048];
+  std::span<const uint8_t> bytes(static_cast<const uint8_t*>(p->payload), p->len);
   if (p->next) {  // rare with LWIP_NETIF_TX_SINGLE_PBUF, but allowed
     if (p->tot_len > sizeof frame) return ERR_BUF;
-    len = pbuf_copy_partial(p, frame, p->tot_len, 0);
-    data = frame;
+    bytes = {frame, pbuf_copy_partial(p, frame, p->tot_len, 0)};
   }
-  return self->write_frame(data, len) ? ERR_OK : ERR_IF;
+  return self->write_frame(bytes) ? ERR_OK : ERR_IF;
 }
 
-bool Stack::add_netif(const NetifOptions& options, TapDevice& tap, std::string* error) {
+bool Stack::add_netif(const NetifOptions& options, FrameSink& frames, std::string* error) {
   LWIP_ASSERT_CORE_LOCKED();
   options_ = options;
-  tap_fd_ = tap.fd();
+  frames_ = &frames;
   ip4_addr_t ip, mask, gw;
   IP4_ADDR(&ip, options.ipv4[0], options.ipv4[1], options.ipv4[2], options.ipv4[3]);
   const uint32_t m = options.ipv4_prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - options.ipv4_prefix_len);

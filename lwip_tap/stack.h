@@ -1,21 +1,21 @@
 // coapd's lwIP instance: tcpip_thread (lwIP's timers; nobody else calls
-// sys_check_timeouts), one Ethernet netif whose frames go to the TAP, and
-// helpers to look at it.
+// sys_check_timeouts), one Ethernet netif whose frames go to a FrameSink (the
+// TAP in coapd), and helpers to look at it.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "coap/address.h"
+#include "lwip_tap/frame_sink.h"
 #include "lwip_tap/lwip.h"
 
 namespace lwip_tap {
-
-class TapDevice;
 
 struct NetifOptions {
   std::array<uint8_t, 6> mac{};
@@ -39,7 +39,7 @@ struct NetifAddress {
   std::string state;    // "preferred", "tentative", ...
 };
 
-// Frames lwIP sends while a thread batches its work, written to the TAP
+// Frames lwIP sends while a thread batches its work, written to the sink
 // after that thread has released the core lock: the write syscalls then run
 // in parallel with the other thread's input instead of holding the lock.
 class TxBatch {
@@ -65,8 +65,10 @@ class Stack {
   // be stopped and started again.
   static void start_tcpip();
 
-  // REQUIRES core lock. Adds the netif, writing its frames to tap.
-  bool add_netif(const NetifOptions& options, TapDevice& tap, std::string* error);
+  // REQUIRES core lock. Adds the netif, writing its frames to `frames`,
+  // which stays valid as long as frames may be written: until
+  // remove_netif() and the last write_batch() after it.
+  bool add_netif(const NetifOptions& options, FrameSink& frames, std::string* error);
   // REQUIRES core lock.
   void remove_netif();
 
@@ -90,7 +92,7 @@ class Stack {
   // before taking the core lock; write_batch() after releasing it.
   static void open_batch(TxBatch& batch);
   static void close_batch();
-  // Writes the batch's frames to the TAP and empties it. No lock needed.
+  // Writes the batch's frames to the sink and empties it. No lock needed.
   void write_batch(TxBatch& batch);
 
   uint64_t tx_frames() const { return tx_frames_.load(std::memory_order_relaxed); }
@@ -104,11 +106,11 @@ class Stack {
  private:
   static err_t netif_init_cb(netif* n);
   static err_t linkoutput_cb(netif* n, pbuf* p);
-  bool write_frame(const void* data, std::size_t len);
+  bool write_frame(std::span<const uint8_t> frame);
 
   netif netif_{};
   bool added_ = false;
-  int tap_fd_ = -1;
+  FrameSink* frames_ = nullptr;
   NetifOptions options_;
   std::atomic<uint64_t> tx_frames_{0};
   std::atomic<uint64_t> tx_errors_{0};

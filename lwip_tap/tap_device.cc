@@ -76,6 +76,10 @@ TapDevice::~TapDevice() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+bool TapDevice::write_frame(std::span<const uint8_t> frame) {
+  return ::write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
+}
+
 bool TapDevice::set_host_ipv4(const std::array<uint8_t, 4>& addr, uint8_t prefix_len,
                               std::string* error) {
   IoctlSocket sock(AF_INET);

@@ -1,7 +1,8 @@
 // A TAP interface opened through /dev/net/tun (IFF_TAP | IFF_NO_PI) by
 // coapd itself: lwIP's bundled tapif is not used because it starts a thread
 // of its own. The interface exists as long as the device is open (it is not
-// made persistent), so closing it removes the TAP.
+// made persistent), so closing it removes the TAP. It is the netif's
+// FrameSink in coapd: one write() per frame.
 #pragma once
 
 #include <array>
@@ -10,20 +11,25 @@
 #include <optional>
 #include <string>
 
+#include "lwip_tap/frame_sink.h"
+
 namespace lwip_tap {
 
-class TapDevice {
+class TapDevice final : public FrameSink {
  public:
   // Creates (or attaches to a persistent) TAP named `name`. On failure
   // returns nullptr and sets *error to a sentence naming the cause.
   static std::unique_ptr<TapDevice> open(const std::string& name, std::string* error);
-  ~TapDevice();
+  ~TapDevice() override;
   TapDevice(const TapDevice&) = delete;
   TapDevice& operator=(const TapDevice&) = delete;
 
   int fd() const { return fd_; }
   const std::string& name() const { return name_; }
   int ifindex() const { return ifindex_; }
+
+  // The TAP queue takes a whole frame per write(); no lock needed.
+  bool write_frame(std::span<const uint8_t> frame) override;
 
   // Kernel side of the link (the host's end of the TAP).
   bool set_host_ipv4(const std::array<uint8_t, 4>& addr, uint8_t prefix_len, std::string* error);

@@ -10,6 +10,15 @@
 
 namespace lwip_tap {
 
+void input_frame(netif* iface, std::span<const uint8_t> frame) {
+  LWIP_ASSERT_CORE_LOCKED();
+  pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
+  if (!p) return;
+  std::memcpy(p->payload, frame.data(), frame.size());
+  reopen_time_wait(frame);
+  if (iface->input(p, iface) != ERR_OK) pbuf_free(p);
+}
+
 TapPump::TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, std::function<void()> before_batch,
                  std::function<void()> after_batch)
     : loop_(loop),
@@ -72,13 +81,8 @@ void TapPump::pump() {
   std::size_t trimmed = 0;
   {
     CoreLock lock;  // one acquisition per batch
-    for (int i = 0; i < n; ++i) {
-      pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(lengths_[i]), PBUF_RAM);
-      if (!p) continue;  // out of memory: the frame is lost, like on a wire
-      std::memcpy(p->payload, frames_[i].data(), lengths_[i]);
-      reopen_time_wait({frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
-      if (iface_->input(p, iface_) != ERR_OK) pbuf_free(p);
-    }
+    for (int i = 0; i < n; ++i)
+      input_frame(iface_, {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
     if (tcp_tw_pcbs != time_wait_head_) {
       trimmed = trim_time_wait(max_time_wait_);

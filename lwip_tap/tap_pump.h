@@ -10,12 +10,19 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "lwip_tap/lwip.h"
 #include "lwip_tap/stack.h"
 
 namespace lwip_tap {
+
+// REQUIRES core lock. Hands one received Ethernet frame to lwIP as the pump
+// does: a SYN that reopens a connection in TIME_WAIT frees the old pcb first
+// (lwip_tap/time_wait.h), then netif->input. A frame lwIP has no memory for
+// is lost, like on a wire.
+void input_frame(netif* iface, std::span<const uint8_t> frame);
 
 class TapPump {
  public:

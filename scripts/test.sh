@@ -3,7 +3,8 @@
 #  1. unit tests and integration tests (the real coapd in network namespaces
 #     against libcoap's tools, kernel-socket peers and a second coapd);
 #  2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
-#  3. the integration tests under ThreadSanitizer (coapd is the threaded part).
+#  3. the integration tests and the lwIP unit tests under ThreadSanitizer
+#     (coapd, and lwIP with its tcpip_thread, are the threaded parts).
 # Needs root (network namespaces, TAP devices). About 10-15 minutes on 2 cores.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    step 1 only
@@ -41,11 +42,14 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 (cd build-asan && ctest --output-on-failure)
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-section "build coapd with ThreadSanitizer"
+section "build coapd and the lwIP unit tests with ThreadSanitizer"
 configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-  -DCOAPD_SANITIZE=thread -DCOAPD_BUILD_TESTS=OFF
-cmake --build build-tsan --target coapd coapctl
-section "integration tests under TSan"
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 integration build-tsan
+  -DCOAPD_SANITIZE=thread -DCOAPD_BUILD_TESTS=ON -DCOAPD_BUILD_BENCH=OFF
+cmake --build build-tsan --target coapd coapctl lwip_tap_unit_tests
+section "lwIP unit tests and integration tests under TSan"
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+build-tsan/bin/lwip_tap_unit_tests  # lwIP's tcpip_thread and the test thread
+integration build-tsan
+unset TSAN_OPTIONS
 
 section "all tests passed"

@@ -1,0 +1,52 @@
+// lwip_tap::Stack's output side: every frame lwIP sends goes to the netif's
+// FrameSink and is counted; while a TxBatch is open on a thread, that
+// thread's frames wait for write_batch() (after the core lock is released).
+#include "test/lwip_tap/lwip_fixture.h"
+
+namespace lwip_tap::test {
+namespace {
+
+using StackTest = LwipTest;
+
+// The counters against the link's own count. Read under the core lock: only
+// a batch open on some thread could write without it, and none is.
+void expect_counted(Stack& stack, FakeLink& link) {
+  CoreLock lock;
+  EXPECT_EQ(stack.tx_frames(), link.accepted());
+  EXPECT_EQ(stack.tx_errors(), link.refused());
+}
+
+TEST_F(StackTest, FramesGoToTheSinkAndAreCounted) {
+  ASSERT_TRUE(peer_->sync());  // lwIP's ARP reply came through the sink
+  EXPECT_GE(link_.accepted(), 1u);
+  expect_counted(stack_, link_);
+}
+
+TEST_F(StackTest, FramesTheSinkRefusesAreCountedAsErrors) {
+  link_.set_failing(true);
+  peer_->send_arp_request(kLwipHost.ip);  // lwIP's reply is refused
+  EXPECT_GE(link_.refused(), 1u);
+  expect_counted(stack_, link_);
+  link_.set_failing(false);
+  ASSERT_TRUE(peer_->sync());
+  expect_counted(stack_, link_);
+}
+
+TEST_F(StackTest, FramesSentWhileABatchIsOpenWaitForWriteBatch) {
+  TxBatch batch;
+  const std::size_t replies = peer_->arp_replies();
+  Stack::open_batch(batch);
+  peer_->send_arp_request(kLwipHost.ip);  // lwIP answers inside the call, under the lock
+  Stack::close_batch();
+  EXPECT_EQ(batch.size(), 1u);
+  peer_->poll(0ms);
+  EXPECT_EQ(peer_->arp_replies(), replies);  // not written yet
+
+  stack_.write_batch(batch);
+  EXPECT_TRUE(batch.empty());
+  ASSERT_TRUE(wait_until([&] { return peer_->arp_replies() == replies + 1; }));
+  expect_counted(stack_, link_);
+}
+
+}  // namespace
+}  // namespace lwip_tap::test
