@@ -2,6 +2,8 @@
 
 namespace lwip_tap {
 
+CoreLockCapability core_lock;
+
 const char* err_name(err_t err) {
   switch (err) {
     case ERR_OK: return "ERR_OK";

@@ -42,17 +42,23 @@ static_assert(TCP_MSS == 1460, "TCP_MSS is not lwIP's value: include lwip_tap/lw
 static_assert(LWIP_TCPIP_CORE_LOCKING == 1 && NO_SYS == 0,
               "coapd relies on Debian's lwIP build: threads and the core lock");
 
+#include "lwip_tap/thread_safety.h"
+
 namespace lwip_tap {
 
 // RAII holder of lwIP's core lock. Never construct one inside an lwIP
 // callback: the lock is already held there and is not recursive.
-class CoreLock {
+class SCOPED_CAPABILITY CoreLock {
  public:
-  CoreLock() { LOCK_TCPIP_CORE(); }
-  ~CoreLock() { UNLOCK_TCPIP_CORE(); }
+  CoreLock() ACQUIRE(core_lock) { LOCK_TCPIP_CORE(); }
+  ~CoreLock() RELEASE() { UNLOCK_TCPIP_CORE(); }
   CoreLock(const CoreLock&) = delete;
   CoreLock& operator=(const CoreLock&) = delete;
 };
+
+// The first line of every lwIP callback: lwIP calls it with the core lock
+// held. Checks that (Debian's lwIP aborts otherwise) and tells the analysis.
+inline void assume_core_locked() ASSERT_CAPABILITY(core_lock) { LWIP_ASSERT_CORE_LOCKED(); }
 
 // Name of an lwIP error ("ERR_RST"); lwip_strerr() returns "" in this build.
 const char* err_name(err_t err);

@@ -10,16 +10,18 @@
 #include <future>
 
 namespace lwip_tap {
-namespace {
-
-thread_local TxBatch* t_batch = nullptr;
-
-}  // namespace
-
 Stack::~Stack() = default;
 
-void Stack::open_batch(TxBatch& batch) { t_batch = &batch; }
-void Stack::close_batch() { t_batch = nullptr; }
+BatchedCoreLock::BatchedCoreLock(Stack& stack, TxBatch& batch) : stack_(stack), batch_(batch) {
+  LOCK_TCPIP_CORE();
+  stack_.open_batch_ = &batch_;
+}
+
+BatchedCoreLock::~BatchedCoreLock() {
+  stack_.open_batch_ = nullptr;
+  UNLOCK_TCPIP_CORE();
+  stack_.write_batch(batch_);
+}
 
 bool Stack::write_frame(std::span<const uint8_t> frame) {
   if (!frames_->write_frame(frame)) {
@@ -69,8 +71,9 @@ err_t Stack::netif_init_cb(netif* n) {
 
 // Called with the core lock held, by whichever thread makes lwIP send.
 err_t Stack::linkoutput_cb(netif* n, pbuf* p) {
+  assume_core_locked();
   auto* self = static_cast<Stack*>(n->state);
-  if (TxBatch* b = t_batch) {
+  if (TxBatch* b = self->open_batch_) {
     const std::size_t off = b->bytes_.size();
     b->bytes_.resize(off + p->tot_len);
     pbuf_copy_partial(p, b->bytes_.data() + off, p->tot_len, 0);
@@ -86,7 +89,7 @@ err_t Stack::linkoutput_cb(netif* n, pbuf* p) {
   return self->write_frame(bytes) ? ERR_OK : ERR_IF;
 }
 
-bool Stack::add_netif(const NetifOptions& options, FrameSink& frames, std::string* error) {
+coap::Status Stack::add_netif(const NetifOptions& options, FrameSink& frames) {
   LWIP_ASSERT_CORE_LOCKED();
   options_ = options;
   frames_ = &frames;
@@ -100,8 +103,7 @@ bool Stack::add_netif(const NetifOptions& options, FrameSink& frames, std::strin
     IP4_ADDR(&gw, g[0], g[1], g[2], g[3]);
   }
   if (!netif_add(&netif_, &ip, &mask, &gw, this, netif_init_cb, ethernet_input)) {
-    *error = "lwIP refused the network interface";
-    return false;
+    return coap::error("lwIP refused the network interface");
   }
   added_ = true;
   netif_set_default(&netif_);
@@ -117,14 +119,13 @@ bool Stack::add_netif(const NetifOptions& options, FrameSink& frames, std::strin
     ip6_addr_clear_zone(&a6);
     s8_t idx = -1;
     if (netif_add_ip6_address(&netif_, &a6, &idx) != ERR_OK || idx < 0) {
-      *error = "lwIP refused the IPv6 address";
-      return false;
+      return coap::error("lwIP refused the IPv6 address");
     }
     netif_ip6_addr_set_state(&netif_, idx, IP6_ADDR_PREFERRED);
   }
   netif_set_up(&netif_);
   netif_set_link_up(&netif_);
-  return true;
+  return {};
 }
 
 void Stack::remove_netif() {

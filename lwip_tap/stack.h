@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "coap/address.h"
+#include "coap/result.h"
 #include "lwip_tap/frame_sink.h"
 #include "lwip_tap/lwip.h"
+#include "lwip_tap/thread_safety.h"
 
 namespace lwip_tap {
 
@@ -68,30 +70,25 @@ class Stack {
   // REQUIRES core lock. Adds the netif, writing its frames to `frames`,
   // which stays valid as long as frames may be written: until
   // remove_netif() and the last write_batch() after it.
-  bool add_netif(const NetifOptions& options, FrameSink& frames, std::string* error);
+  coap::Status add_netif(const NetifOptions& options, FrameSink& frames) REQUIRES(core_lock);
   // REQUIRES core lock.
-  void remove_netif();
+  void remove_netif() REQUIRES(core_lock);
 
   netif* iface() { return added_ ? &netif_ : nullptr; }
   // REQUIRES core lock. Whether a packet to `a` can leave: on our subnet (or
   // link-local, or the /64 of one of our IPv6 addresses), or through the
   // gateway. lwIP itself sends everything to its default netif, where an
   // off-link destination without a gateway is silently dropped.
-  bool routable(const coap::Address& a) const;
+  bool routable(const coap::Address& a) const REQUIRES(core_lock);
   // REQUIRES core lock.
-  PcbCounts count_pcbs() const;
+  PcbCounts count_pcbs() const REQUIRES(core_lock);
   // REQUIRES core lock. Active TCP pcbs with something of ours not yet
   // acknowledged or not yet closed: all but FIN_WAIT_2 (where our data and
   // FIN are acknowledged and only the peer's FIN is missing) and SYN_RCVD.
-  std::size_t tcp_unsettled() const;
+  std::size_t tcp_unsettled() const REQUIRES(core_lock);
   // REQUIRES core lock.
-  std::vector<NetifAddress> addresses(const std::string& zone_name) const;
+  std::vector<NetifAddress> addresses(const std::string& zone_name) const REQUIRES(core_lock);
 
-  // While a batch is open on this thread, frames lwIP sends from it are kept
-  // in `batch` (frames from other threads are written at once). Open it
-  // before taking the core lock; write_batch() after releasing it.
-  static void open_batch(TxBatch& batch);
-  static void close_batch();
   // Writes the batch's frames to the sink and empties it. No lock needed.
   void write_batch(TxBatch& batch);
 
@@ -108,12 +105,33 @@ class Stack {
   static err_t linkoutput_cb(netif* n, pbuf* p);
   bool write_frame(std::span<const uint8_t> frame);
 
+  friend class BatchedCoreLock;
+
   netif netif_{};
   bool added_ = false;
+  // The batch of the BatchedCoreLock held now: whoever holds the core lock is
+  // the only one who can make lwIP send, so its frames go there.
+  TxBatch* open_batch_ GUARDED_BY(core_lock) = nullptr;
   FrameSink* frames_ = nullptr;
   NetifOptions options_;
   std::atomic<uint64_t> tx_frames_{0};
   std::atomic<uint64_t> tx_errors_{0};
+};
+
+// Holds lwIP's core lock; frames lwIP sends meanwhile are kept in `batch`
+// and written to the sink right after the lock is released, so the write
+// syscalls run in parallel with the other thread's input instead of holding
+// the lock. The TAP pump and the engine's flush both work under one.
+class SCOPED_CAPABILITY BatchedCoreLock {
+ public:
+  BatchedCoreLock(Stack& stack, TxBatch& batch) ACQUIRE(core_lock);
+  ~BatchedCoreLock() RELEASE();
+  BatchedCoreLock(const BatchedCoreLock&) = delete;
+  BatchedCoreLock& operator=(const BatchedCoreLock&) = delete;
+
+ private:
+  Stack& stack_;
+  TxBatch& batch_;
 };
 
 }  // namespace lwip_tap

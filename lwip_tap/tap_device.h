@@ -11,15 +11,15 @@
 #include <optional>
 #include <string>
 
+#include "coap/result.h"
 #include "lwip_tap/frame_sink.h"
 
 namespace lwip_tap {
 
 class TapDevice final : public FrameSink {
  public:
-  // Creates (or attaches to a persistent) TAP named `name`. On failure
-  // returns nullptr and sets *error to a sentence naming the cause.
-  static std::unique_ptr<TapDevice> open(const std::string& name, std::string* error);
+  // Creates (or attaches to a persistent) TAP named `name`.
+  static coap::Result<std::unique_ptr<TapDevice>> open(const std::string& name);
   ~TapDevice() override;
   TapDevice(const TapDevice&) = delete;
   TapDevice& operator=(const TapDevice&) = delete;
@@ -32,10 +32,10 @@ class TapDevice final : public FrameSink {
   bool write_frame(std::span<const uint8_t> frame) override;
 
   // Kernel side of the link (the host's end of the TAP).
-  bool set_host_ipv4(const std::array<uint8_t, 4>& addr, uint8_t prefix_len, std::string* error);
-  bool add_host_ipv6(const std::array<uint8_t, 16>& addr, uint8_t prefix_len, std::string* error);
-  bool set_up(std::string* error);
-  bool set_mtu(int mtu, std::string* error);
+  coap::Status set_host_ipv4(const std::array<uint8_t, 4>& addr, uint8_t prefix_len);
+  coap::Status add_host_ipv6(const std::array<uint8_t, 16>& addr, uint8_t prefix_len);
+  coap::Status set_up();
+  coap::Status set_mtu(int mtu);
 
  private:
   TapDevice(int fd, std::string name, int ifindex) : fd_(fd), name_(std::move(name)), ifindex_(ifindex) {}

@@ -11,7 +11,7 @@
 namespace lwip_tap {
 
 void input_frame(netif* iface, std::span<const uint8_t> frame) {
-  LWIP_ASSERT_CORE_LOCKED();
+  assume_core_locked();
   pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
   if (!p) return;
   std::memcpy(p->payload, frame.data(), frame.size());
@@ -19,30 +19,22 @@ void input_frame(netif* iface, std::span<const uint8_t> frame) {
   if (iface->input(p, iface) != ERR_OK) pbuf_free(p);
 }
 
-TapPump::TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, std::function<void()> before_batch,
-                 std::function<void()> after_batch)
-    : loop_(loop),
-      fd_(tap_fd),
-      stack_(stack),
-      iface_(stack.iface()),
-      before_batch_(std::move(before_batch)),
-      after_batch_(std::move(after_batch)),
-      frames_(kBatch) {}
+TapPump::TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, TransportSink& sink)
+    : loop_(loop), fd_(tap_fd), stack_(stack), sink_(sink), frames_(kBatch) {}
 
 TapPump::~TapPump() { stop(); }
 
-bool TapPump::start(std::string* error) {
+coap::Status TapPump::start() {
   poll_ = new uv_poll_t;
   poll_->data = this;
   int rc = uv_poll_init(loop_, poll_, fd_);
   if (rc == 0) rc = uv_poll_start(poll_, UV_READABLE, on_readable);
   if (rc != 0) {
-    *error = std::string("cannot watch the TAP: ") + uv_strerror(rc);
     delete poll_;
     poll_ = nullptr;
-    return false;
+    return coap::error("cannot watch the TAP: ", uv_strerror(rc));
   }
-  return true;
+  return {};
 }
 
 void TapPump::stop() {
@@ -76,25 +68,23 @@ void TapPump::pump() {
     lengths_[n++] = static_cast<int>(len);
   }
   if (n == 0) return;
-  if (before_batch_) before_batch_();
-  Stack::open_batch(tx_);  // ACKs and ARP replies go out after the unlock
   std::size_t trimmed = 0;
   {
-    CoreLock lock;  // one acquisition per batch
+    // One core-lock acquisition per batch; ACKs and ARP replies go out after it.
+    BatchedCoreLock lock(stack_, tx_);
+    sink_.begin_input_batch(coap::Clock::now());
     for (int i = 0; i < n; ++i)
-      input_frame(iface_, {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
+      input_frame(stack_.iface(), {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
     if (tcp_tw_pcbs != time_wait_head_) {
       trimmed = trim_time_wait(max_time_wait_);
       time_wait_head_ = tcp_tw_pcbs;
     }
+    sink_.end_input_batch();  // the engine is woken once for the whole batch
   }
   if (trimmed) spdlog::debug("tcp: {} TIME_WAIT pcbs beyond {} dropped", trimmed, max_time_wait_);
-  Stack::close_batch();
-  stack_.write_batch(tx_);
   rx_frames_.fetch_add(n, std::memory_order_relaxed);
   rx_batches_.fetch_add(1, std::memory_order_relaxed);
-  if (after_batch_) after_batch_();
 }
 
 }  // namespace lwip_tap

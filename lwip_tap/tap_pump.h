@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "lwip_tap/lwip.h"
+#include "coap/result.h"
 #include "lwip_tap/stack.h"
+#include "lwip_tap/transport_sink.h"
 
 namespace lwip_tap {
 
@@ -22,17 +24,16 @@ namespace lwip_tap {
 // does: a SYN that reopens a connection in TIME_WAIT frees the old pcb first
 // (lwip_tap/time_wait.h), then netif->input. A frame lwIP has no memory for
 // is lost, like on a wire.
-void input_frame(netif* iface, std::span<const uint8_t> frame);
+void input_frame(netif* iface, std::span<const uint8_t> frame) REQUIRES(core_lock);
 
 class TapPump {
  public:
-  // before_batch / after_batch run on the loop thread around each batch:
-  // before_batch without the core lock, after_batch after releasing it.
-  TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, std::function<void()> before_batch,
-          std::function<void()> after_batch);
+  // The sink learns where each batch begins and ends
+  // (TransportSink::begin_input_batch), so that it wakes the engine once.
+  TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, TransportSink& sink);
   ~TapPump();
 
-  bool start(std::string* error);
+  coap::Status start();
   // TIME_WAIT pcbs kept at most (lwip_tap/time_wait.h); before start().
   void set_max_time_wait(std::size_t n) { max_time_wait_ = n; }
   // Stops reading. The handle closes on a later loop turn (uv_close).
@@ -50,10 +51,8 @@ class TapPump {
   uv_loop_t* loop_;
   int fd_;
   Stack& stack_;
-  netif* iface_;
+  TransportSink& sink_;
   TxBatch tx_;
-  std::function<void()> before_batch_;
-  std::function<void()> after_batch_;
   uv_poll_t* poll_ = nullptr;  // freed in its close callback
   std::vector<std::array<uint8_t, kFrameMax>> frames_;
   std::array<int, kBatch> lengths_{};

@@ -9,7 +9,7 @@
 namespace lwip_tap {
 namespace {
 
-TcpTransport* g_transport = nullptr;  // protected by the core lock
+TcpTransport* g_transport = nullptr;  // set once before lwIP runs, cleared after
 
 // How many poll rounds (half a second each) a failed tcp_close is retried
 // before the pcb is aborted.
@@ -63,33 +63,29 @@ void TcpTransport::attach(ConnId id, tcp_pcb* pcb) {
   tcp_nagle_disable(pcb);
 }
 
-bool TcpTransport::listen(uint16_t port, coap::ListenerKind kind, std::string* error) {
+coap::Status TcpTransport::listen(uint16_t port, coap::ListenerKind kind) {
   LWIP_ASSERT_CORE_LOCKED();
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
-  if (!pcb) {
-    *error = "lwIP could not allocate a TCP pcb";
-    return false;
-  }
+  if (!pcb) return coap::error("lwIP could not allocate a TCP pcb");
   err_t err = tcp_bind(pcb, IP_ANY_TYPE, port);
   if (err != ERR_OK) {
     tcp_close(pcb);
-    *error = "cannot bind TCP port " + std::to_string(port) + ": " + err_name(err);
-    return false;
+    return coap::error("cannot bind TCP port ", std::to_string(port), ": ", err_name(err));
   }
   tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(pcb, TCP_DEFAULT_LISTEN_BACKLOG, &err);
   if (!lpcb) {
     tcp_close(pcb);
-    *error = "cannot listen on TCP port " + std::to_string(port) + ": " + err_name(err);
-    return false;
+    return coap::error("cannot listen on TCP port ", std::to_string(port), ": ", err_name(err));
   }
   const ConnId id = allocate_id();
   listeners_[id] = Listener{lpcb, kind};
   tcp_arg(lpcb, arg_for(id));
   tcp_accept(lpcb, on_accept);
-  return true;
+  return {};
 }
 
 err_t TcpTransport::on_accept(void* arg, tcp_pcb* newpcb, err_t err) {
+  assume_core_locked();
   TcpTransport* self = instance();
   if (err != ERR_OK || !newpcb) return ERR_VAL;
   Listener* l = self ? self->find(self->listeners_, arg) : nullptr;
@@ -130,6 +126,7 @@ void TcpTransport::connect(ConnId id, const coap::Address& to) {
 }
 
 err_t TcpTransport::on_connected(void* arg, tcp_pcb* pcb, err_t err) {
+  assume_core_locked();
   TcpTransport* self = instance();
   Conn* c = self ? self->find(self->conns_, arg) : nullptr;
   if (!c) {
@@ -145,6 +142,7 @@ err_t TcpTransport::on_connected(void* arg, tcp_pcb* pcb, err_t err) {
 }
 
 err_t TcpTransport::on_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
+  assume_core_locked();
   TcpTransport* self = instance();
   Conn* c = self ? self->find(self->conns_, arg) : nullptr;
   if (!c) {
@@ -173,12 +171,14 @@ err_t TcpTransport::on_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
 }
 
 err_t TcpTransport::on_sent(void* arg, tcp_pcb*, u16_t) {
+  assume_core_locked();
   TcpTransport* self = instance();
   if (self && self->find(self->conns_, arg)) self->sink_.on_tcp_writable(id_of(arg));
   return ERR_OK;
 }
 
 void TcpTransport::on_err(void* arg, err_t err) {
+  assume_core_locked();
   TcpTransport* self = instance();
   if (!self) return;
   auto it = self->conns_.find(id_of(arg));
@@ -191,6 +191,7 @@ void TcpTransport::on_err(void* arg, err_t err) {
 }
 
 err_t TcpTransport::on_poll(void* arg, tcp_pcb* pcb) {
+  assume_core_locked();
   TcpTransport* self = instance();
   Conn* c = self ? self->find(self->conns_, arg) : nullptr;
   if (c && c->write_blocked) {
@@ -268,6 +269,7 @@ void TcpTransport::close_pcb(ConnId id, tcp_pcb* pcb) {
 }
 
 err_t TcpTransport::on_close_poll(void* arg, tcp_pcb* pcb) {
+  assume_core_locked();
   TcpTransport* self = instance();
   Closing* c = self ? self->find(self->closing_, arg) : nullptr;
   if (!c) return ERR_OK;
@@ -289,6 +291,7 @@ err_t TcpTransport::on_close_poll(void* arg, tcp_pcb* pcb) {
 }
 
 void TcpTransport::on_close_err(void* arg, err_t) {
+  assume_core_locked();
   if (TcpTransport* self = instance()) self->closing_.erase(id_of(arg));
 }
 

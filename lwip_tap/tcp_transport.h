@@ -36,31 +36,31 @@ class TcpTransport {
   ConnId allocate_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
   // REQUIRES core lock. Dual-stack listener on `port`.
-  bool listen(uint16_t port, coap::ListenerKind kind, std::string* error);
+  coap::Status listen(uint16_t port, coap::ListenerKind kind) REQUIRES(core_lock);
   // REQUIRES core lock. Starts connecting; the outcome is reported to the
   // sink (tcp_connected, or tcp_error also when it fails at once).
-  void connect(ConnId id, const coap::Address& to);
+  void connect(ConnId id, const coap::Address& to) REQUIRES(core_lock);
   // REQUIRES core lock. Queues as much of data as TCP takes now; returns the
   // byte count taken (0 when full: tcp_writable follows when room appears).
-  std::size_t write(ConnId id, std::span<const uint8_t> data);
+  std::size_t write(ConnId id, std::span<const uint8_t> data) REQUIRES(core_lock);
   // REQUIRES core lock. Sends what write() queued.
-  void output(ConnId id);
+  void output(ConnId id) REQUIRES(core_lock);
   // REQUIRES core lock. Opens the receive window by n consumed bytes.
-  void recved(ConnId id, std::size_t n);
+  void recved(ConnId id, std::size_t n) REQUIRES(core_lock);
   // REQUIRES core lock. Orderly close (FIN); the id is forgotten.
-  void close(ConnId id);
+  void close(ConnId id) REQUIRES(core_lock);
   // REQUIRES core lock. RST (nothing for a pcb still in SYN_SENT); forgotten.
-  void abort(ConnId id);
+  void abort(ConnId id) REQUIRES(core_lock);
   // REQUIRES core lock. No new connections from now on.
-  void close_listeners();
+  void close_listeners() REQUIRES(core_lock);
   // REQUIRES core lock. At the end of shutdown: listeners are closed and
   // connections still here (their sessions did not finish in time) aborted,
   // so that their peers get RST rather than silence when the TAP goes.
-  void close_all();
+  void close_all() REQUIRES(core_lock);
 
   // REQUIRES core lock.
-  std::size_t connection_count() const { return conns_.size(); }
-  std::size_t closing_count() const { return closing_.size(); }
+  std::size_t connection_count() const REQUIRES(core_lock) { return conns_.size(); }
+  std::size_t closing_count() const REQUIRES(core_lock) { return closing_.size(); }
 
  private:
   struct Conn {
@@ -88,10 +88,10 @@ class TcpTransport {
     auto it = m.find(id_of(arg));
     return it == m.end() ? nullptr : &it->second;
   }
-  static void clear_callbacks(tcp_pcb* pcb);
-  void attach(ConnId id, tcp_pcb* pcb);
-  void give_back_window(Conn& c);
-  void close_pcb(ConnId id, tcp_pcb* pcb);
+  static void clear_callbacks(tcp_pcb* pcb) REQUIRES(core_lock);
+  void attach(ConnId id, tcp_pcb* pcb) REQUIRES(core_lock);
+  void give_back_window(Conn& c) REQUIRES(core_lock);
+  void close_pcb(ConnId id, tcp_pcb* pcb) REQUIRES(core_lock);
 
   static err_t on_accept(void* arg, tcp_pcb* newpcb, err_t err);
   static err_t on_connected(void* arg, tcp_pcb* pcb, err_t err);
@@ -106,9 +106,10 @@ class TcpTransport {
   TransportSink& sink_;
   std::atomic<ConnId> next_id_{1};
   // State below is protected by the lwIP core lock.
-  std::unordered_map<ConnId, Conn> conns_;
-  std::unordered_map<ConnId, Listener> listeners_;
-  std::unordered_map<ConnId, Closing> closing_;  // tcp_close failed, retried from poll
+  std::unordered_map<ConnId, Conn> conns_ GUARDED_BY(core_lock);
+  std::unordered_map<ConnId, Listener> listeners_ GUARDED_BY(core_lock);
+  // tcp_close failed, retried from poll.
+  std::unordered_map<ConnId, Closing> closing_ GUARDED_BY(core_lock);
 };
 
 }  // namespace lwip_tap

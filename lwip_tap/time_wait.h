@@ -16,16 +16,18 @@
 #include <cstdint>
 #include <span>
 
+#include "lwip_tap/thread_safety.h"
+
 namespace lwip_tap {
 
 // REQUIRES core lock. If `frame` (Ethernet, IPv4 or IPv6) is a TCP SYN for
 // the addresses and ports of a pcb in TIME_WAIT and its sequence number is
 // beyond the old connection's, frees that pcb so that the SYN opens a new
 // connection. Returns whether it did. Cheap when there is nothing to do.
-bool reopen_time_wait(std::span<const uint8_t> frame);
+bool reopen_time_wait(std::span<const uint8_t> frame) REQUIRES(core_lock);
 
 // REQUIRES core lock. Frees the oldest TIME_WAIT pcbs beyond `max`; returns
 // how many.
-std::size_t trim_time_wait(std::size_t max);
+std::size_t trim_time_wait(std::size_t max) REQUIRES(core_lock);
 
 }  // namespace lwip_tap

@@ -24,6 +24,11 @@ class TransportSink {
   // The pcb is gone (freed by lwIP, or never created).
   virtual void on_tcp_error(ConnId conn, coap::TcpError error, err_t lwip_err) = 0;
   virtual void on_tcp_writable(ConnId conn) = 0;
+  // The TAP pump feeds a batch of frames read at `read_at`: what the sink is
+  // told until end_input_batch() came from that batch. Both are called with
+  // the core lock held, by the pump only.
+  virtual void begin_input_batch(coap::TimePoint read_at) { (void)read_at; }
+  virtual void end_input_batch() {}
 };
 
 }  // namespace lwip_tap

@@ -8,33 +8,30 @@ namespace {
 
 // The transport a UDP callback reports to; protected by the core lock. The
 // callback carries no pointer of its own.
-UdpTransport* g_udp = nullptr;
+UdpTransport* g_udp GUARDED_BY(core_lock) = nullptr;
 
 }  // namespace
 
 UdpTransport::~UdpTransport() { assert(!pcb_ && "UdpTransport::close() must run under the core lock first"); }
 
-bool UdpTransport::bind(uint16_t port, std::string* error) {
+coap::Status UdpTransport::bind(uint16_t port) {
   LWIP_ASSERT_CORE_LOCKED();
   pcb_ = udp_new_ip_type(IPADDR_TYPE_ANY);
-  if (!pcb_) {
-    *error = "lwIP could not allocate a UDP pcb";
-    return false;
-  }
+  if (!pcb_) return coap::error("lwIP could not allocate a UDP pcb");
   const err_t err = udp_bind(pcb_, IP_ANY_TYPE, port);
   if (err != ERR_OK) {
     udp_remove(pcb_);
     pcb_ = nullptr;
-    *error = "cannot bind UDP port " + std::to_string(port) + ": " + err_name(err);
-    return false;
+    return coap::error("cannot bind UDP port ", std::to_string(port), ": ", err_name(err));
   }
   assert(!g_udp && "one UdpTransport per process");
   g_udp = this;
   udp_recv(pcb_, recv_cb, nullptr);
-  return true;
+  return {};
 }
 
 void UdpTransport::recv_cb(void*, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
+  assume_core_locked();
   if (g_udp) g_udp->sink_.on_udp_datagram(Stack::from_lwip(addr, port), p);
   pbuf_free(p);
 }

@@ -18,19 +18,19 @@ class UdpTransport {
   UdpTransport& operator=(const UdpTransport&) = delete;
 
   // REQUIRES core lock.
-  bool bind(uint16_t port, std::string* error);
+  coap::Status bind(uint16_t port) REQUIRES(core_lock);
   // REQUIRES core lock. Returns false when lwIP could not send (no route,
   // no ARP entry yet is fine: lwIP queues).
-  bool send(const coap::Address& to, std::span<const uint8_t> bytes);
+  bool send(const coap::Address& to, std::span<const uint8_t> bytes) REQUIRES(core_lock);
   // REQUIRES core lock.
-  void close();
+  void close() REQUIRES(core_lock);
 
  private:
   static void recv_cb(void* arg, udp_pcb* pcb, pbuf* p, const ip_addr_t* addr, u16_t port);
 
   Stack& stack_;
   TransportSink& sink_;
-  udp_pcb* pcb_ = nullptr;
+  udp_pcb* pcb_ GUARDED_BY(core_lock) = nullptr;
 };
 
 }  // namespace lwip_tap

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "coap/message.h"
-#include "daemon/latency_histogram.h"
+#include "daemon/coapd/latency_histogram.h"
 
 namespace bench {
 

@@ -1,4 +1,4 @@
-#include "daemon/coapctl_format.h"
+#include "daemon/coapctl/format.h"
 
 #include <gtest/gtest.h>
 
@@ -104,6 +104,13 @@ TEST(FormatSessions, EmptyListPrintsTheHeader) {
             "ID  PROTO  ROLE  STATE  PEER  LOCAL  AGE  IN(B)  OUT(B)  IN(MSG)  OUT(MSG)\n");
 }
 
+// The head of a result as coapctl decodes it from coapd's JSON.
+std::string response_head(const json& result) {
+  auto decoded = control::RequestResult::decode(result);
+  EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error());
+  return decoded.ok() ? format_response_head(*decoded) : "";
+}
+
 TEST(FormatResponseHead, PrintsCodeOptionsAndBlankLine) {
   json result = {{"status", "response"},
                  {"code", "2.05"},
@@ -113,14 +120,14 @@ TEST(FormatResponseHead, PrintsCodeOptionsAndBlankLine) {
                    {{"number", 8}, {"name", "Location-Path"}, {"value", "a b"}},
                    {{"number", 12}, {"name", "Content-Format"}, {"value", 0}},
                    {{"number", 65000}, {"name", ""}, {"value", "ff"}}}}};
-  EXPECT_EQ(format_response_head(result),
+  EXPECT_EQ(response_head(result),
             "2.05 Content\n"
             "ETag: 0a0b\n"
             "Location-Path: a b\n"
             "Content-Format: 0\n"
             "Option 65000: ff\n"
             "\n");
-  EXPECT_EQ(format_response_head({{"code", "2.31"}}), "2.31\n\n");
+  EXPECT_EQ(response_head({{"code", "2.31"}}), "2.31\n\n");
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "daemon/control/codec.h"
 #include "test/daemon/fake_coapd.h"
 #include "test/daemon/subprocess.h"
 

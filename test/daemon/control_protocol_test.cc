@@ -1,4 +1,7 @@
-#include "daemon/control_protocol.h"
+#include "daemon/coapctl/format.h"
+#include "daemon/control/codec.h"
+#include "daemon/control/line_reader.h"
+#include "daemon/control/protocol.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +12,8 @@
 
 namespace control {
 namespace {
+
+using coapctl::format_event_line;
 
 std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
 

@@ -11,7 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/control_protocol.h"
+#include "daemon/control/line_reader.h"
+#include "daemon/control/protocol.h"
 
 namespace coapctl_test {
 namespace {

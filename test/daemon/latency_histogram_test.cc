@@ -1,4 +1,4 @@
-#include "daemon/latency_histogram.h"
+#include "daemon/coapd/latency_histogram.h"
 
 #include <gtest/gtest.h>
 

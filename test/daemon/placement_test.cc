@@ -1,4 +1,4 @@
-#include "daemon/placement.h"
+#include "daemon/coapd/placement.h"
 
 #include <gtest/gtest.h>
 

@@ -37,12 +37,13 @@ void LwipTest::SetUp() {
   options.mac = kLwipHost.mac;
   options.ipv4 = kLwipHost.ip;
   options.ipv4_prefix_len = 24;
-  std::string error;
   CoreLock lock;
   // Whatever ran before in this process left nothing behind.
   ASSERT_TRUE(no_pcbs(stack_.count_pcbs())) << describe(stack_.count_pcbs());
-  ASSERT_TRUE(stack_.add_netif(options, link_, &error)) << error;
-  ASSERT_TRUE(tcp_->listen(kListenPort, coap::ListenerKind::kServer, &error)) << error;
+  const coap::Status added = stack_.add_netif(options, link_);
+  ASSERT_TRUE(added.ok()) << added.error();
+  const coap::Status listening = tcp_->listen(kListenPort, coap::ListenerKind::kServer);
+  ASSERT_TRUE(listening.ok()) << listening.error();
   peer_ = std::make_unique<TcpPeer>(link_, stack_.iface(), kPeerHost, kLwipHost);
 }
 

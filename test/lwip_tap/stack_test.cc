@@ -1,6 +1,7 @@
 // lwip_tap::Stack's output side: every frame lwIP sends goes to the netif's
-// FrameSink and is counted; while a TxBatch is open on a thread, that
-// thread's frames wait for write_batch() (after the core lock is released).
+// FrameSink and is counted; under a BatchedCoreLock they wait in its batch
+// until the core lock is released.
+#include "lwip_tap/tap_pump.h"
 #include "test/lwip_tap/lwip_fixture.h"
 
 namespace lwip_tap::test {
@@ -32,18 +33,21 @@ TEST_F(StackTest, FramesTheSinkRefusesAreCountedAsErrors) {
   expect_counted(stack_, link_);
 }
 
-TEST_F(StackTest, FramesSentWhileABatchIsOpenWaitForWriteBatch) {
+TEST_F(StackTest, FramesSentUnderABatchedCoreLockAreWrittenWhenItIsReleased) {
   TxBatch batch;
   const std::size_t replies = peer_->arp_replies();
-  Stack::open_batch(batch);
-  peer_->send_arp_request(kLwipHost.ip);  // lwIP answers inside the call, under the lock
-  Stack::close_batch();
-  EXPECT_EQ(batch.size(), 1u);
-  peer_->poll(0ms);
-  EXPECT_EQ(peer_->arp_replies(), replies);  // not written yet
-
-  stack_.write_batch(batch);
+  const std::size_t written = link_.accepted();
+  {
+    BatchedCoreLock lock(stack_, batch);
+    // lwIP answers inside the call, under the lock: into the batch.
+    input_frame(stack_.iface(), build_arp(kPeerHost.mac, kBroadcastMac,
+                                          {Arp::kRequest, kPeerHost.mac, kPeerHost.ip, {},
+                                           kLwipHost.ip}));
+    EXPECT_EQ(batch.size(), 1u);
+    EXPECT_EQ(link_.accepted(), written);  // not written yet
+  }
   EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(link_.accepted(), written + 1);
   ASSERT_TRUE(wait_until([&] { return peer_->arp_replies() == replies + 1; }));
   expect_counted(stack_, link_);
 }

@@ -1,0 +1,282 @@
+#include "daemon/coapctl/commands.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "daemon/coapctl/client.h"
+#include "daemon/coapctl/format.h"
+#include "daemon/control/messages.h"
+#include "daemon/control/protocol.h"
+
+namespace coapctl {
+namespace {
+
+using control::Command;
+using nlohmann::json;
+
+Clock::time_point after_seconds(double seconds) {
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+void print_error(const std::string& message) {
+  std::fprintf(stderr, "coapctl: %s\n", message.c_str());
+}
+
+// Writes text to stdout and flushes, so that a reader on a pipe sees each
+// line as soon as it is printed.
+void print(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+void print_json_line(const json& value) {
+  print(value.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+}
+
+// Connects to coapd and sends the command, waiting at most global.timeout_s
+// to connect and answer_wait_s for the answer. On success returns the result
+// object; otherwise prints why and returns nullopt.
+std::optional<json> call_daemon(const GlobalOptions& global, Command cmd, json arguments,
+                                double answer_wait_s,
+                                std::unique_ptr<ControlClient>* keep_client = nullptr) {
+  std::string error;
+  auto client = ControlClient::connect(global.socket_path, after_seconds(global.timeout_s), &error);
+  if (!client) {
+    print_error(error);
+    return std::nullopt;
+  }
+  ControlClient::Answer answer =
+      client->call(cmd, std::move(arguments), after_seconds(answer_wait_s));
+  if (answer.kind != ControlClient::Answer::Kind::kOk) {
+    print_error(answer.error);
+    return std::nullopt;
+  }
+  if (keep_client) *keep_client = std::move(client);
+  return std::move(answer.result);
+}
+
+// Runs a command whose human output is render(result).
+int run_simple(const GlobalOptions& global, Command cmd,
+               std::string (*render)(const json& result)) {
+  auto result = call_daemon(global, cmd, json::object(), global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json)
+    print_json_line(*result);
+  else
+    print(render(*result));
+  return kExitOk;
+}
+
+// Decodes a result of type T; prints why and returns nullopt when it is
+// malformed.
+template <typename T>
+std::optional<T> decoded(const json& result) {
+  coap::Result<T> r = T::decode(result);
+  if (r) return std::move(*r);
+  print_error(r.error().find("coapd sent") == 0 ? r.error()
+                                                 : "coapd sent a malformed result: " + r.error());
+  return std::nullopt;
+}
+
+bool read_payload_file(const std::string& path, std::string* payload) {
+  if (path == "-") {
+    std::ostringstream data;
+    data << std::cin.rdbuf();
+    *payload = data.str();
+    if (std::cin.bad()) {
+      print_error("cannot read the payload from stdin");
+      return false;
+    }
+    return true;
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    print_error("cannot read payload file " + path + ": " + std::strerror(errno));
+    return false;
+  }
+  payload->assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  if (file.bad()) {
+    print_error("cannot read payload file " + path + ": " + std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+// The request's outcome as an exit status (printing why when it is not a
+// response).
+int request_status(const control::RequestResult& r) {
+  auto or_default = [](const std::string& s, const char* fallback) {
+    return s.empty() ? std::string(fallback) : s;
+  };
+  if (r.status == "timeout") {
+    print_error("timeout: " + or_default(r.error, "no response"));
+    return kExitTimeout;
+  }
+  if (r.status == "error") {
+    print_error("request failed: " + or_default(r.error, "unknown error"));
+    return kExitRequestFailed;
+  }
+  if (r.status == "cancelled") {
+    print_error("request cancelled: " + or_default(r.error, "no reason given"));
+    return kExitRequestFailed;
+  }
+  if (r.status != "response") {
+    print_error("coapd reported an unknown request status \"" + r.status + "\"");
+    return kExitFailure;
+  }
+  switch (r.code_class()) {
+    case 2: return kExitOk;
+    case 4: return kExitClientError;
+    case 5: return kExitServerError;
+    default:
+      print_error("unexpected response code \"" + r.code + "\"");
+      return kExitRequestFailed;
+  }
+}
+
+}  // namespace
+
+int run_status(const GlobalOptions& global) {
+  return run_simple(global, Command::kStatus, format_status);
+}
+
+int run_stats(const GlobalOptions& global) {
+  return run_simple(global, Command::kStats, format_stats);
+}
+
+int run_sessions(const GlobalOptions& global) {
+  return run_simple(global, Command::kSessions, format_sessions);
+}
+
+int run_events(const GlobalOptions& global, bool follow) {
+  // Installed before connecting: a signal arriving early is then seen by the
+  // first wait instead of killing the process.
+  if (follow) install_stop_signals();
+  std::unique_ptr<ControlClient> client;
+  auto result = call_daemon(global, Command::kEvents, control::EventsArgs{follow}.encode(),
+                            global.timeout_s, &client);
+  if (!result) return follow && stop_requested() ? kExitOk : kExitFailure;
+
+  auto print_event = [&](const json& event) {
+    print(global.json ? event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"
+                      : format_event_line(event) + "\n");
+  };
+  // With --json, events are always one JSON object per line, followed or not.
+  if (auto history = result->find("events"); history != result->end() && history->is_array())
+    for (const json& event : *history) print_event(event);
+  if (!follow) return kExitOk;
+
+  for (const json& event : client->take_early_events()) print_event(event);
+  for (;;) {
+    json message;
+    std::string error;
+    switch (client->read_message(std::nullopt, &message, &error)) {
+      case ControlClient::ReadStatus::kMessage:
+        if (auto event = message.find("event"); event != message.end()) print_event(*event);
+        break;
+      case ControlClient::ReadStatus::kClosed:
+      case ControlClient::ReadStatus::kInterrupted:
+        return kExitOk;
+      case ControlClient::ReadStatus::kTimedOut:  // cannot happen without a deadline
+      case ControlClient::ReadStatus::kFailed:
+        print_error(error);
+        return kExitFailure;
+    }
+  }
+}
+
+int run_request(const GlobalOptions& global, const RequestOptions& options) {
+  control::RequestArgs args;
+  args.method = options.method;
+  args.uri = options.uri;
+  args.timeout = options.timeout_s;
+  std::string payload;
+  if (options.payload) payload = *options.payload;
+  if (options.payload_file && !read_payload_file(*options.payload_file, &payload)) return kExitUsage;
+  if (options.payload || options.payload_file) args.payload.emplace(payload.begin(), payload.end());
+  args.content_format = options.content_format;
+  args.accept = options.accept;
+  args.session = options.session;
+
+  auto result = call_daemon(global, Command::kRequest, args.encode(),
+                            options.timeout_s + kRequestAnswerMarginS);
+  if (!result) return kExitFailure;
+  if (global.json) print_json_line(*result);
+  auto r = decoded<control::RequestResult>(*result);
+  if (!r) return kExitFailure;
+  const int status = request_status(*r);
+  if (!global.json && r->status == "response") {
+    std::string text = format_response_head(*r);
+    text.append(r->payload.begin(), r->payload.end());
+    // A terminal gets a final newline so the prompt starts on its own line;
+    // a pipe or file gets the payload byte for byte.
+    if (!r->payload.empty() && r->payload.back() != '\n' && isatty(STDOUT_FILENO)) text += '\n';
+    print(text);
+  }
+  return status;
+}
+
+int run_connect(const GlobalOptions& global, const ConnectOptions& options) {
+  control::ConnectArgs args;
+  args.uri = options.uri;
+  args.call_home = options.call_home;
+  args.reconnect_interval = options.reconnect_interval_s;
+  args.reconnect_max_interval = options.reconnect_max_interval_s;
+  if (options.reconnect_attempts)
+    args.reconnect_attempts = static_cast<uint32_t>(*options.reconnect_attempts);
+  auto result = call_daemon(global, Command::kConnect, args.encode(), global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<control::ConnectResult>(*result);
+  if (!r) return kExitFailure;
+  print("session " + std::to_string(r->session) + (r->existing ? " (already open)" : "") + "\n");
+  return kExitOk;
+}
+
+int run_close(const GlobalOptions& global, uint64_t session) {
+  auto result =
+      call_daemon(global, Command::kClose, control::CloseArgs{session}.encode(), global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) print_json_line(*result);
+  return kExitOk;
+}
+
+int run_debug_stall(const GlobalOptions& global, double seconds) {
+  // coapd may answer only once the stall is over.
+  auto result = call_daemon(global, Command::kDebugStall, control::DebugStallArgs{seconds}.encode(),
+                            global.timeout_s + seconds);
+  if (!result) return kExitFailure;
+  if (global.json) print_json_line(*result);
+  return kExitOk;
+}
+
+int run_debug_timer_probe(const GlobalOptions& global, double interval_ms, int count) {
+  const control::TimerProbeArgs args{interval_ms, static_cast<uint32_t>(count)};
+  auto result = call_daemon(global, Command::kDebugTimerProbe, args.encode(),
+                            global.timeout_s + interval_ms * count / 1000.0);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<control::TimerProbeResult>(*result);
+  if (!r) return kExitFailure;
+  print(format_timer_probe(*r));
+  return kExitOk;
+}
+
+}  // namespace coapctl

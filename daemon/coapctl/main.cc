@@ -1,0 +1,373 @@
+// coapctl: the command-line client of coapd's control socket. This file is
+// the command line (CLI11) and its help text; commands.cc does the work.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "daemon/coapctl/commands.h"
+
+namespace {
+
+using namespace coapctl;
+
+constexpr const char* kDescription = R"TXT(coapctl - control and query a running coapd
+
+coapctl talks to coapd, the CoAP daemon that runs its own lwIP stack on a TAP
+device, through the daemon's control socket (newline-delimited JSON, control
+protocol version 1). It shows the daemon's status, statistics, sessions and
+events, sends CoAP requests from the daemon's stack, and opens and closes
+outgoing sessions.
+
+Output is an aligned human-readable table unless --json is given, in which
+case the daemon's result object is printed as one line of JSON. coapctl never
+waits for ever: the global --timeout bounds connecting and waiting for the
+answer, except that a CoAP request waits for its own --timeout plus 5 seconds
+and events --follow waits until stopped. Global options may come before or
+after the command.
+)TXT";
+
+constexpr const char* kFooter = R"TXT(COMMANDS
+  status
+      Daemon version, PID, uptime, TAP device, MAC and IP addresses, UDP, TCP
+      and call-home ports, control socket, number of sessions and whether the
+      protocol engine is alive.
+
+  stats
+      lwIP protocol control blocks (tcp_active, tcp_listen, tcp_time_wait,
+      tcp_bound, udp) and traffic counters (rx_frames, tx_frames, requests,
+      responses, bad_packets, ...).
+
+  sessions
+      One row per session: ID PROTO ROLE STATE PEER LOCAL AGE IN(B) OUT(B)
+      IN(MSG) OUT(MSG).
+
+  events [-f|--follow]
+      Recent session events, one per line:
+          TIME EVENT session=N peer=IP:PORT [reason=TEXT] [attempt=N]
+      With --follow, keep printing events as they happen until coapd closes
+      the connection or coapctl gets SIGINT or SIGTERM (exit status 0).
+      With --json, --follow prints each event as one JSON object per line.
+
+  get|put|post|delete URI [options]
+      Send a CoAP request from coapd and print the response: the code line
+      ("2.05 Content"), one "Name: value" line per option, a blank line, and
+      the payload byte for byte (plus a final newline on a terminal only).
+        --payload TEXT           request payload
+        --payload-file FILE      request payload read from FILE ("-": stdin)
+        --content-format N       Content-Format option of the payload
+        --accept N               Accept option
+        --timeout S              give up after S seconds (default 30)
+        --session ID             send on the already open session ID
+      URI is coap://HOST[:PORT]/PATH[?QUERY] or coap+tcp://...
+
+  connect coap+tcp://HOST[:PORT] [options]
+      Open an outgoing CoAP-over-TCP session that coapd keeps up, reconnecting
+      when it drops, and print "session N" (or "session N (already open)"
+      when coapd already had a session to that peer).
+        --call-home              serve the peer's requests on the connection
+                                 we open (RFC 8323 role reversal)
+        --reconnect-interval S   delay before reconnecting (default 1)
+        --reconnect-max-interval S
+                                 double the delay after each failed attempt,
+                                 up to S (default 0: a fixed delay)
+        --reconnect-attempts N   give up after N failed attempts
+                                 (default 0: never give up)
+
+  close SESSION-ID
+      Close a session. Prints nothing on success.
+
+  debug stall-engine SECONDS
+      Make coapd's protocol engine sleep for SECONDS, to test its watchdog.
+      coapd accepts it only when started with --debug-commands.
+
+  debug timer-probe [--interval-ms MS] [--count N]
+      Measure the engine's timer: N timers of MS milliseconds (default 100
+      of 50 ms) on the engine's own wait; prints how late they fired (never
+      early). Needs --debug-commands, like every debug command.
+
+  Run "coapctl COMMAND --help" for the options of one command.
+
+EXIT STATUS
+  0   success; for get/put/post/delete, a 2.xx response
+  1   coapd cannot be reached, did not answer in time, or refused the command
+  2   usage error (bad command line)
+  3   the request got a 4.xx (client error) response
+  4   the request got a 5.xx (server error) response
+  5   the request timed out (no response from the peer)
+  6   the request failed or was cancelled (e.g. its session closed)
+
+ENVIRONMENT
+  COAPD_CONTROL_SOCKET
+      Path of the control socket when --socket is not given.
+
+FILES
+  /run/coapd/coapd.sock
+      The default control socket.
+
+EXAMPLES
+  coapctl status
+  coapctl --json stats
+  coapctl sessions
+  coapctl events --follow
+  coapctl get coap://192.0.2.1/.well-known/core
+  coapctl put coap://192.0.2.1/led --payload on --content-format 0
+  coapctl post coap+tcp://[2001:db8::1]/data --payload-file reading.cbor --content-format 60
+  coapctl connect coap+tcp://192.0.2.1 --reconnect-interval 1 --reconnect-attempts 10
+  coapctl close 3
+  COAPD_CONTROL_SOCKET=/tmp/coapd.sock coapctl status)TXT";
+
+constexpr const char* kRequestFooter =
+    R"TXT(Prints the response code line ("2.05 Content"), one "Name: value" line per
+option (uint options as numbers, string options as text, opaque options as
+hex), a blank line, then the payload byte for byte. With --json prints the
+result object instead. Exit status: 0 for 2.xx, 3 for 4.xx, 4 for 5.xx,
+5 on timeout, 6 when the request failed or was cancelled, 1 when coapd
+cannot be reached.
+
+Example: coapctl get coap://192.0.2.1/sensors/temp --accept 0)TXT";
+
+struct CommandLine {
+  GlobalOptions global;
+  RequestOptions request;
+  ConnectOptions connect;
+  bool follow = false;
+  uint64_t session = 0;
+  double stall_seconds = 0;
+  double probe_interval_ms = 50;
+  int probe_count = 100;
+  unsigned content_format = 0;
+  unsigned accept = 0;
+  uint64_t request_session = 0;
+  std::string payload;
+  std::string payload_file;
+  double reconnect_interval = 0;
+  double reconnect_max_interval = 0;
+  uint64_t reconnect_attempts = 0;
+};
+
+// A parse error as one line: "coapctl: <what> (see coapctl --help)".
+int usage_error(const std::string& what) {
+  std::string line = what;
+  for (char& c : line)
+    if (c == '\n') c = ' ';
+  std::fprintf(stderr, "coapctl: %s (see coapctl --help)\n", line.c_str());
+  return kExitUsage;
+}
+
+// CLI11's "A subcommand is required" does not say which one or why.
+std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& e) {
+  std::string what = e.what();
+  if (what.find("subcommand is required") == std::string::npos) return what;
+  std::vector<std::string> extra = app.remaining();
+  if (!extra.empty()) return "unknown command \"" + extra.front() + "\"";
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (!sub->get_subcommands().empty()) continue;
+    std::string names;
+    for (const CLI::App* choice : sub->get_subcommands({})) names += " " + choice->get_name();
+    return sub->get_name() + " needs a subcommand:" + names;
+  }
+  return "no command given";
+}
+
+// Seconds: a finite number above zero.
+const CLI::Validator kPositiveSeconds(
+    [](std::string& text) -> std::string {
+      char* end = nullptr;
+      double value = std::strtod(text.c_str(), &end);
+      if (end == text.c_str() || *end != '\0' || !(value > 0) || !std::isfinite(value))
+        return "expected a positive number of seconds, got \"" + text + "\"";
+      return "";
+    },
+    "");
+
+// Seconds: a finite number, zero or more.
+const CLI::Validator kNonNegativeSeconds(
+    [](std::string& text) -> std::string {
+      char* end = nullptr;
+      double value = std::strtod(text.c_str(), &end);
+      if (end == text.c_str() || *end != '\0' || !(value >= 0) || !std::isfinite(value))
+        return "expected a number of seconds (0 or more), got \"" + text + "\"";
+      return "";
+    },
+    "");
+
+CLI::App* add_request_command(CLI::App& app, CommandLine& cl, const char* name, const char* method,
+                              const char* summary, std::function<int()>* action) {
+  CLI::App* cmd = app.add_subcommand(name, summary);
+  cmd->footer(kRequestFooter);
+  cmd->add_option("URI", cl.request.uri, "coap:// or coap+tcp:// URI of the resource")->required();
+  auto* payload = cmd->add_option("--payload", cl.payload, "Request payload (text)");
+  auto* payload_file =
+      cmd->add_option("--payload-file", cl.payload_file, "Read the payload from FILE (- for stdin)")
+          ->type_name("FILE");
+  payload->excludes(payload_file);
+  auto* content_format =
+      cmd->add_option("--content-format", cl.content_format, "Content-Format of the payload")
+          ->type_name("N")
+          ->check(CLI::Range(0, 65535).description("0-65535"));
+  auto* accept = cmd->add_option("--accept", cl.accept, "Accept option: wanted Content-Format")
+                     ->type_name("N")
+                     ->check(CLI::Range(0, 65535).description("0-65535"));
+  cmd->add_option("--timeout", cl.request.timeout_s, "Seconds to wait for the response")
+      ->type_name("S")
+      ->check(kPositiveSeconds)
+      ->capture_default_str();
+  auto* session =
+      cmd->add_option("--session", cl.request_session, "Send on the already open session ID")
+          ->type_name("ID");
+  cmd->callback([=, &cl] {
+    cl.request.method = method;
+    if (payload->count()) cl.request.payload = cl.payload;
+    if (payload_file->count()) cl.request.payload_file = cl.payload_file;
+    if (content_format->count()) cl.request.content_format = cl.content_format;
+    if (accept->count()) cl.request.accept = cl.accept;
+    if (session->count()) cl.request.session = cl.request_session;
+    *action = [&cl] { return run_request(cl.global, cl.request); };
+  });
+  return cmd;
+}
+
+void add_global_options(CLI::App& app, CommandLine& cl) {
+  app.add_option("--socket", cl.global.socket_path, "Path of coapd's control socket")
+      ->type_name("PATH")
+      ->envname(kSocketEnvVar)
+      ->capture_default_str();
+  app.add_flag("--json", cl.global.json, "Print results as JSON, one object per line");
+  app.add_option("--timeout", cl.global.timeout_s, "Seconds to wait for coapd's answer")
+      ->type_name("S")
+      ->check(kPositiveSeconds)
+      ->capture_default_str();
+}
+
+void add_query_commands(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
+  app.add_subcommand("status", "Show the daemon's status")->callback([action, &cl] {
+    *action = [&cl] { return run_status(cl.global); };
+  });
+  app.add_subcommand("stats", "Show lwIP pcb counts and traffic counters")->callback([action, &cl] {
+    *action = [&cl] { return run_stats(cl.global); };
+  });
+  app.add_subcommand("sessions", "List CoAP sessions")->callback([action, &cl] {
+    *action = [&cl] { return run_sessions(cl.global); };
+  });
+  CLI::App* events = app.add_subcommand("events", "Show recent session events");
+  events->footer("Each line: TIME EVENT session=N peer=IP:PORT [reason=TEXT] [attempt=N]");
+  events->add_flag("-f,--follow", cl.follow, "Keep printing events as they happen");
+  events->callback([action, &cl] {
+    *action = [&cl] { return run_events(cl.global, cl.follow); };
+  });
+}
+
+void add_request_commands(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
+  add_request_command(app, cl, "get", "GET", "Send a CoAP GET request and print the response",
+                      action);
+  add_request_command(app, cl, "put", "PUT", "Send a CoAP PUT request and print the response",
+                      action);
+  add_request_command(app, cl, "post", "POST", "Send a CoAP POST request and print the response",
+                      action);
+  add_request_command(app, cl, "delete", "DELETE",
+                      "Send a CoAP DELETE request and print the response", action);
+}
+
+void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
+  CLI::App* connect = app.add_subcommand("connect", "Open an outgoing CoAP-over-TCP session");
+  connect->footer(
+      "Prints \"session N\", or \"session N (already open)\" when coapd already had a\n"
+      "session to that peer.\n\nExample: coapctl connect coap+tcp://192.0.2.1 --reconnect-attempts "
+      "10");
+  connect->add_option("URI", cl.connect.uri, "coap+tcp:// URI of the peer")->required();
+  connect->add_flag("--call-home", cl.connect.call_home,
+                    "Serve the peer's requests on the connection (RFC 8323 role reversal)");
+  auto* interval = connect
+                       ->add_option("--reconnect-interval", cl.reconnect_interval,
+                                    "Delay before reconnecting (default 1)")
+                       ->type_name("S")
+                       ->check(kPositiveSeconds);
+  auto* max_interval = connect
+                           ->add_option("--reconnect-max-interval", cl.reconnect_max_interval,
+                                        "Back off exponentially up to S (default 0: fixed delay)")
+                           ->type_name("S")
+                           ->check(kNonNegativeSeconds);
+  auto* attempts = connect
+                       ->add_option("--reconnect-attempts", cl.reconnect_attempts,
+                                    "Give up after N failed attempts (default 0: never)")
+                       ->type_name("N")
+                       ->check(CLI::Range(uint64_t{0}, uint64_t{UINT32_MAX}).description(""));
+  connect->callback([=, &cl] {
+    if (interval->count()) cl.connect.reconnect_interval_s = cl.reconnect_interval;
+    if (max_interval->count()) cl.connect.reconnect_max_interval_s = cl.reconnect_max_interval;
+    if (attempts->count()) cl.connect.reconnect_attempts = cl.reconnect_attempts;
+    *action = [&cl] { return run_connect(cl.global, cl.connect); };
+  });
+  CLI::App* close = app.add_subcommand("close", "Close a session");
+  close->add_option("SESSION-ID", cl.session, "Session to close (see coapctl sessions)")
+      ->required();
+  close->callback([action, &cl] { *action = [&cl] { return run_close(cl.global, cl.session); }; });
+}
+
+void add_debug_commands(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
+  CLI::App* debug = app.add_subcommand("debug", "Commands for testing coapd itself");
+  debug->require_subcommand(1);
+  CLI::App* stall = debug->add_subcommand("stall-engine",
+                                          "Stall coapd's protocol engine (needs --debug-commands)");
+  stall->add_option("SECONDS", cl.stall_seconds, "How long to stall")
+      ->required()
+      ->check(kNonNegativeSeconds);
+  stall->callback([action, &cl] {
+    *action = [&cl] { return run_debug_stall(cl.global, cl.stall_seconds); };
+  });
+  CLI::App* probe = debug->add_subcommand(
+      "timer-probe", "Measure the engine's timer accuracy (needs --debug-commands)");
+  probe->add_option("--interval-ms", cl.probe_interval_ms,
+                    "Timer length in milliseconds (default 50)")
+      ->check(CLI::PositiveNumber);
+  probe->add_option("--count", cl.probe_count, "Number of timers (default 100)")
+      ->check(CLI::Range(1, 100000));
+  probe->callback([action, &cl] {
+    *action = [&cl] {
+      return run_debug_timer_probe(cl.global, cl.probe_interval_ms, cl.probe_count);
+    };
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl;
+  std::function<int()> action;
+
+  CLI::App app(kDescription, "coapctl");
+  app.require_subcommand(1);
+  // Global options may also follow the command ("coapctl stats --json");
+  // set first so that every subcommand inherits it.
+  app.fallthrough();
+  app.get_formatter()->column_width(30);
+  add_global_options(app, cl);
+  add_query_commands(app, cl, &action);
+  add_request_commands(app, cl, &action);
+  add_connect_command(app, cl, &action);
+  add_debug_commands(app, cl, &action);
+  // Set last: subcommands copy their parent's footer when created.
+  app.footer(kFooter);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(describe_parse_error(app, e));
+  }
+  if (!action) return usage_error("no command given");
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    // Only a daemon answer of an unexpected shape gets here.
+    std::fprintf(stderr, "coapctl: cannot make sense of coapd's answer: %s\n", e.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,236 @@
+#include "daemon/coapd/commands.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "coap/code.h"
+#include "coap/uri.h"
+#include "daemon/coapd/latency_histogram.h"
+#include "daemon/coapd/results.h"
+#include "daemon/control/messages.h"
+
+namespace coapd {
+namespace {
+
+using control::Command;
+using nlohmann::json;
+
+// Runs fn on the engine thread and answers with its result on the loop.
+template <typename Fn>
+void on_engine(CommandContext& ctx, Responder r, Fn fn) {
+  LoopPoster& poster = ctx.poster;
+  ctx.engine.post([&poster, r, fn = std::move(fn)](coap::Endpoint& ep, coap::TimePoint now) {
+    json result = fn(ep, now);
+    poster.post([r, result = std::move(result)]() mutable { r.ok(std::move(result)); });
+  });
+}
+
+// Decodes the arguments of T, answering with the error when they are bad.
+template <typename T>
+std::optional<T> arguments(const json& request, const Responder& r) {
+  coap::Result<T> args = T::decode(request);
+  if (args) return std::move(*args);
+  r.error("malformed request: " + args.error());
+  return std::nullopt;
+}
+
+coap::Result<coap::Uri> client_uri(const CommandContext& ctx, const std::string& text) {
+  return parse_client_uri(text, ctx.cfg.tap, ctx.zone_index);
+}
+
+control::LatencySummary latency(const LatencyHistogram& h) {
+  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  return {h.count(), us(h.quantile(0.5)), us(h.quantile(0.99)), us(h.max())};
+}
+
+void handle_status(CommandContext& ctx, const json&, Responder r) {
+  on_engine(ctx, r, [&ctx](coap::Endpoint& ep, coap::TimePoint) {
+    control::StatusResult s;
+    s.snapshot = snapshot(ep, ctx.stack, ctx.pump, ctx.started);
+    s.tap = ctx.cfg.tap;
+    s.mac = ctx.mac;
+    {
+      lwip_tap::CoreLock lock;  // the engine thread holds no other lock here
+      for (const auto& a : ctx.stack.addresses(ctx.cfg.tap)) s.addresses.push_back({a.address, a.state});
+    }
+    s.udp_port = ctx.cfg.udp_port;
+    s.tcp_port = ctx.cfg.tcp_port;
+    s.call_home_port = ctx.cfg.call_home_listen;
+    s.control_socket = ctx.cfg.control_socket;
+    s.engine_alive = true;
+    s.engine_wakeups = ctx.engine.wakeups();
+    return s.encode();
+  });
+}
+
+void handle_stats(CommandContext& ctx, const json&, Responder r) {
+  on_engine(ctx, r, [&ctx](coap::Endpoint& ep, coap::TimePoint) {
+    control::StatsResult s;
+    s.snapshot = snapshot(ep, ctx.stack, ctx.pump, ctx.started);
+    const EngineStats& es = ctx.engine.stats_engine();
+    control::StatsResult::Engine& e = s.engine;
+    e.wakeups = es.wakeups;
+    e.udp_dropped = es.udp_dropped;
+    e.cpu_placement = ctx.placement.shared() ? "shared" : "spread";
+    e.cpu_placement_changes = ctx.placement.changes();
+    e.items = es.items;
+    e.flushes = es.flushes;
+    e.tap_batches = ctx.pump ? ctx.pump->rx_batches() : 0;
+    e.tcp_wake_latency_us = latency(es.tcp_wake_ns);
+    e.udp_wake_latency_us = latency(es.udp_wake_ns);
+    return s.encode();
+  });
+}
+
+void handle_sessions(CommandContext& ctx, const json&, Responder r) {
+  on_engine(ctx, r, [](coap::Endpoint& ep, coap::TimePoint now) {
+    return sessions_result(ep, now).encode();
+  });
+}
+
+void handle_events(CommandContext& ctx, const json& request, Responder r) {
+  auto args = arguments<control::EventsArgs>(request, r);
+  if (!args) return;
+  const bool follow = args->follow;
+  ctx.engine.post([&ctx, r, follow](coap::Endpoint&, coap::TimePoint) {
+    json list = ctx.events.history(follow);
+    ctx.poster.post([&ctx, r, follow, list = std::move(list)]() mutable {
+      // Following first: a client that already half-closed stays open for
+      // the events rather than being finished by the reply.
+      if (follow) ctx.control.follow(r.client());
+      r.ok({{"events", std::move(list)}});
+    });
+  });
+}
+
+void handle_request(CommandContext& ctx, const json& request, Responder r) {
+  auto args = arguments<control::RequestArgs>(request, r);
+  if (!args) return;
+  coap::ClientRequest creq;
+  creq.method = coap::method_from_name(args->method);
+  if (creq.method.is_empty()) return r.error("unknown method '" + args->method + "'");
+  coap::Result<coap::Uri> uri = client_uri(ctx, args->uri);
+  if (!uri) return r.error(uri.error());
+  creq.uri = std::move(*uri);
+  if (args->payload) creq.payload = std::move(*args->payload);
+  creq.content_format = args->content_format;
+  creq.accept = args->accept;
+  creq.timeout = coap::from_seconds(args->timeout);
+  creq.session = args->session.value_or(0);
+  LoopPoster& poster = ctx.poster;
+  ctx.engine.post_request(std::move(creq), [&poster, r](coap::ClientResult result) {
+    json j = request_result(result).encode();
+    poster.post([r, j = std::move(j)]() mutable { r.ok(std::move(j)); });
+  });
+}
+
+void handle_connect(CommandContext& ctx, const json& request, Responder r) {
+  auto args = arguments<control::ConnectArgs>(request, r);
+  if (!args) return;
+  coap::Result<coap::Uri> uri = client_uri(ctx, args->uri);
+  if (!uri) return r.error(uri.error());
+  if (!uri->is_tcp()) return r.error("connect needs a coap+tcp:// URI (sessions are CoAP over TCP)");
+  coap::SessionSpec spec;
+  spec.peer = uri->peer;
+  spec.call_home = args->call_home;
+  spec.reconnect_interval = coap::from_seconds(args->reconnect_interval.value_or(1.0));
+  spec.reconnect_max_interval = coap::from_seconds(args->reconnect_max_interval.value_or(0.0));
+  spec.reconnect_attempts = args->reconnect_attempts.value_or(0);
+  LoopPoster& poster = ctx.poster;
+  ctx.engine.post([&poster, r, spec](coap::Endpoint& ep, coap::TimePoint now) {
+    auto opened = ep.open_session(spec, now);
+    poster.post([r, opened = std::move(opened)] {
+      if (!opened) return r.error(opened.error());
+      r.ok(control::ConnectResult{opened->id, opened->existed}.encode());
+    });
+  });
+}
+
+void handle_close(CommandContext& ctx, const json& request, Responder r) {
+  auto args = arguments<control::CloseArgs>(request, r);
+  if (!args) return;
+  const coap::SessionId id = args->session;
+  LoopPoster& poster = ctx.poster;
+  ctx.engine.post([&poster, r, id](coap::Endpoint& ep, coap::TimePoint now) {
+    const bool found = ep.close_session(id, now);
+    poster.post([r, found, id] {
+      if (!found) return r.error("no session " + std::to_string(id));
+      r.ok(json::object());
+    });
+  });
+}
+
+bool debug_allowed(const CommandContext& ctx, const Responder& r) {
+  if (ctx.cfg.debug_commands) return true;
+  r.error("debug commands are disabled (start coapd with --debug-commands)");
+  return false;
+}
+
+void handle_debug_stall(CommandContext& ctx, const json& request, Responder r) {
+  if (!debug_allowed(ctx, r)) return;
+  auto args = arguments<control::DebugStallArgs>(request, r);
+  if (!args) return;
+  const double seconds = args->seconds;
+  spdlog::warn("debug: stalling the engine thread for {} s on request", seconds);
+  on_engine(ctx, r, [seconds](coap::Endpoint&, coap::TimePoint) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    return json::object();
+  });
+}
+
+void handle_debug_timer_probe(CommandContext& ctx, const json& request, Responder r) {
+  if (!debug_allowed(ctx, r)) return;
+  auto args = arguments<control::TimerProbeArgs>(request, r);
+  if (!args) return;
+  const auto interval = std::chrono::duration_cast<coap::Duration>(
+      std::chrono::duration<double, std::milli>(args->interval_ms));
+  LoopPoster& poster = ctx.poster;
+  ctx.engine.post_timer_probe(interval, static_cast<int>(args->count),
+                              [&poster, r](TimerProbeResult res) {
+                                control::TimerProbeResult out = summarize(res);
+                                poster.post([r, j = out.encode()]() mutable { r.ok(std::move(j)); });
+                              });
+}
+
+// A line for the audit log: what a state-changing command asked for.
+std::string describe(Command cmd, const json& request) {
+  std::string text = control::command_name(cmd);
+  for (const char* key : {"method", "uri", "session", "call_home"}) {
+    auto it = request.find(key);
+    if (it != request.end()) text += std::string(" ") + key + "=" + it->dump();
+  }
+  return text;
+}
+
+constexpr std::array<CommandEntry, control::kCommandCount> kCommands = {{
+    {Command::kStatus, handle_status, false},
+    {Command::kStats, handle_stats, false},
+    {Command::kSessions, handle_sessions, false},
+    {Command::kEvents, handle_events, false},
+    {Command::kRequest, handle_request, true},
+    {Command::kConnect, handle_connect, true},
+    {Command::kClose, handle_close, true},
+    {Command::kDebugStall, handle_debug_stall, true},
+    {Command::kDebugTimerProbe, handle_debug_timer_probe, false},
+}};
+
+}  // namespace
+
+const std::array<CommandEntry, control::kCommandCount>& command_table() { return kCommands; }
+
+coap::Result<coap::Uri> parse_client_uri(const std::string& text, const std::string& tap,
+                                         int zone_index) {
+  return coap::parse_uri(text, [&](std::string_view name) { return name == tap ? zone_index : -1; });
+}
+
+void handle_command(CommandContext& ctx, Command cmd, const json& request, Responder r) {
+  const CommandEntry& entry = kCommands[static_cast<std::size_t>(cmd)];
+  if (entry.changes_state)
+    spdlog::info("control: uid {}: {}", static_cast<long>(r.uid()), describe(cmd, request));
+  entry.handler(ctx, request, r);
+}
+
+}  // namespace coapd

@@ -1,0 +1,388 @@
+// coapd's composition, and nothing else: the parts, the order they start in
+// (stopped in reverse from the same list), and the shutdown state machine's
+// actions. What the parts do lives in their own files.
+#include "daemon/coapd/daemon.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/random.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "coap/builtin_resources.h"
+#include "daemon/coapd/commands.h"
+#include "daemon/coapd/control_server.h"
+#include "daemon/coapd/engine.h"
+#include "daemon/coapd/event_log.h"
+#include "daemon/coapd/lifecycle.h"
+#include "daemon/coapd/loop_poster.h"
+#include "daemon/coapd/placement.h"
+#include "daemon/coapd/results.h"
+#include "daemon/coapd/shutdown.h"
+#include "daemon/coapd/watchdog.h"
+#include "lwip_tap/stack.h"
+#include "lwip_tap/tap_device.h"
+#include "lwip_tap/tap_pump.h"
+#include "lwip_tap/tcp_transport.h"
+#include "lwip_tap/udp_transport.h"
+
+namespace coapd {
+namespace {
+
+using coap::Status;
+
+// How long sessions may take to close at shutdown before they are aborted.
+constexpr std::chrono::milliseconds kShutdownLinger{2000};
+
+uint64_t random_seed() {
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+    seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return seed;
+}
+
+// A stable, locally administered unicast MAC derived from the TAP name, so
+// that the link-local address stays the same across restarts.
+std::array<uint8_t, 6> default_mac(const std::string& tap) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : tap) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return {0x02, static_cast<uint8_t>(h >> 8), static_cast<uint8_t>(h >> 16),
+          static_cast<uint8_t>(h >> 24), static_cast<uint8_t>(h >> 32),
+          static_cast<uint8_t>(h >> 40)};
+}
+
+std::string mac_text(const std::array<uint8_t, 6>& m) {
+  char text[18];
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                m[5]);
+  return text;
+}
+
+coap::EndpointConfig endpoint_config(const config::Config& c) {
+  coap::EndpointConfig e;
+  e.ack_timeout = coap::from_seconds(c.ack_timeout);
+  e.ack_random_factor = c.ack_random_factor;
+  e.max_retransmit = c.max_retransmit;
+  e.max_udp_sessions = c.max_udp_sessions;
+  e.udp_session_timeout = coap::from_seconds(c.udp_session_timeout);
+  e.max_tcp_sessions = c.max_tcp_sessions;
+  e.tcp_idle_timeout = coap::from_seconds(c.tcp_idle_timeout);
+  e.csm_timeout = coap::from_seconds(c.csm_timeout);
+  e.max_message_size = c.max_message_size;
+  e.max_queued_bytes = c.max_queued_bytes;
+  e.connect_timeout = coap::from_seconds(c.connect_timeout);
+  return e;
+}
+
+void log_event(const coap::Event& e) {
+  if (!spdlog::should_log(spdlog::level::info)) return;
+  spdlog::info("event {} session={} peer={}{}{}", e.name(), e.session,
+               e.peer.family == coap::Address::Family::kNone ? "-" : e.peer.to_string(),
+               e.reason.empty() ? "" : " reason=" + e.reason,
+               e.attempt ? " attempt=" + std::to_string(e.attempt) : "");
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const config::Config& cfg);
+  int run();
+
+ private:
+  // The start list, in order; stopping runs it backwards.
+  std::vector<Lifecycle::Step> start_list();
+  Status start_tap();
+  Status start_stack();
+  void stop_stack();
+  Status start_pump();
+  Status start_signals();
+  void stop_signals();
+  void stop_engine();
+
+  void act(Action action);
+  void serve();
+  void begin_linger();
+  void check_linger();
+  void handle(control::Command cmd, const nlohmann::json& request, Responder r);
+
+  const config::Config& cfg_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  const std::array<uint8_t, 6> mac_;
+  uv_loop_t loop_{};
+  ShutdownMachine machine_;
+  Watchdog watchdog_;
+  std::unique_ptr<LoopPoster> poster_;
+  std::unique_ptr<ControlServer> control_;
+  // Engine side of the event stream; delivers to control_ on the loop.
+  EventLog events_{[this](std::function<void()> fn) { poster_->post(std::move(fn)); },
+                   [this](std::vector<nlohmann::json> batch) { control_->send_events(batch); }};
+  lwip_tap::Stack stack_;
+  coap::ResourceDirectory resources_;
+  std::unique_ptr<ThreadPlacement> placement_;  // engine thread only, once started
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<lwip_tap::UdpTransport> udp_;
+  std::unique_ptr<lwip_tap::TcpTransport> tcp_;
+  std::unique_ptr<lwip_tap::TapDevice> tap_;
+  std::unique_ptr<lwip_tap::TapPump> pump_;
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  int zone_index_ = 0;
+  // Lingering at shutdown.
+  std::chrono::steady_clock::time_point linger_until_{};
+  uv_timer_t linger_timer_{};
+  bool linger_check_pending_ = false;
+  bool linger_settled_ = false;  // all sessions gone, all sent acknowledged
+  // What control commands work with; made once every part has started.
+  std::unique_ptr<CommandContext> commands_;
+  Lifecycle lifecycle_;
+};
+
+Daemon::Daemon(const config::Config& cfg)
+    : cfg_(cfg), mac_(cfg.mac ? *cfg.mac : default_mac(cfg.tap)), lifecycle_(start_list()) {
+  uv_loop_init(&loop_);
+  poster_ = std::make_unique<LoopPoster>(&loop_);
+  control_ = std::make_unique<ControlServer>(
+      &loop_, cfg_.control_socket,
+      [this](control::Command cmd, const nlohmann::json& req, Responder r) { handle(cmd, req, r); });
+  control_->set_on_unfollow([this] { events_.unfollow(); });
+  coap::BuiltinResourceOptions ropts;
+  ropts.max_echo_size = 1 << 20;
+  // /status is rendered on the engine thread, which may take the core lock
+  // (it holds no other lock while handling requests).
+  ropts.status_json = [this] {
+    return snapshot(engine_->endpoint_engine(), stack_, pump_.get(), started_).encode().dump();
+  };
+  coap::add_builtin_resources(resources_, ropts);
+  // The loop, and so the io thread, is this thread.
+  placement_ = std::make_unique<ThreadPlacement>(
+      parse_cpu_placement(cfg_.cpu_placement).value_or(CpuPlacement::kAuto), gettid());
+  EngineHooks hooks;
+  hooks.on_event = [this](const coap::Event& e) {
+    log_event(e);
+    events_.record(e);
+  };
+  hooks.on_pass = [this](coap::TimePoint now) {
+    events_.flush();
+    placement_->on_pass(now, engine_->endpoint_engine().counters().datagrams_in,
+                        engine_->stats_engine().items);
+    watchdog_.on_pass(now);
+  };
+  hooks.next_alive_deadline = [this] { return watchdog_.next_deadline(); };
+  engine_ = std::make_unique<Engine>(endpoint_config(cfg_), resources_, stack_, std::move(hooks),
+                                     random_seed());
+  udp_ = std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink());
+  tcp_ = std::make_unique<lwip_tap::TcpTransport>(stack_, engine_->sink());
+}
+
+std::vector<Lifecycle::Step> Daemon::start_list() {
+  return {
+      // Last to stop: the engine's and control socket's last answers go through it.
+      {"event loop", [] { return Status{}; }, [this] { poster_->close(); }},
+      {"TAP", [this] { return start_tap(); }, [this] { tap_.reset(); }},
+      {"lwIP", [this] { return start_stack(); }, [this] { stop_stack(); }},
+      {"control socket", [this] { return control_->start(); }, [this] { control_->stop(); }},
+      {"engine", [this] { engine_->start(); return Status{}; }, [this] { stop_engine(); }},
+      {"TAP pump", [this] { return start_pump(); }, [this] { pump_->stop(); }},
+      {"signals", [this] { return start_signals(); }, [this] { stop_signals(); }},
+  };
+}
+
+Status Daemon::start_tap() {
+  auto tap = lwip_tap::TapDevice::open(cfg_.tap);
+  if (!tap) return std::move(tap).take_error();
+  tap_ = std::move(*tap);
+  if (!cfg_.host_address) return {};  // the kernel side is the user's
+  if (Status st = tap_->set_host_ipv4(cfg_.host_address->addr, cfg_.host_address->prefix_len); !st)
+    return st;
+  if (Status st = tap_->set_up(); !st) return st;
+  if (cfg_.host_ipv6) return tap_->add_host_ipv6(cfg_.host_ipv6->addr, cfg_.host_ipv6->prefix_len);
+  return {};
+}
+
+Status Daemon::start_stack() {
+  lwip_tap::Stack::start_tcpip();
+  lwip_tap::NetifOptions opts;
+  opts.mac = mac_;
+  opts.ipv4 = cfg_.address.addr;
+  opts.ipv4_prefix_len = cfg_.address.prefix_len;
+  opts.gateway = cfg_.gateway;
+  if (cfg_.ipv6) opts.ipv6 = cfg_.ipv6->addr;
+  engine_->attach(udp_.get(), tcp_.get());
+  lwip_tap::CoreLock lock;
+  if (Status st = stack_.add_netif(opts, *tap_); !st) return st;
+  zone_index_ = netif_get_index(stack_.iface());
+  if (cfg_.udp_port)
+    if (Status st = udp_->bind(cfg_.udp_port); !st) return st;
+  if (cfg_.tcp_port)
+    if (Status st = tcp_->listen(cfg_.tcp_port, coap::ListenerKind::kServer); !st) return st;
+  if (cfg_.call_home_listen) return tcp_->listen(cfg_.call_home_listen, coap::ListenerKind::kCallHome);
+  return {};
+}
+
+void Daemon::stop_stack() {
+  // Connections still here (their sessions did not finish in time) are
+  // aborted, so that their peers get RST rather than silence.
+  lwip_tap::CoreLock lock;
+  tcp_->close_all();
+  udp_->close();
+  stack_.remove_netif();
+}
+
+Status Daemon::start_pump() {
+  pump_ = std::make_unique<lwip_tap::TapPump>(&loop_, tap_->fd(), stack_, engine_->sink());
+  pump_->set_max_time_wait(cfg_.max_time_wait);
+  return pump_->start();
+}
+
+Status Daemon::start_signals() {
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_init(&loop_, &sigint_);
+  sigterm_.data = sigint_.data = this;
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    spdlog::info("received {}, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    auto* self = static_cast<Daemon*>(h->data);
+    self->act(self->machine_.on(Cue::kStopRequested));
+  };
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  return {};
+}
+
+void Daemon::stop_signals() {
+  // Closed, a second SIGTERM or SIGINT ends the process at once.
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&sigterm_))) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+}
+
+void Daemon::stop_engine() {
+  // What is left is closed; the thread ends.
+  if (!engine_->stop()) {
+    // Stuck (the watchdog would have restarted it under systemd): an orderly
+    // end is impossible, but an end is owed. The TAP goes with the process.
+    spdlog::critical("the engine thread did not stop within 10 s; exiting at once");
+    std::_Exit(1);
+  }
+  // Its last answers ("cancelled") reach their clients before they close.
+  poster_->run_pending();
+}
+
+int Daemon::run() {
+  const Status started = lifecycle_.start();
+  if (!started) spdlog::critical("{}", started.error());
+  act(machine_.on(started ? Cue::kStarted : Cue::kStartFailed));
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  const int rc = uv_loop_close(&loop_);
+  if (rc != 0) spdlog::warn("event loop closed with handles left: {}", uv_strerror(rc));
+  if (machine_.start_failed()) return 1;
+  spdlog::info("coapd stopped");
+  return 0;
+}
+
+void Daemon::act(Action action) {
+  switch (action) {
+    case Action::kNone:
+    case Action::kExit: return;  // the loop ends once every handle is closed
+    case Action::kServe: return serve();
+    case Action::kBeginLinger: return begin_linger();
+    case Action::kStopParts:
+      lifecycle_.stop();
+      return act(machine_.on(Cue::kStopped));
+  }
+}
+
+void Daemon::serve() {
+  commands_ = std::make_unique<CommandContext>(
+      CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_,
+                     pump_.get(), started_, mac_text(mac_), zone_index_});
+  for (const auto& s : cfg_.sessions) {
+    auto uri = parse_client_uri(s.uri, cfg_.tap, zone_index_);
+    if (!uri) {
+      spdlog::error("session {}: {}", s.uri, uri.error());
+      continue;
+    }
+    coap::SessionSpec spec;
+    spec.peer = uri->peer;
+    spec.call_home = s.call_home;
+    spec.reconnect_interval = coap::from_seconds(s.reconnect_interval);
+    spec.reconnect_max_interval = coap::from_seconds(s.reconnect_max_interval);
+    spec.reconnect_attempts = s.reconnect_attempts;
+    engine_->post([spec, text = s.uri](coap::Endpoint& ep, coap::TimePoint now) {
+      auto opened = ep.open_session(spec, now);
+      if (!opened) spdlog::error("session {}: {}", text, opened.error());
+    });
+  }
+  // Ready once the engine answers: a job that has run proves its loop runs.
+  engine_->post([this](coap::Endpoint&, coap::TimePoint) {
+    poster_->post([this] {
+      spdlog::info("coapd ready: TAP {} up, CoAP on {} (udp {}, tcp {}{}), control socket {}",
+                   cfg_.tap, cfg_.address.str(), cfg_.udp_port, cfg_.tcp_port,
+                   cfg_.call_home_listen ? ", call-home " + std::to_string(cfg_.call_home_listen)
+                                         : "",
+                   cfg_.control_socket);
+      sd_notify(0, "READY=1\nSTATUS=serving CoAP");
+    });
+  });
+}
+
+void Daemon::begin_linger() {
+  sd_notify(0, "STOPPING=1");
+  stop_signals();
+  // The TAP keeps being read and the engine keeps running while sessions
+  // close: the peers' ACKs have to get in for Release and FIN to get out.
+  {
+    lwip_tap::CoreLock lock;
+    tcp_->close_listeners();
+  }
+  engine_->post([](coap::Endpoint& ep, coap::TimePoint now) { ep.shutdown(now); });
+  linger_until_ = std::chrono::steady_clock::now() + kShutdownLinger;
+  uv_timer_init(&loop_, &linger_timer_);
+  linger_timer_.data = this;
+  uv_timer_start(
+      &linger_timer_, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->check_linger(); }, 5, 10);
+}
+
+void Daemon::check_linger() {
+  const bool expired = std::chrono::steady_clock::now() >= linger_until_;
+  if (linger_settled_ || expired) {
+    if (!linger_settled_)
+      spdlog::info("shutdown: sessions still closing after {} ms; aborting them",
+                   kShutdownLinger.count());
+    uv_timer_stop(&linger_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer_), nullptr);
+    return act(machine_.on(linger_settled_ ? Cue::kSettled : Cue::kLingerExpired));
+  }
+  if (linger_check_pending_) return;  // the last question is still with the engine
+  linger_check_pending_ = true;
+  engine_->post([this](coap::Endpoint& ep, coap::TimePoint now) {
+    std::size_t tcp = 0;
+    for (const auto& s : ep.sessions(now)) tcp += s.proto == coap::Proto::kTcp;
+    poster_->post([this, tcp] {
+      linger_check_pending_ = false;
+      if (tcp > 0 || machine_.phase() != Phase::kLingering) return;
+      // The stop runs from the timer, not here: it closes the poster, which
+      // must not happen from inside one of its own callbacks.
+      lwip_tap::CoreLock lock;
+      linger_settled_ = stack_.tcp_unsettled() == 0;
+    });
+  });
+}
+
+void Daemon::handle(control::Command cmd, const nlohmann::json& request, Responder r) {
+  if (machine_.phase() != Phase::kServing) return r.error("coapd is shutting down");
+  handle_command(*commands_, cmd, request, r);
+}
+
+}  // namespace
+
+int run_daemon(const config::Config& config) {
+  signal(SIGPIPE, SIG_IGN);
+  Daemon d(config);
+  return d.run();
+}
+
+}  // namespace coapd

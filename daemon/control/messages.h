@@ -1,0 +1,269 @@
+// Arguments and results of every control command (protocol.h), each with its
+// JSON encoding: encode() is what coapd (results) or coapctl (arguments)
+// sends, decode() what the other end accepts. A decode error is a sentence
+// naming the field. Keys below are the JSON keys; types are JSON types.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "coap/result.h"
+
+namespace control {
+
+using coap::Result;
+
+// Longest timeout or interval a request may ask for: a day.
+inline constexpr double kMaxSeconds = 86400;
+
+// {"name": value, ...} in this order.
+struct NamedCount {
+  std::string name;
+  uint64_t value = 0;
+  bool operator==(const NamedCount&) const = default;
+};
+using NamedCounts = std::vector<NamedCount>;
+
+// {"count":N,"p50":us,"p99":us,"max":us}
+struct LatencySummary {
+  uint64_t count = 0;
+  double p50 = 0, p99 = 0, max = 0;  // microseconds
+  nlohmann::json encode() const;
+  static Result<LatencySummary> decode(const nlohmann::json& j);
+  bool operator==(const LatencySummary&) const = default;
+};
+
+// --- status and stats ---------------------------------------------------------
+
+// What both status and stats start with (and coapd's /status resource is):
+// "version" string, "pid" number, "uptime_s" number, "sessions" number,
+// "lwip" {tcp_active, tcp_listen, tcp_time_wait, tcp_bound, udp: numbers},
+// "counters" {rx_frames, tx_frames, requests, ...: numbers},
+// "observations" number, "dedup_entries" number.
+struct Snapshot {
+  std::string version;
+  int64_t pid = 0;
+  double uptime_s = 0;
+  uint64_t sessions = 0;
+  NamedCounts lwip;
+  NamedCounts counters;
+  uint64_t observations = 0;
+  uint64_t dedup_entries = 0;
+  nlohmann::json encode() const;
+  bool operator==(const Snapshot&) const = default;
+};
+
+// status: Snapshot fields plus "tap", "mac" strings, "addresses"
+// [{"address","state"}], "udp_port", "tcp_port", "call_home_port" numbers,
+// "control_socket" string, "engine" {"alive" bool, "wakeups" number}.
+struct StatusResult {
+  struct AddressState {
+    std::string address;  // "192.0.2.2/24", "fe80::..%coap0/64"
+    std::string state;    // "preferred", "tentative", ...
+    bool operator==(const AddressState&) const = default;
+  };
+  Snapshot snapshot;
+  std::string tap;
+  std::string mac;
+  std::vector<AddressState> addresses;
+  uint16_t udp_port = 0, tcp_port = 0, call_home_port = 0;
+  std::string control_socket;
+  bool engine_alive = false;
+  uint64_t engine_wakeups = 0;
+
+  nlohmann::json encode() const;
+  static Result<StatusResult> decode(const nlohmann::json& j);
+  bool operator==(const StatusResult&) const = default;
+};
+
+// stats: Snapshot fields plus "engine" {"wakeups", "udp_dropped", "items",
+// "flushes", "tap_batches", "cpu_placement_changes" numbers, "cpu_placement"
+// "shared"|"spread", "tcp_wake_latency_us", "udp_wake_latency_us"
+// LatencySummary}.
+struct StatsResult {
+  struct Engine {
+    uint64_t wakeups = 0, udp_dropped = 0, items = 0, flushes = 0, tap_batches = 0;
+    std::string cpu_placement;
+    uint64_t cpu_placement_changes = 0;
+    LatencySummary tcp_wake_latency_us, udp_wake_latency_us;
+    bool operator==(const Engine&) const = default;
+  };
+  Snapshot snapshot;
+  Engine engine;
+
+  nlohmann::json encode() const;
+  static Result<StatsResult> decode(const nlohmann::json& j);
+  bool operator==(const StatsResult&) const = default;
+};
+
+// --- sessions -------------------------------------------------------------------
+
+// One object of "sessions": "id" number, "protocol" "udp"|"tcp", "role"
+// "server"|"client", "state" string, "peer", "local_address" strings, "age"
+// number (s), "bytes_in", "bytes_out", "messages_in", "messages_out" numbers,
+// "outgoing", "call_home" bools, "reconnect_attempt", "queued_bytes",
+// "observers" numbers.
+struct SessionEntry {
+  uint64_t id = 0;
+  std::string protocol, role, state, peer, local_address;
+  double age = 0;
+  uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
+  bool outgoing = false, call_home = false;
+  uint64_t reconnect_attempt = 0, queued_bytes = 0, observers = 0;
+  bool operator==(const SessionEntry&) const = default;
+};
+struct SessionsResult {
+  std::vector<SessionEntry> sessions;
+  nlohmann::json encode() const;
+  static Result<SessionsResult> decode(const nlohmann::json& j);
+  bool operator==(const SessionsResult&) const = default;
+};
+
+// --- events ---------------------------------------------------------------------
+
+// {"follow": bool}
+struct EventsArgs {
+  bool follow = false;
+  nlohmann::json encode() const;
+  static Result<EventsArgs> decode(const nlohmann::json& j);
+  bool operator==(const EventsArgs&) const = default;
+};
+
+// One event: "time" ISO 8601 UTC string, "event" name, "session_id" number,
+// "peer" "ip:port" string, and when they apply "reason" string, "attempt"
+// number.
+struct EventRecord {
+  std::string time, event;
+  uint64_t session_id = 0;
+  std::string peer;
+  std::optional<std::string> reason;
+  std::optional<uint64_t> attempt;
+  nlohmann::json encode() const;
+  static Result<EventRecord> decode(const nlohmann::json& j);
+  bool operator==(const EventRecord&) const = default;
+};
+
+// {"events": [EventRecord...]}: the recent history, oldest first.
+struct EventsResult {
+  std::vector<EventRecord> events;
+  nlohmann::json encode() const;
+  static Result<EventsResult> decode(const nlohmann::json& j);
+  bool operator==(const EventsResult&) const = default;
+};
+
+// --- request --------------------------------------------------------------------
+
+// {"method" "GET"|"PUT"|"POST"|"DELETE", "uri" string, "payload_b64" base64,
+//  "content_format" number, "accept" number, "timeout" number (s),
+//  "session" number}; all but method and uri optional.
+struct RequestArgs {
+  std::string method = "GET";
+  std::string uri;
+  std::optional<std::vector<uint8_t>> payload;
+  std::optional<uint32_t> content_format;
+  std::optional<uint32_t> accept;
+  double timeout = 30;
+  std::optional<uint64_t> session;
+  nlohmann::json encode() const;
+  static Result<RequestArgs> decode(const nlohmann::json& j);
+  bool operator==(const RequestArgs&) const = default;
+};
+
+// One option of a response: {"number" number, "name" string, "format"
+// "uint"|"string"|"opaque"|"empty", "value"}. The value's JSON type follows
+// the format: a number for uint options, a string for string options, a
+// lowercase hex string for opaque, empty and unknown options ("" when empty).
+struct OptionEntry {
+  uint16_t number = 0;
+  std::string name;
+  std::string format;  // "uint", "string", "opaque", "empty"
+  std::variant<uint64_t, std::string> value;
+  nlohmann::json encode() const;
+  static Result<OptionEntry> decode(const nlohmann::json& j);
+  // The value as a person reads it: the number, the text, or the hex.
+  std::string text() const;
+  bool operator==(const OptionEntry&) const = default;
+};
+
+// {"status" "response"|"timeout"|"cancelled"|"error", "session" number,
+//  with a response: "code" "2.05", "code_name" "Content", "options"
+//  [OptionEntry...], "payload_b64" base64; otherwise "error" sentence}.
+struct RequestResult {
+  std::string status;
+  uint64_t session = 0;
+  std::string code, code_name;
+  std::vector<OptionEntry> options;
+  std::vector<uint8_t> payload;
+  std::string error;
+  nlohmann::json encode() const;
+  static Result<RequestResult> decode(const nlohmann::json& j);
+  // 2 for 2.xx ...; -1 when code is not of the form "C.DD".
+  int code_class() const;
+  bool operator==(const RequestResult&) const = default;
+};
+
+// --- connect and close ----------------------------------------------------------------
+
+// {"uri" string, "call_home" bool, "reconnect_interval" number (s, > 0),
+//  "reconnect_max_interval" number (s), "reconnect_attempts" number}
+struct ConnectArgs {
+  std::string uri;
+  bool call_home = false;
+  std::optional<double> reconnect_interval;
+  std::optional<double> reconnect_max_interval;
+  std::optional<uint32_t> reconnect_attempts;
+  nlohmann::json encode() const;
+  static Result<ConnectArgs> decode(const nlohmann::json& j);
+  bool operator==(const ConnectArgs&) const = default;
+};
+// {"session" number, "existing" bool}
+struct ConnectResult {
+  uint64_t session = 0;
+  bool existing = false;
+  nlohmann::json encode() const;
+  static Result<ConnectResult> decode(const nlohmann::json& j);
+  bool operator==(const ConnectResult&) const = default;
+};
+// {"session" number} -> {}
+struct CloseArgs {
+  uint64_t session = 0;
+  nlohmann::json encode() const;
+  static Result<CloseArgs> decode(const nlohmann::json& j);
+  bool operator==(const CloseArgs&) const = default;
+};
+
+// --- debug (coapd --debug-commands) ------------------------------------------------
+
+// {"seconds" number} -> {}
+struct DebugStallArgs {
+  double seconds = 1;
+  nlohmann::json encode() const;
+  static Result<DebugStallArgs> decode(const nlohmann::json& j);
+  bool operator==(const DebugStallArgs&) const = default;
+};
+// {"interval_ms" number, "count" number}
+struct TimerProbeArgs {
+  double interval_ms = 50;
+  uint32_t count = 100;
+  nlohmann::json encode() const;
+  static Result<TimerProbeArgs> decode(const nlohmann::json& j);
+  bool operator==(const TimerProbeArgs&) const = default;
+};
+// {"interval_ms", "count", "early" numbers, "lateness_us" LatencySummary,
+//  "min_lateness_us" number}
+struct TimerProbeResult {
+  double interval_ms = 0;
+  uint64_t count = 0;
+  uint64_t early = 0;
+  LatencySummary lateness_us;
+  double min_lateness_us = 0;
+  nlohmann::json encode() const;
+  static Result<TimerProbeResult> decode(const nlohmann::json& j);
+  bool operator==(const TimerProbeResult&) const = default;
+};
+
+}  // namespace control

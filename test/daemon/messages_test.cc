@@ -1,0 +1,125 @@
+// Every control message survives encode, JSON text and decode unchanged, and
+// a field of the wrong type is refused with a sentence naming it.
+#include "daemon/control/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace control {
+namespace {
+
+template <typename T>
+T round_trip(const T& value) {
+  const std::string text = value.encode().dump();
+  Result<T> back = T::decode(nlohmann::json::parse(text));
+  EXPECT_TRUE(back.ok()) << text << ": " << (back.ok() ? "" : back.error());
+  return back.ok() ? *back : T{};
+}
+
+Snapshot sample_snapshot() {
+  return {"1.2.3", 42, 12.5, 3, {{"tcp_active", 1}, {"udp", 2}}, {{"requests", 9}}, 4, 5};
+}
+
+TEST(Messages, StatusRoundTrips) {
+  StatusResult s;
+  s.snapshot = sample_snapshot();
+  s.tap = "coap0";
+  s.mac = "02:00:00:00:00:01";
+  s.addresses = {{"192.0.2.2/24", "preferred"}, {"fe80::1%coap0/64", "tentative"}};
+  s.udp_port = 5683;
+  s.tcp_port = 5683;
+  s.call_home_port = 5700;
+  s.control_socket = "/run/coapd/coapd.sock";
+  s.engine_alive = true;
+  s.engine_wakeups = 77;
+  EXPECT_EQ(round_trip(s), s);
+}
+
+TEST(Messages, StatsRoundTrip) {
+  StatsResult s;
+  s.snapshot = sample_snapshot();
+  s.engine = {1, 2, 3, 4, 5, "shared", 6, {10, 1.5, 2.5, 3.5}, {11, 0.5, 0.75, 9}};
+  EXPECT_EQ(round_trip(s), s);
+}
+
+TEST(Messages, SessionsRoundTrip) {
+  SessionsResult s;
+  s.sessions.push_back({3, "tcp", "client", "established", "192.0.2.1:5683", "192.0.2.2:49152",
+                        7.25, 1, 2, 3, 4, true, true, 2, 10, 1});
+  s.sessions.push_back({4, "udp", "server", "established", "[2001:db8::1]:40000", "", 0, 0, 0, 0,
+                        0, false, false, 0, 0, 0});
+  EXPECT_EQ(round_trip(s), s);
+}
+
+TEST(Messages, EventsRoundTrip) {
+  EXPECT_EQ(round_trip(EventsArgs{true}), EventsArgs{true});
+  EventsResult r;
+  r.events.push_back({"2026-12-01T10:00:00.123Z", "tcp_connected", 1, "192.0.2.1:5683", {}, {}});
+  r.events.push_back({"t", "reconnect_failed", 2, "", "reset", 3});
+  EXPECT_EQ(round_trip(r), r);
+}
+
+TEST(Messages, RequestArgsAndResultRoundTrip) {
+  RequestArgs a;
+  a.method = "PUT";
+  a.uri = "coap+tcp://[2001:db8::1]/led";
+  a.payload = std::vector<uint8_t>{0, 1, 2, 255};
+  a.content_format = 60;
+  a.accept = 0;
+  a.timeout = 2.5;
+  a.session = 7;
+  EXPECT_EQ(round_trip(a), a);
+  RequestArgs minimal;
+  minimal.uri = "coap://192.0.2.1/";
+  EXPECT_EQ(round_trip(minimal), minimal);
+
+  RequestResult r;
+  r.status = "response";
+  r.session = 4;
+  r.code = "2.05";
+  r.code_name = "Content";
+  r.options = {{12, "Content-Format", "uint", uint64_t{50}},
+               {8, "Location-Path", "string", std::string("a b")},
+               {4, "ETag", "opaque", std::string("0a0b")}};
+  r.payload = {'h', 'i'};
+  EXPECT_EQ(round_trip(r), r);
+  RequestResult failed;
+  failed.status = "error";
+  failed.error = "no session 9";
+  EXPECT_EQ(round_trip(failed), failed);
+}
+
+TEST(Messages, ConnectCloseAndDebugRoundTrip) {
+  ConnectArgs c{"coap+tcp://192.0.2.1:5684", true, 0.5, 30.0, 3};
+  EXPECT_EQ(round_trip(c), c);
+  EXPECT_EQ(round_trip(ConnectArgs{"coap+tcp://192.0.2.1", false, {}, {}, {}}).reconnect_interval,
+            std::nullopt);
+  EXPECT_EQ(round_trip(ConnectResult{12, true}), (ConnectResult{12, true}));
+  EXPECT_EQ(round_trip(CloseArgs{99}), CloseArgs{99});
+  EXPECT_EQ(round_trip(DebugStallArgs{1.5}), DebugStallArgs{1.5});
+  EXPECT_EQ(round_trip(TimerProbeArgs{20, 5}), (TimerProbeArgs{20, 5}));
+  TimerProbeResult t{50, 100, 0, {100, 70, 210, 250}, 30};
+  EXPECT_EQ(round_trip(t), t);
+}
+
+TEST(Messages, WrongTypesAreRefusedNamingTheField) {
+  auto r = RequestArgs::decode({{"uri", "coap://h/"}, {"timeout", "soon"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "field \"timeout\" must be a number");
+  auto big = RequestArgs::decode({{"uri", "coap://h/"}, {"content_format", 70000}});
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().find("\"content_format\""), std::string::npos);
+  auto b64 = RequestArgs::decode({{"uri", "coap://h/"}, {"payload_b64", "no!"}});
+  ASSERT_FALSE(b64.ok());
+  EXPECT_EQ(b64.error(), "payload_b64 is not valid base64");
+  auto close = CloseArgs::decode(nlohmann::json::object());
+  ASSERT_FALSE(close.ok());
+  EXPECT_EQ(close.error(), "close needs a session id");
+  auto follow = EventsArgs::decode({{"follow", 1}});
+  ASSERT_FALSE(follow.ok());
+  EXPECT_EQ(follow.error(), "field \"follow\" must be true or false");
+  EXPECT_FALSE(TimerProbeArgs::decode({{"count", 0}}).ok());
+  EXPECT_FALSE(SessionsResult::decode({{"sessions", {{{"id", "x"}}}}}).ok());
+}
+
+}  // namespace
+}  // namespace control
