@@ -56,8 +56,9 @@ Result<Scheme> parse_scheme(std::string_view* rest) {
   return error("URI must start with coap:// or coap+tcp://");
 }
 
-Result<uint16_t> parse_port(std::string_view text) {
-  if (text.empty()) return uint16_t{5683};
+// The text after ':' (has_colon), or the default port.
+Result<uint16_t> parse_port(std::string_view text, bool has_colon) {
+  if (!has_colon) return uint16_t{5683};
   unsigned v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p != text.data() + text.size() || v == 0 || v > 65535)
@@ -70,15 +71,20 @@ Result<Address> parse_authority(std::string_view authority, const ZoneIndex& zon
   if (authority.empty()) return error("URI has no host");
   std::string host;
   std::string_view port_text;
-  if (authority.front() == '[') {
+  bool has_colon = false;
+  const bool bracketed = authority.front() == '[';
+  if (bracketed) {
     const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return error("unterminated IPv6 literal in URI");
+    if (close == std::string_view::npos)
+      return error("unterminated IPv6 host in URI (no closing ']')");
     host = std::string(authority.substr(1, close - 1));
     // RFC 6874: the zone separator is written %25 inside a URI.
     if (auto z = host.find("%25"); z != std::string::npos) host.replace(z, 3, "%");
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':') return error("unexpected text after IPv6 literal in URI");
+      if (after.front() != ':')
+        return error("unexpected text after the IPv6 host in URI (expected :PORT)");
+      has_colon = true;
       port_text = after.substr(1);
     }
   } else {
@@ -87,12 +93,21 @@ Result<Address> parse_authority(std::string_view authority, const ZoneIndex& zon
     // RFC 3986 3.2.2: an IPv6 literal must be bracketed; "2001:db8::1:5683"
     // would otherwise lose its last group to the port.
     if (host.find(':') != std::string::npos)
-      return error("an IPv6 address in a URI must be written in brackets: [", authority, "]");
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+      return error("host '", authority, "' is an IPv6 address, which a URI writes in brackets: [",
+                   authority, "]");
+    has_colon = colon != std::string_view::npos;
+    if (has_colon) port_text = authority.substr(colon + 1);
   }
-  Result<uint16_t> port = parse_port(port_text);
+  Result<uint16_t> port = parse_port(port_text, has_colon);
   if (!port) return std::move(port).take_error();
   auto addr = Address::parse_ip(host, *port, zone_index);
+  if (!addr && bracketed) {
+    const std::size_t pct = host.find('%');
+    if (pct != std::string::npos && Address::parse_ip(host.substr(0, pct)))
+      return error("host '[", host, "]' names the zone '", host.substr(pct + 1),
+                   "', which is not an interface of coapd");
+    return error("host '[", host, "]' is not an IPv6 address literal");
+  }
   if (!addr)
     return error("host '", host,
                  "' is not an IP address literal (coapd runs its own IP stack and resolves no "

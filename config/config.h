@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "coap/result.h"
+
 namespace config {
 
 struct Ipv4Prefix {
@@ -92,13 +94,17 @@ struct ParseResult {
 
 ParseResult parse(int argc, const char* const* argv, Config& out);
 
-// Parses "a.b.c.d/len", "addr/len" (IPv6), "a.b.c.d", MAC "02:00:..",
-// and a session spec; used by parse() and by tests. Each returns nullopt and
-// sets *error to a short phrase on failure.
-std::optional<Ipv4Prefix> parse_ipv4_prefix(const std::string& s, std::string* error);
-std::optional<Ipv6Prefix> parse_ipv6_prefix(const std::string& s, std::string* error);
-std::optional<std::array<uint8_t, 4>> parse_ipv4(const std::string& s, std::string* error);
-std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s, std::string* error);
-std::optional<SessionConfig> parse_session(const std::string& s, std::string* error);
+// Parsers of single values, used by parse() and by tests: "a.b.c.d/len",
+// "addr/len" (IPv6), "a.b.c.d", a MAC "02:00:..", a session spec. The error
+// is a phrase completing "'<value>' ...".
+coap::Result<Ipv4Prefix> parse_ipv4_prefix(const std::string& s);
+coap::Result<Ipv6Prefix> parse_ipv6_prefix(const std::string& s);
+coap::Result<std::array<uint8_t, 4>> parse_ipv4(const std::string& s);
+coap::Result<std::array<uint8_t, 6>> parse_mac(const std::string& s);
+coap::Result<SessionConfig> parse_session(const std::string& s);
+
+// Every session's link-local zone names the TAP (the daemon reaches such
+// peers through it alone); the error is a sentence naming the session.
+coap::Status check_session_zones(const Config& c);
 
 }  // namespace config

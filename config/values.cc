@@ -12,6 +12,7 @@
 #include <set>
 #include <string_view>
 
+#include "coap/uri.h"
 #include "config/config.h"
 #include "config/values_internal.h"
 
@@ -47,16 +48,16 @@ std::string format_number(double v) {
 Problem parse_whole(const std::string& s, uint64_t lo, uint64_t hi, uint64_t* out) {
   const bool negative = !s.empty() && s[0] == '-';
   const std::string_view digits = std::string_view(s).substr(negative ? 1 : 0);
-  if (!all_digits(digits)) return "is not a whole number (" + whole_range(lo, hi) + ")";
+  if (!all_digits(digits)) return problem("is not a whole number (" + whole_range(lo, hi) + ")");
   uint64_t v = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
   if (ec != std::errc{} || end != digits.data() + digits.size() || (negative && v != 0) || v < lo ||
       v > hi) {
-    return std::string(negative && v != 0 ? "is negative (" : "is out of range (") +
-           whole_range(lo, hi) + ")";
+    return problem(std::string(negative && v != 0 ? "is negative (" : "is out of range (") +
+           whole_range(lo, hi) + ")");
   }
   *out = v;
-  return std::nullopt;
+  return {};
 }
 
 // A finite decimal number, > lo (or >= lo when lo_inclusive), <= hi.
@@ -68,27 +69,27 @@ Problem parse_real(const std::string& s, double lo, bool lo_inclusive, double hi
   double v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v)) {
-    return "is not a number (" + range + ")";
+    return problem("is not a number (" + range + ")");
   }
   if (v < lo || (!lo_inclusive && v == lo) || v > hi) {
-    return std::string(v < 0 ? "is negative (" : "is out of range (") + range + ")";
+    return problem(std::string(v < 0 ? "is negative (" : "is out of range (") + range + ")");
   }
   *out = v;
-  return std::nullopt;
+  return {};
 }
 
 Problem set_whole(const std::string& s, uint64_t lo, uint64_t hi, uint32_t& field) {
   uint64_t v = 0;
-  if (auto p = parse_whole(s, lo, hi, &v)) return p;
+  if (Problem p = parse_whole(s, lo, hi, &v); !p) return p;
   field = static_cast<uint32_t>(v);
-  return std::nullopt;
+  return {};
 }
 
 Problem set_port(const std::string& s, uint16_t& field) {
   uint64_t v = 0;
-  if (auto p = parse_whole(s, 0, 65535, &v)) return p;
+  if (Problem p = parse_whole(s, 0, 65535, &v); !p) return p;
   field = static_cast<uint16_t>(v);
-  return std::nullopt;
+  return {};
 }
 
 Problem set_seconds(const std::string& s, double lo, bool lo_inclusive, double hi, double& field) {
@@ -103,9 +104,9 @@ Problem set_bool(const std::string& s, bool& field) {
   } else if (std::find(kFalse.begin(), kFalse.end(), s) != kFalse.end()) {
     field = false;
   } else {
-    return "is not true or false";
+    return problem("is not true or false");
   }
-  return std::nullopt;
+  return {};
 }
 
 // ---------------------------------------------------------------------------
@@ -115,23 +116,23 @@ Problem set_bool(const std::string& s, bool& field) {
 // ':' or white space. A leading '-' is refused too: it is almost always a
 // flag that lost its value (`--tap --address ...`).
 Problem check_interface_name(const std::string& s) {
-  if (s.empty()) return "is not an interface name (it is empty)";
-  if (s.size() > 15) return "is not an interface name (at most 15 characters)";
-  if (s == "." || s == "..") return "is not an interface name";
+  if (s.empty()) return problem("is not an interface name (it is empty)");
+  if (s.size() > 15) return problem("is not an interface name (at most 15 characters)");
+  if (s == "." || s == "..") return problem("is not an interface name");
   for (char c : s) {
     if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) != 0) {
-      return "is not an interface name (no '/', ':' or white space)";
+      return problem("is not an interface name (no '/', ':' or white space)");
     }
   }
-  if (s[0] == '-') return "is not an interface name (it starts with '-')";
-  return std::nullopt;
+  if (s[0] == '-') return problem("is not an interface name (it starts with '-')");
+  return {};
 }
 
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 Problem check_socket_path(const std::string& s) {
-  if (s.empty()) return "is not a socket path (it is empty)";
-  if (s.size() > 107) return "is too long for a Unix socket path (at most 107 bytes)";
-  return std::nullopt;
+  if (s.empty()) return problem("is not a socket path (it is empty)");
+  if (s.size() > 107) return problem("is too long for a Unix socket path (at most 107 bytes)");
+  return {};
 }
 
 }  // namespace detail
@@ -194,56 +195,52 @@ constexpr std::string_view kSessionScheme = "coap+tcp://";
 constexpr std::string_view kSessionItems =
     "call-home, reconnect-interval=S, reconnect-max-interval=S or reconnect-attempts=N";
 
-// Checks "coap+tcp://HOST[:PORT][/PATH][?QUERY]" with HOST an IP literal.
+// A zone name is accepted here if it could be an interface; check_session_zones()
+// checks it against the TAP once every option is known.
+int any_interface(std::string_view name) {
+  return check_interface_name(std::string(name)) ? 1 : -1;
+}
+
+// The URI of a session: coap::parse_uri's rules, and CoAP over TCP.
 Problem check_session_uri(std::string_view uri) {
-  if (uri.substr(0, kSessionScheme.size()) != kSessionScheme) {
-    return "does not start with coap+tcp:// (example: coap+tcp://192.0.2.1:5683)";
+  if (uri.substr(0, kSessionScheme.size()) != kSessionScheme)
+    return problem("does not start with coap+tcp:// (example: coap+tcp://192.0.2.1:5683)");
+  coap::Result<coap::Uri> parsed = coap::parse_uri(uri, any_interface);
+  if (!parsed) return problem("is not a usable URI: " + parsed.error());
+  return {};
+}
+
+// One "name[=value]" item after the URI.
+Problem apply_session_item(std::string_view item, std::set<std::string, std::less<>>& given,
+                           SessionConfig& sc) {
+  if (item.empty()) return problem("has an empty item (a stray ',')");
+  const std::size_t eq = item.find('=');
+  const std::string name(trim(item.substr(0, eq)));
+  const std::string value(eq == std::string_view::npos ? "" : trim(item.substr(eq + 1)));
+  const bool known = name == "call-home" || name == "reconnect-interval" ||
+                     name == "reconnect-max-interval" || name == "reconnect-attempts";
+  if (!known)
+    return problem("has an unknown item '" + std::string(item) + "' (expected " +
+                   std::string(kSessionItems) + ")");
+  if (!given.insert(name).second) return problem("gives '" + name + "' more than once");
+  if (name == "call-home") {
+    if (eq != std::string_view::npos) return problem("has 'call-home' with a value; it takes none");
+    sc.call_home = true;
+    return {};
   }
-  std::string_view rest = uri.substr(kSessionScheme.size());
-  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (rest.find('#') != std::string_view::npos) return "has a fragment ('#'), which CoAP forbids";
-  std::string_view host;
-  std::string_view port;
-  bool has_port = false;
-  if (!authority.empty() && authority[0] == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return "has an IPv6 host without its closing ']'";
-    host = authority.substr(1, close - 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return "has something other than ':PORT' after the IPv6 host";
-      has_port = true;
-      port = after.substr(1);
-    }
-    // An RFC 6874 zone ("fe80::1%25coap0", or "%coap0" as typed by hand).
-    std::string_view address = host;
-    if (const std::size_t pct = host.find('%'); pct != std::string_view::npos) {
-      address = host.substr(0, pct);
-      std::string_view zone = host.substr(pct + 1);
-      if (zone.substr(0, 2) == "25") zone.remove_prefix(2);
-      if (check_interface_name(std::string(zone))) return "has a bad IPv6 zone";
-    }
-    if (!ipv6_literal(std::string(address))) return "has a host that is not an IPv6 address";
+  if (eq == std::string_view::npos) return problem("has '" + name + "' without '=value'");
+  Problem p;
+  if (name == "reconnect-interval") {
+    p = parse_real(value, 0.0, false, kMaxSeconds, "seconds", &sc.reconnect_interval);
+  } else if (name == "reconnect-max-interval") {
+    p = parse_real(value, 0.0, true, kMaxSeconds, "seconds", &sc.reconnect_max_interval);
   } else {
-    const std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port = authority.substr(colon + 1);
-    }
-    if (host.empty()) return "has no host";
-    if (!ipv4_literal(host)) {
-      return "has a host that is not an IPv4 address or a bracketed IPv6 address (coapd resolves "
-             "no names)";
-    }
+    uint64_t n = 0;
+    p = parse_whole(value, 0, kU32Max, &n);
+    sc.reconnect_attempts = static_cast<uint32_t>(n);
   }
-  if (has_port) {
-    uint64_t p = 0;
-    if (port.empty() || parse_whole(std::string(port), 1, 65535, &p)) {
-      return "has a port that is not a number from 1 to 65535";
-    }
-  }
-  return std::nullopt;
+  if (!p) return problem("has " + name + "='" + value + "', which " + p.error());
+  return {};
 }
 
 }  // namespace
@@ -259,76 +256,57 @@ std::string Ipv6Prefix::str() const {
   return std::string(buf) + "/" + std::to_string(prefix_len);
 }
 
-std::optional<std::array<uint8_t, 4>> parse_ipv4(const std::string& s, std::string* error) {
-  auto a = ipv4_literal(s);
-  if (!a && error) *error = "is not an IPv4 address (example: 192.0.2.1)";
-  return a;
+coap::Result<std::array<uint8_t, 4>> parse_ipv4(const std::string& s) {
+  if (auto a = ipv4_literal(s)) return *a;
+  return problem("is not an IPv4 address (example: 192.0.2.1)").take_error();
 }
 
-std::optional<Ipv4Prefix> parse_ipv4_prefix(const std::string& s, std::string* error) {
+coap::Result<Ipv4Prefix> parse_ipv4_prefix(const std::string& s) {
   const std::size_t slash = s.find('/');
-  std::optional<std::array<uint8_t, 4>> a;
-  std::optional<uint8_t> len;
   if (slash != std::string::npos) {
-    a = ipv4_literal(std::string_view(s).substr(0, slash));
-    len = prefix_length(std::string_view(s).substr(slash + 1), 32);
+    auto a = ipv4_literal(std::string_view(s).substr(0, slash));
+    auto len = prefix_length(std::string_view(s).substr(slash + 1), 32);
+    if (a && len) return Ipv4Prefix{*a, *len};
   }
-  if (!a || !len) {
-    if (error) *error = "is not an IPv4 address with prefix length (example: 192.0.2.2/24)";
-    return std::nullopt;
-  }
-  return Ipv4Prefix{*a, *len};
+  return problem("is not an IPv4 address with prefix length (example: 192.0.2.2/24)").take_error();
 }
 
-std::optional<Ipv6Prefix> parse_ipv6_prefix(const std::string& s, std::string* error) {
+coap::Result<Ipv6Prefix> parse_ipv6_prefix(const std::string& s) {
   const std::size_t slash = s.find('/');
-  std::optional<std::array<uint8_t, 16>> a;
-  std::optional<uint8_t> len;
   if (slash != std::string::npos) {
-    a = ipv6_literal(s.substr(0, slash));
-    len = prefix_length(std::string_view(s).substr(slash + 1), 128);
+    auto a = ipv6_literal(s.substr(0, slash));
+    auto len = prefix_length(std::string_view(s).substr(slash + 1), 128);
+    if (a && len) return Ipv6Prefix{*a, *len};
   }
-  if (!a || !len) {
-    if (error) *error = "is not an IPv6 address with prefix length (example: fd00:c0a9::2/64)";
-    return std::nullopt;
-  }
-  return Ipv6Prefix{*a, *len};
+  return problem("is not an IPv6 address with prefix length (example: fd00:c0a9::2/64)")
+      .take_error();
 }
 
-std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s, std::string* error) {
-  auto fail = [error](const char* why) -> std::optional<std::array<uint8_t, 6>> {
-    if (error) *error = why;
-    return std::nullopt;
-  };
-  constexpr const char* kShape = "is not a MAC address (example: 02:00:00:00:00:01)";
+coap::Result<std::array<uint8_t, 6>> parse_mac(const std::string& s) {
+  const coap::Error shape{"is not a MAC address (example: 02:00:00:00:00:01)"};
   // Exactly "xx:xx:xx:xx:xx:xx" (17 characters), hex digits in either case.
-  if (s.size() != 17) return fail(kShape);
+  if (s.size() != 17) return shape;
   std::array<uint8_t, 6> m{};
   for (std::size_t i = 0; i < 6; ++i) {
-    if (i > 0 && s[3 * i - 1] != ':') return fail(kShape);
+    if (i > 0 && s[3 * i - 1] != ':') return shape;
     unsigned v = 0;
     const char* begin = s.data() + 3 * i;
     auto [end, ec] = std::from_chars(begin, begin + 2, v, 16);
-    if (ec != std::errc{} || end != begin + 2) return fail(kShape);
+    if (ec != std::errc{} || end != begin + 2) return shape;
     m[i] = static_cast<uint8_t>(v);
   }
-  if ((m[0] & 1) != 0) return fail("is a multicast MAC address (the first byte must be even)");
-  if (m == std::array<uint8_t, 6>{}) return fail("is the all-zero MAC address");
+  if ((m[0] & 1) != 0) return coap::Error{"is a multicast MAC address (the first byte must be even)"};
+  if (m == std::array<uint8_t, 6>{}) return coap::Error{"is the all-zero MAC address"};
   return m;
 }
 
-std::optional<SessionConfig> parse_session(const std::string& s, std::string* error) {
-  auto fail = [error](std::string why) -> std::optional<SessionConfig> {
-    if (error) *error = std::move(why);
-    return std::nullopt;
-  };
+coap::Result<SessionConfig> parse_session(const std::string& s) {
   std::string_view rest = s;
   const std::size_t comma = rest.find(',');
   SessionConfig sc;
   sc.uri = std::string(trim(rest.substr(0, comma)));
-  if (auto p = check_session_uri(sc.uri)) return fail(*p);
+  if (Problem p = check_session_uri(sc.uri); !p) return std::move(p).take_error();
   rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-
   std::set<std::string, std::less<>> given;
   bool more = comma != std::string_view::npos;
   while (more) {
@@ -336,37 +314,19 @@ std::optional<SessionConfig> parse_session(const std::string& s, std::string* er
     const std::string_view item = trim(rest.substr(0, next));
     more = next != std::string_view::npos;
     rest = more ? rest.substr(next + 1) : std::string_view{};
-    if (item.empty()) return fail("has an empty item (a stray ',')");
-
-    const std::size_t eq = item.find('=');
-    const std::string name(trim(item.substr(0, eq)));
-    const std::string value(eq == std::string_view::npos ? "" : trim(item.substr(eq + 1)));
-    const bool known = name == "call-home" || name == "reconnect-interval" ||
-                       name == "reconnect-max-interval" || name == "reconnect-attempts";
-    if (!known) {
-      return fail("has an unknown item '" + std::string(item) + "' (expected " +
-                  std::string(kSessionItems) + ")");
-    }
-    if (!given.insert(name).second) return fail("gives '" + name + "' more than once");
-    if (name == "call-home") {
-      if (eq != std::string_view::npos) return fail("has 'call-home' with a value; it takes none");
-      sc.call_home = true;
-      continue;
-    }
-    if (eq == std::string_view::npos) return fail("has '" + name + "' without '=value'");
-    Problem p;
-    if (name == "reconnect-interval") {
-      p = parse_real(value, 0.0, false, kMaxSeconds, "seconds", &sc.reconnect_interval);
-    } else if (name == "reconnect-max-interval") {
-      p = parse_real(value, 0.0, true, kMaxSeconds, "seconds", &sc.reconnect_max_interval);
-    } else {
-      uint64_t n = 0;
-      p = parse_whole(value, 0, kU32Max, &n);
-      sc.reconnect_attempts = static_cast<uint32_t>(n);
-    }
-    if (p) return fail("has " + name + "='" + value + "', which " + *p);
+    if (Problem p = apply_session_item(item, given, sc); !p) return std::move(p).take_error();
   }
   return sc;
+}
+
+coap::Status check_session_zones(const Config& c) {
+  for (const SessionConfig& s : c.sessions) {
+    auto uri = coap::parse_uri(s.uri, [&](std::string_view name) { return name == c.tap ? 1 : -1; });
+    if (!uri)
+      return coap::error("session '", s.uri, "': ", uri.error(), " (link-local peers are reached on --tap ",
+                         c.tap, ")");
+  }
+  return {};
 }
 
 }  // namespace config

@@ -1,7 +1,8 @@
 // Private to config/: checks for single values, shared by the option table
-// (config.cc) and the public parsers (values.cc). Each returns nullopt when
-// the value is fine, else a phrase completing "'<value>' ...", such as
-// "is out of range (expected 0 to 65535)".
+// (options.cc) and the public parsers (values.cc). Each returns a Status
+// whose error, when the value is not fine, is a phrase completing
+// "'<value>' ...", such as "is out of range (expected 0 to 65535)"; the
+// caller makes the sentence ("coapd: --udp-port: '70000' is out of ...").
 #pragma once
 
 #include <cstdint>
@@ -10,9 +11,12 @@
 #include <string>
 #include <string_view>
 
+#include "coap/result.h"
+
 namespace config::detail {
 
-using Problem = std::optional<std::string>;
+using Problem = coap::Status;
+inline Problem problem(std::string phrase) { return coap::Error{std::move(phrase)}; }
 
 inline constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
 // The longest time any option accepts, except the RFC 7252 transmission

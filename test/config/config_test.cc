@@ -722,6 +722,30 @@ TEST(ShippedConfigFile, ExamplesParse) {
 // ---------------------------------------------------------------------------
 // Value parsers.
 
+// A parser's result as these tests read it: the value, or nullopt with the
+// error in *error (when given).
+template <typename T>
+std::optional<T> unwrap(coap::Result<T> r, std::string* error) {
+  if (r) return std::move(*r);
+  if (error) *error = r.error();
+  return std::nullopt;
+}
+std::optional<Ipv4Prefix> parse_ipv4_prefix(const std::string& s, std::string* error) {
+  return unwrap(config::parse_ipv4_prefix(s), error);
+}
+std::optional<std::array<uint8_t, 4>> parse_ipv4(const std::string& s, std::string* error) {
+  return unwrap(config::parse_ipv4(s), error);
+}
+std::optional<Ipv6Prefix> parse_ipv6_prefix(const std::string& s, std::string* error) {
+  return unwrap(config::parse_ipv6_prefix(s), error);
+}
+std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s, std::string* error) {
+  return unwrap(config::parse_mac(s), error);
+}
+std::optional<SessionConfig> parse_session(const std::string& s, std::string* error) {
+  return unwrap(config::parse_session(s), error);
+}
+
 TEST(ParseValues, Ipv4Prefix) {
   std::string error;
   auto p = parse_ipv4_prefix("192.0.2.2/24", &error);

@@ -1,0 +1,288 @@
+// The option table (options_internal.h): every coapd option, once.
+#include <algorithm>
+
+#include "config/options_internal.h"
+
+#ifndef COAPD_VERSION
+#error "COAPD_VERSION must be defined by the build (config/CMakeLists.txt)"
+#endif
+
+namespace config::detail {
+namespace {
+
+// Upper bounds that keep derived durations (RFC 7252 MAX_TRANSMIT_WAIT is
+// ACK_TIMEOUT * (2^(MAX_RETRANSMIT+1) - 1) * ACK_RANDOM_FACTOR) well inside a
+// nanosecond steady_clock.
+constexpr double kMaxAckTimeout = 300.0;
+constexpr double kMaxAckRandomFactor = 10.0;
+constexpr uint64_t kMaxRetransmit = 20;
+constexpr uint64_t kMinMessageSize = 1152;  // RFC 8323 section 5.3.1 base value
+constexpr uint64_t kMinQueuedBytes = 1024;
+
+const std::vector<std::string_view> kLogLevels = {"trace", "debug",    "info", "warn",
+                                                  "error", "critical", "off"};
+
+}  // namespace
+
+std::string_view group_title(Group g) {
+  switch (g) {
+    case Group::kGeneral:
+      return "General";
+    case Group::kNetwork:
+      return "Network";
+    case Group::kUdp:
+      return "CoAP over UDP (RFC 7252)";
+    case Group::kTcp:
+      return "CoAP over TCP (RFC 8323)";
+    case Group::kSessions:
+      return "Outgoing sessions";
+    case Group::kControl:
+      return "Control and logging";
+  }
+  return "";
+}
+
+namespace {
+
+std::string show_none(const Config&) { return "none"; }
+
+const std::vector<OptionSpec> kOptions = {
+    // --config is handled by parse() itself: it cannot be a config key.
+    {"config", "FILE", Group::kGeneral, Kind::kValue,
+     "Read options from the config file FILE (see FILES). Options given on the command line "
+     "override the file. Without --config no file is read.",
+     show_none, nullptr},
+
+    // Network.
+    {"tap", "NAME", Group::kNetwork, Kind::kValue,
+     "Name of the TAP interface that coapd creates (or attaches to, if it already exists) and "
+     "connects its own lwIP stack to; at most 15 characters.",
+     [](const Config& c) { return c.tap; },
+     [](const std::string& v, Config& c) -> Problem {
+       if (Problem p = check_interface_name(v); !p) return p;
+       c.tap = v;
+       return {};
+     }},
+    {"address", "ADDR/PREFIX", Group::kNetwork, Kind::kValue,
+     "IPv4 address and prefix length of coapd's own stack, where it serves CoAP.",
+     [](const Config& c) { return c.address.str(); },
+     [](const std::string& v, Config& c) -> Problem {
+       auto p = parse_ipv4_prefix(v);
+       if (!p) return std::move(p).take_error();
+       c.address = *p;
+       return {};
+     }},
+    {"gateway", "ADDR", Group::kNetwork, Kind::kValue,
+     "IPv4 default gateway of coapd's stack, for peers outside the --address subnet. Without "
+     "it only the local subnet is reachable.",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       auto a = parse_ipv4(v);
+       if (!a) return std::move(a).take_error();
+       c.gateway = *a;
+       return {};
+     }},
+    {"host-address", "ADDR/PREFIX|none", Group::kNetwork, Kind::kValue,
+     "IPv4 address and prefix length that coapd gives to the kernel side of the TAP interface, "
+     "or 'none' to leave the kernel side's addresses alone (configure them yourself).",
+     [](const Config& c) { return c.host_address ? c.host_address->str() : std::string("none"); },
+     [](const std::string& v, Config& c) -> Problem {
+       if (v == "none") {
+         c.host_address.reset();
+         return {};
+       }
+       auto p = parse_ipv4_prefix(v);
+       if (!p) return problem("is not an IPv4 address with prefix length or 'none' (example: 192.0.2.1/24)");
+       c.host_address = *p;
+       return {};
+     }},
+    {"ipv6", "ADDR/PREFIX", Group::kNetwork, Kind::kValue,
+     "IPv6 address and prefix length of coapd's stack, besides its link-local address (which it "
+     "always has).",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       auto p = parse_ipv6_prefix(v);
+       if (!p) return std::move(p).take_error();
+       c.ipv6 = *p;
+       return {};
+     }},
+    {"host-ipv6", "ADDR/PREFIX", Group::kNetwork, Kind::kValue,
+     "IPv6 address and prefix length that coapd gives to the kernel side of the TAP interface.",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       auto p = parse_ipv6_prefix(v);
+       if (!p) return std::move(p).take_error();
+       c.host_ipv6 = *p;
+       return {};
+     }},
+    {"mac", "MAC", Group::kNetwork, Kind::kValue,
+     "Ethernet address of coapd's stack: six colon-separated hex bytes, a unicast address.",
+     [](const Config&) {
+       return std::string("a locally administered address derived from the TAP name");
+     },
+     [](const std::string& v, Config& c) -> Problem {
+       auto m = parse_mac(v);
+       if (!m) return std::move(m).take_error();
+       c.mac = *m;
+       return {};
+     }},
+
+    // CoAP over UDP.
+    {"udp-port", "PORT", Group::kUdp, Kind::kValue,
+     "UDP port where coapd serves CoAP over UDP; 0 disables UDP.",
+     [](const Config& c) { return std::to_string(c.udp_port); },
+     [](const std::string& v, Config& c) { return set_port(v, c.udp_port); }},
+    {"ack-timeout", "S", Group::kUdp, Kind::kValue,
+     "ACK_TIMEOUT: seconds to wait for the acknowledgement of a Confirmable message before the "
+     "first retransmission; each retransmission doubles the wait. Greater than 0, at most 300.",
+     [](const Config& c) { return format_number(c.ack_timeout); },
+     [](const std::string& v, Config& c) {
+       return set_seconds(v, 0.0, false, kMaxAckTimeout, c.ack_timeout);
+     }},
+    {"ack-random-factor", "F", Group::kUdp, Kind::kValue,
+     "ACK_RANDOM_FACTOR: the first wait is chosen at random between ACK_TIMEOUT and ACK_TIMEOUT "
+     "times F. At least 1.0, at most 10.",
+     [](const Config& c) { return format_number(c.ack_random_factor); },
+     [](const std::string& v, Config& c) {
+       return parse_real(v, 1.0, true, kMaxAckRandomFactor, "a factor", &c.ack_random_factor);
+     }},
+    {"max-retransmit", "N", Group::kUdp, Kind::kValue,
+     "MAX_RETRANSMIT: retransmissions of a Confirmable message before giving up; 0 to 20.",
+     [](const Config& c) { return std::to_string(c.max_retransmit); },
+     [](const std::string& v, Config& c) {
+       return set_whole(v, 0, kMaxRetransmit, c.max_retransmit);
+     }},
+    {"max-udp-sessions", "N", Group::kUdp, Kind::kValue,
+     "UDP peers remembered at once; when there are more, the least recently active one is "
+     "forgotten. At least 1.",
+     [](const Config& c) { return std::to_string(c.max_udp_sessions); },
+     [](const std::string& v, Config& c) { return set_whole(v, 1, kU32Max, c.max_udp_sessions); }},
+    {"udp-session-timeout", "S", Group::kUdp, Kind::kValue,
+     "Seconds of silence after which a UDP peer is forgotten; greater than 0.",
+     [](const Config& c) { return format_number(c.udp_session_timeout); },
+     [](const std::string& v, Config& c) {
+       return set_seconds(v, 0.0, false, kMaxSeconds, c.udp_session_timeout);
+     }},
+
+    // CoAP over TCP.
+    {"tcp-port", "PORT", Group::kTcp, Kind::kValue,
+     "TCP port where coapd accepts CoAP-over-TCP connections; 0: no TCP listener.",
+     [](const Config& c) { return std::to_string(c.tcp_port); },
+     [](const std::string& v, Config& c) { return set_port(v, c.tcp_port); }},
+    {"max-tcp-sessions", "N", Group::kTcp, Kind::kValue,
+     "TCP sessions at once, incoming and outgoing together. A connection beyond the limit is "
+     "sent a CSM and an Abort message and closed. At least 1.",
+     [](const Config& c) { return std::to_string(c.max_tcp_sessions); },
+     [](const std::string& v, Config& c) { return set_whole(v, 1, kU32Max, c.max_tcp_sessions); }},
+    {"tcp-idle-timeout", "S", Group::kTcp, Kind::kValue,
+     "Seconds without traffic after which a TCP session is closed; 0: never.",
+     [](const Config& c) { return format_number(c.tcp_idle_timeout); },
+     [](const std::string& v, Config& c) {
+       return set_seconds(v, 0.0, true, kMaxSeconds, c.tcp_idle_timeout);
+     }},
+    {"csm-timeout", "S", Group::kTcp, Kind::kValue,
+     "Seconds to wait for the peer's CSM (Capabilities and Settings Message) after a connection "
+     "opens; a peer that sends none in time is disconnected. Greater than 0.",
+     [](const Config& c) { return format_number(c.csm_timeout); },
+     [](const std::string& v, Config& c) {
+       return set_seconds(v, 0.0, false, kMaxSeconds, c.csm_timeout);
+     }},
+    {"max-message-size", "BYTES", Group::kTcp, Kind::kValue,
+     "Max-Message-Size that coapd announces in its CSM: the largest message it accepts from a "
+     "peer. At least 1152.",
+     [](const Config& c) { return std::to_string(c.max_message_size); },
+     [](const std::string& v, Config& c) {
+       return set_whole(v, kMinMessageSize, kU32Max, c.max_message_size);
+     }},
+    {"max-queued-bytes", "BYTES", Group::kTcp, Kind::kValue,
+     "Bytes that may wait, per TCP session, to be sent to a peer that reads slowly. At least "
+     "1024.",
+     [](const Config& c) { return std::to_string(c.max_queued_bytes); },
+     [](const std::string& v, Config& c) {
+       return set_whole(v, kMinQueuedBytes, kU32Max, c.max_queued_bytes);
+     }},
+    {"max-time-wait", "N", Group::kTcp, Kind::kValue,
+     "Connections kept in TIME_WAIT (2 x MSL, 120 s, after coapd closed first) at most; beyond "
+     "it the oldest are forgotten. A peer that reconnects from the same port with a higher "
+     "sequence number reopens its connection at any time. 0 keeps none.",
+     [](const Config& c) { return std::to_string(c.max_time_wait); },
+     [](const std::string& v, Config& c) { return set_whole(v, 0, kU32Max, c.max_time_wait); }},
+    {"call-home-listen", "PORT", Group::kTcp, Kind::kValue,
+     "TCP port where coapd accepts call-home connections: the peer that connects is the CoAP "
+     "server and coapd the client (RFC 8323 role reversal). 0: off.",
+     [](const Config& c) { return std::to_string(c.call_home_listen); },
+     [](const std::string& v, Config& c) { return set_port(v, c.call_home_listen); }},
+
+    // Outgoing sessions.
+    {"session", "SPEC", Group::kSessions, Kind::kRepeatable,
+     "Open an outgoing CoAP-over-TCP session at start-up and keep it open, reconnecting when it "
+     "fails; repeatable. SPEC is coap+tcp://HOST[:PORT][/PATH] (HOST an IPv4 address or a "
+     "bracketed IPv6 address, PORT 5683 by default) followed by any of these comma-separated "
+     "items: 'call-home' (coapd connects, then serves the peer's requests: RFC 8323 role "
+     "reversal); 'reconnect-interval=S' (seconds before reconnecting, default 1); "
+     "'reconnect-max-interval=S' (when greater than the interval, the wait doubles after each "
+     "failed attempt up to S; default 0, no backoff); 'reconnect-attempts=N' (give up after N "
+     "failed attempts; default 0, never give up).",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       auto s = parse_session(v);
+       if (!s) return std::move(s).take_error();
+       c.sessions.push_back(*s);
+       return {};
+     }},
+    {"connect-timeout", "S", Group::kSessions, Kind::kValue,
+     "Seconds an outgoing TCP connection attempt may take before it counts as failed. Greater "
+     "than 0.",
+     [](const Config& c) { return format_number(c.connect_timeout); },
+     [](const std::string& v, Config& c) {
+       return set_seconds(v, 0.0, false, kMaxSeconds, c.connect_timeout);
+     }},
+
+    // Control and logging.
+    {"control-socket", "PATH", Group::kControl, Kind::kValue,
+     "Unix stream socket where coapd accepts coapctl(1) commands.",
+     [](const Config& c) { return c.control_socket; },
+     [](const std::string& v, Config& c) -> Problem {
+       if (Problem p = check_socket_path(v); !p) return p;
+       c.control_socket = v;
+       return {};
+     }},
+    {"log-level", "LEVEL", Group::kControl, Kind::kValue,
+     "Least severe messages logged: trace, debug, info, warn, error, critical or off.",
+     [](const Config& c) { return c.log_level; },
+     [](const std::string& v, Config& c) -> Problem {
+       if (std::find(kLogLevels.begin(), kLogLevels.end(), v) == kLogLevels.end())
+         return problem("is not a log level (trace, debug, info, warn, error, critical or off)");
+       c.log_level = v;
+       return {};
+     }},
+    {"cpu-placement", "MODE", Group::kControl, Kind::kValue,
+     "Where the io thread and the CoAP engine thread run. 'auto': on one core while the "
+     "traffic is mostly CoAP over UDP at a high rate (each datagram is handed from one thread "
+     "to the other, and a hand-off across cores costs more than running in parallel gains), "
+     "otherwise wherever the scheduler puts them. 'shared': always on one core. 'spread': "
+     "never pinned.",
+     [](const Config& c) { return c.cpu_placement; },
+     [](const std::string& v, Config& c) -> Problem {
+       if (v != "auto" && v != "spread" && v != "shared") return problem("is not auto, spread or shared");
+       c.cpu_placement = v;
+       return {};
+     }},
+    {"debug-commands", "", Group::kControl, Kind::kFlag,
+     "Accept coapctl's debug commands, which can stall coapd on purpose. For tests only.",
+     [](const Config& c) { return std::string(c.debug_commands ? "on" : "off"); },
+     [](const std::string& v, Config& c) { return set_bool(v, c.debug_commands); }},
+};
+
+}  // namespace
+
+const std::vector<OptionSpec>& options() { return kOptions; }
+
+const OptionSpec* find_option(std::string_view name) {
+  for (const auto& o : kOptions) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+}  // namespace config::detail

@@ -1,0 +1,43 @@
+// Private to config/: the option table. One entry per option describes it
+// once: its name (flag and config key), its help text, how its default is
+// shown and how a value is applied to a Config. The command line, the config
+// file, --help and the manual pages are all driven by it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "config/values_internal.h"
+
+namespace config::detail {
+
+enum class Group { kGeneral, kNetwork, kUdp, kTcp, kSessions, kControl };
+std::string_view group_title(Group g);
+
+enum class Kind {
+  kValue,       // --name VALUE, once
+  kFlag,        // --name (or --name=true/false; `name = true` in the file)
+  kRepeatable,  // --name VALUE, any number of times
+};
+
+struct OptionSpec {
+  std::string_view name;  // flag without "--", and config key
+  std::string_view arg;   // placeholder in --help; empty for flags
+  Group group;
+  Kind kind;
+  std::string_view help;
+  // The default as --help shows it, from a default-constructed Config.
+  std::string (*show)(const Config&);
+  // Applies one value; for kRepeatable, appends it. nullptr for --config,
+  // which parse() handles itself.
+  Problem (*apply)(const std::string& value, Config& c);
+};
+
+const std::vector<OptionSpec>& options();
+const OptionSpec* find_option(std::string_view name);
+
+inline constexpr std::string_view kVersion = COAPD_VERSION;
+
+}  // namespace config::detail
