@@ -13,7 +13,7 @@ test_pkgs=(
   libgtest-dev libcoap3-bin libcoap3-dev
   iproute2 nftables tcpdump procps systemd
   python3 python3-pytest
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -26,6 +26,10 @@ integration() {  # BUILD_DIR [pytest args...]: the integration suite against tha
   (cd test/integration && COAPD_BUILD_DIR="$root/$dir" /usr/bin/python3 -m pytest -q "$@" .)
 }
 
+section "shape: clang-format, file and function sizes"
+scripts/check_shape.py
+clang-format --dry-run --Werror $(git ls-files '*.cc' '*.h' 2>/dev/null || find coap config daemon lwip_tap test -name '*.cc' -o -name '*.h')
+
 section "build"
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOAPD_BUILD_TESTS=ON
 cmake --build build
@@ -42,10 +46,13 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 (cd build-asan && ctest --output-on-failure)
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-section "build coapd and the lwIP unit tests with ThreadSanitizer"
-configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-  -DCOAPD_SANITIZE=thread -DCOAPD_BUILD_TESTS=ON -DCOAPD_BUILD_BENCH=OFF
-cmake --build build-tsan --target coapd coapctl lwip_tap_unit_tests
+# clang, so that this build also checks the lock annotations
+# (-Wthread-safety, an error like every warning).
+section "build coapd and the lwIP unit tests with clang: ThreadSanitizer and -Wthread-safety"
+CC=clang CXX=clang++ configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCOAPD_SANITIZE=thread -DCOAPD_BUILD_TESTS=ON \
+  -DCOAPD_BUILD_BENCH=OFF
+cmake --build build-tsan --target coapd coapctl lwip_tap_unit_tests daemon_unit_tests
 section "lwIP unit tests and integration tests under TSan"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 build-tsan/bin/lwip_tap_unit_tests  # lwIP's tcpip_thread and the test thread

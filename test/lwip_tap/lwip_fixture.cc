@@ -50,6 +50,7 @@ void LwipTest::SetUp() {
 void LwipTest::TearDown() {
   if (!peer_) {  // SetUp failed half-way
     locked([&] {
+      assume_core_locked();
       if (tcp_) tcp_->close_all();
       stack_.remove_netif();
       tcp_.reset();
@@ -57,6 +58,7 @@ void LwipTest::TearDown() {
     return;
   }
   locked([&] {
+    assume_core_locked();
     // A test ends its connections itself: one still known is a leak.
     EXPECT_EQ(tcp_->connection_count(), 0u);
     EXPECT_EQ(tcp_->closing_count(), 0u);
@@ -66,6 +68,7 @@ void LwipTest::TearDown() {
   // (LAST_ACK waits for its ACK).
   EXPECT_TRUE(wait_until([&] { return no_pcbs(pcbs()); })) << "left behind: " << describe(pcbs());
   locked([&] {
+    assume_core_locked();
     // Clean up for the next test even after a failure: TIME_WAIT pcbs are
     // freed, active ones are aborted when the netif's address goes away.
     trim_time_wait(0);
@@ -76,7 +79,10 @@ void LwipTest::TearDown() {
 }
 
 PcbCounts LwipTest::pcbs() {
-  return locked([&] { return stack_.count_pcbs(); });
+  return locked([&] {
+    assume_core_locked();
+    return stack_.count_pcbs();
+  });
 }
 
 bool LwipTest::wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
@@ -99,14 +105,24 @@ tcp_pcb* LwipTest::pcb_to(uint16_t port) {
 void LwipTest::close_after_peer(const Accepted& a) {
   peer_->send_fin(*a.conn);
   EXPECT_TRUE(wait_until([&] { return sink_.count(Kind::kPeerClosed, a.id) == 1; }));
-  locked([&] { tcp_->close(a.id); });
-  EXPECT_TRUE(wait_until(
-      [&] { return a.conn->fin_received() && locked([&] { return !pcb_to(a.conn->port); }); }));
+  locked([&] {
+    assume_core_locked();
+    tcp_->close(a.id);
+  });
+  EXPECT_TRUE(wait_until([&] {
+    return a.conn->fin_received() && locked([&] {
+             assume_core_locked();
+             return !pcb_to(a.conn->port);
+           });
+  }));
   EXPECT_EQ(a.conn->count(kRst), 0u);
 }
 
 void LwipTest::close_first(const Accepted& a) {
-  locked([&] { tcp_->close(a.id); });
+  locked([&] {
+    assume_core_locked();
+    tcp_->close(a.id);
+  });
   EXPECT_TRUE(wait_until([&] { return a.conn->fin_received(); })) << "no FIN";
   EXPECT_EQ(a.conn->count(kRst), 0u);
 }

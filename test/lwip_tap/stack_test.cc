@@ -40,9 +40,9 @@ TEST_F(StackTest, FramesSentUnderABatchedCoreLockAreWrittenWhenItIsReleased) {
   {
     BatchedCoreLock lock(stack_, batch);
     // lwIP answers inside the call, under the lock: into the batch.
-    input_frame(stack_.iface(), build_arp(kPeerHost.mac, kBroadcastMac,
-                                          {Arp::kRequest, kPeerHost.mac, kPeerHost.ip, {},
-                                           kLwipHost.ip}));
+    input_frame(stack_.iface(),
+                build_arp(kPeerHost.mac, kBroadcastMac,
+                          {Arp::kRequest, kPeerHost.mac, kPeerHost.ip, {}, kLwipHost.ip}));
     EXPECT_EQ(batch.size(), 1u);
     EXPECT_EQ(link_.accepted(), written);  // not written yet
   }

@@ -28,7 +28,10 @@ TEST_F(TcpCloseTest, RecvedReopensTheWindowAndCloseGivesBackTheRestSoFinNotRst) 
   ASSERT_TRUE(wait_until([&] { return all_acked(*a.conn); }));
   EXPECT_EQ(last_window(*a.conn), 0xffff - data.size());
 
-  locked([&] { tcp_->recved(a.id, data.size()); });
+  locked([&] {
+    assume_core_locked();
+    tcp_->recved(a.id, data.size());
+  });
   // A window update goes out at once (it is over lwIP's threshold).
   ASSERT_TRUE(wait_until([&] { return last_window(*a.conn) == 0xffff; }));
 
@@ -45,7 +48,11 @@ TEST_F(TcpCloseTest, RecvedReopensTheWindowAndCloseGivesBackTheRestSoFinNotRst) 
   // lwIP closed first, so it keeps the pcb in TIME_WAIT (120 s).
   peer_->send_fin(*a.conn);
   ASSERT_TRUE(wait_until([&] { return pcbs().tcp_time_wait == 1; })) << describe(pcbs());
-  EXPECT_EQ(locked([] { return trim_time_wait(0); }), 1u);
+  EXPECT_EQ(locked([] {
+              assume_core_locked();
+              return trim_time_wait(0);
+            }),
+            1u);
 }
 
 // Data both ways, then the peer's FIN: reported once, also when the peer
@@ -56,8 +63,15 @@ TEST_F(TcpCloseTest, FinAfterDataBothWaysAndThePeersFinIsReportedOnce) {
   peer_->send_data(*a.conn, bytes_of("ping"));
   ASSERT_TRUE(wait_until([&] { return sink_.data(a.id) == bytes_of("ping"); }));
   const std::vector<uint8_t> pong = bytes_of("pong");
-  EXPECT_EQ(locked([&] { return tcp_->write(a.id, pong); }), pong.size());
-  locked([&] { tcp_->output(a.id); });
+  EXPECT_EQ(locked([&] {
+              assume_core_locked();
+              return tcp_->write(a.id, pong);
+            }),
+            pong.size());
+  locked([&] {
+    assume_core_locked();
+    tcp_->output(a.id);
+  });
   ASSERT_TRUE(wait_until([&] { return a.conn->received == pong; }));
   // The peer's ACK of it makes room: on_tcp_writable.
   ASSERT_TRUE(wait_until([&] { return sink_.count(Kind::kWritable, a.id) >= 1; }));
@@ -74,7 +88,10 @@ TEST_F(TcpCloseTest, FinAfterDataBothWaysAndThePeersFinIsReportedOnce) {
   ASSERT_TRUE(peer_->sync());
   EXPECT_EQ(sink_.count(Kind::kPeerClosed, a.id), 1u);
 
-  locked([&] { tcp_->recved(a.id, 4); });
+  locked([&] {
+    assume_core_locked();
+    tcp_->recved(a.id, 4);
+  });
   close_after_peer(a);
   EXPECT_EQ(pcbs().tcp_time_wait, 0u);
 }
@@ -87,6 +104,7 @@ class TcpClosedTest : public LwipTest {
     Accepted a = accept_from(port);
     close_first(a);
     locked([&] {
+      assume_core_locked();
       tcp_pcb* p = pcb_to(port);
       ASSERT_NE(p, nullptr);
       EXPECT_EQ(p->state, FIN_WAIT_2);
@@ -110,7 +128,11 @@ TEST_F(TcpClosedTest, PeerDataAfterCloseEndsInRstAndReachesNoCallback) {
   EXPECT_EQ(locked([] { return pcb_to(40003); }), nullptr);
   ASSERT_TRUE(peer_->sync());
   EXPECT_EQ(sink_.size(), events);
-  EXPECT_EQ(locked([&] { return tcp_->write(a.id, bytes_of("x")); }), 0u);
+  EXPECT_EQ(locked([&] {
+              assume_core_locked();
+              return tcp_->write(a.id, bytes_of("x"));
+            }),
+            0u);
 
   Accepted b = accept_from(40004);
   EXPECT_NE(b.id, a.id);

@@ -13,7 +13,10 @@ class TcpConnectTest : public LwipTest {
   ConnId connect_to(const Ip4& ip, uint16_t port) {
     const ConnId id = tcp_->allocate_id();
     const auto to = coap::Address::v4(ip[0], ip[1], ip[2], ip[3], port);
-    locked([&] { tcp_->connect(id, to); });
+    locked([&] {
+      assume_core_locked();
+      tcp_->connect(id, to);
+    });
     return id;
   }
   // Waits for the attempt's one error and checks it, and that nothing else
@@ -27,7 +30,11 @@ class TcpConnectTest : public LwipTest {
                                  [&](const SinkEvent& e) { return e.conn == id; });
     EXPECT_EQ(it->error, error) << coap::tcp_error_name(it->error);
     EXPECT_EQ(it->lwip_err, lwip_err) << err_name(it->lwip_err);
-    EXPECT_EQ(locked([&] { return tcp_->connection_count(); }), 0u);
+    EXPECT_EQ(locked([&] {
+                assume_core_locked();
+                return tcp_->connection_count();
+              }),
+              0u);
   }
 };
 
@@ -58,6 +65,7 @@ TEST_F(TcpConnectTest, ConnectToAnAddressNobodyAnswersReportsTimeoutOnce) {
   const ConnId id = connect_to(kSilentIp, kListenPort);
   ASSERT_TRUE(wait_until([&] { return peer_->arp_requests_for(kSilentIp) >= 1; }));
   locked([&] {
+    assume_core_locked();
     tcp_pcb* p = pcb_to(kListenPort);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(p->state, SYN_SENT);
@@ -81,6 +89,7 @@ TEST_F(TcpConnectTest, CloseWhileConnectingFreesThePcbAndSendsNothing) {
   const ConnId id = connect_to(kPeerHost.ip, 9);
   ASSERT_TRUE(wait_until([&] { return peer_->segments_to(9) == 1; }));  // the SYN
   locked([&] {
+    assume_core_locked();
     tcp_->close(id);
     EXPECT_EQ(stack_.count_pcbs().tcp_active, 0u);
   });

@@ -23,12 +23,17 @@ TEST_F(TcpErrorTest, PeerResetIsReportedOnceAndTheIdIsForgotten) {
   EXPECT_EQ(error.kind, Kind::kError);
   EXPECT_EQ(error.error, coap::TcpError::kReset);
   EXPECT_EQ(error.lwip_err, ERR_RST);
-  EXPECT_EQ(locked([&] { return tcp_->connection_count(); }), 0u);
+  EXPECT_EQ(locked([&] {
+              assume_core_locked();
+              return tcp_->connection_count();
+            }),
+            0u);
 
   ASSERT_TRUE(peer_->sync());
   const std::size_t sent = peer_->segments().size();
   const std::size_t events = sink_.count_for(a.id);
   locked([&] {
+    assume_core_locked();
     EXPECT_EQ(tcp_->write(a.id, bytes_of("x")), 0u);
     tcp_->output(a.id);
     tcp_->recved(a.id, 3);
@@ -48,8 +53,15 @@ TEST_F(TcpErrorTest, AbortResetsAtTheOldestUnackedByteWhenThePeersWindowIsClosed
   Accepted a = accept_from(40011, /*window=*/1460);
   a.conn->consume = false;  // the peer reads nothing: one segment closes its window
   const std::vector<uint8_t> data = pattern(4000);
-  EXPECT_EQ(locked([&] { return tcp_->write(a.id, data); }), data.size());
-  locked([&] { tcp_->output(a.id); });
+  EXPECT_EQ(locked([&] {
+              assume_core_locked();
+              return tcp_->write(a.id, data);
+            }),
+            data.size());
+  locked([&] {
+    assume_core_locked();
+    tcp_->output(a.id);
+  });
   ASSERT_TRUE(wait_until([&] { return a.conn->received.size() == 1460 && a.conn->window == 0; }));
   const uint32_t expected = a.conn->rcv_nxt;
   // lwIP's persist timer: a 1-byte probe after about 1.5 s.
@@ -60,6 +72,7 @@ TEST_F(TcpErrorTest, AbortResetsAtTheOldestUnackedByteWhenThePeersWindowIsClosed
   };
   ASSERT_TRUE(wait_until(probed, 5s));
   locked([&] {
+    assume_core_locked();
     tcp_pcb* p = pcb_to(40011);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(p->lastack, expected);
@@ -67,7 +80,10 @@ TEST_F(TcpErrorTest, AbortResetsAtTheOldestUnackedByteWhenThePeersWindowIsClosed
   });
 
   const std::size_t before = a.conn->segments.size();
-  locked([&] { tcp_->abort(a.id); });
+  locked([&] {
+    assume_core_locked();
+    tcp_->abort(a.id);
+  });
   EXPECT_EQ(locked([] { return pcb_to(40011); }), nullptr);  // freed at once
   ASSERT_TRUE(peer_->sync());
   std::vector<uint32_t> rst_seqs;

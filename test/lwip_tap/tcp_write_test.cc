@@ -19,15 +19,29 @@ TEST_F(TcpWriteTest, WriteTakesWhatFitsAndWritableFollowsThePeersAcks) {
 
   // The send buffer fills although nothing can be sent.
   const std::size_t first = 30000;
-  EXPECT_EQ(locked([&] { return tcp_->write(a.id, all.first(first)); }), first);
+  EXPECT_EQ(locked([&] {
+              assume_core_locked();
+              return tcp_->write(a.id, all.first(first));
+            }),
+            first);
   const std::size_t room = locked([] { return std::size_t{tcp_sndbuf(pcb_to(40020))}; });
   ASSERT_GT(room, 0u);
   ASSERT_LT(room, data.size() - first);
   std::size_t taken = first;
-  taken += locked([&] { return tcp_->write(a.id, all.subspan(taken)); });
+  taken += locked([&] {
+    assume_core_locked();
+    return tcp_->write(a.id, all.subspan(taken));
+  });
   EXPECT_EQ(taken, first + room);  // exactly what fitted
-  EXPECT_EQ(locked([&] { return tcp_->write(a.id, all.subspan(taken)); }), 0u);
-  locked([&] { tcp_->output(a.id); });
+  EXPECT_EQ(locked([&] {
+              assume_core_locked();
+              return tcp_->write(a.id, all.subspan(taken));
+            }),
+            0u);
+  locked([&] {
+    assume_core_locked();
+    tcp_->output(a.id);
+  });
   ASSERT_TRUE(peer_->sync());
   for (const TcpSegment& s : a.conn->segments)
     EXPECT_LE(s.payload.size(), 1u) << "more than a zero-window probe";
@@ -42,6 +56,7 @@ TEST_F(TcpWriteTest, WriteTakesWhatFitsAndWritableFollowsThePeersAcks) {
   while (taken < data.size()) {
     const std::size_t writable = sink_.count(Kind::kWritable, a.id);
     taken += locked([&] {
+      assume_core_locked();
       const std::size_t n = tcp_->write(a.id, all.subspan(taken));
       tcp_->output(a.id);
       return n;

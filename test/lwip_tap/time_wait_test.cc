@@ -20,7 +20,10 @@ class TimeWaitTest : public LwipTest {
     return a;
   }
   std::size_t trim(std::size_t max) {
-    return locked([&] { return trim_time_wait(max); });
+    return locked([&] {
+      assume_core_locked();
+      return trim_time_wait(max);
+    });
   }
 };
 
