@@ -15,35 +15,35 @@ DedupCache::DedupCache(std::size_t max_entries, std::size_t max_response, Durati
       lifetime_(lifetime),
       hash_secret_(hash_secret) {}
 
-std::size_t DedupCache::slot_for(const Address& peer, uint16_t mid) const {
+std::size_t DedupCache::slot_for(const Address& peer, uint16_t mid, uint8_t space) const {
   // The MID goes in with the secret: for one address the hash is a
   // bijection of that argument, so two MIDs of one peer never share a full
   // hash value.
-  return peer.hash(hash_secret_ ^ mid) & mask_;
+  return peer.hash(hash_secret_ ^ mid ^ (uint64_t{space} << 16)) & mask_;
 }
 
-int32_t DedupCache::find(const Address& peer, uint16_t mid) const {
-  for (std::size_t s = slot_for(peer, mid);; s = (s + 1) & mask_) {
+int32_t DedupCache::find(const Address& peer, uint16_t mid, uint8_t space) const {
+  for (std::size_t s = slot_for(peer, mid, space);; s = (s + 1) & mask_) {
     const int32_t e = slots_[s];
     if (e < 0) return -1;
-    if (ring_[e].mid == mid && ring_[e].peer == peer) return e;
+    if (ring_[e].mid == mid && ring_[e].space == space && ring_[e].peer == peer) return e;
   }
 }
 
 void DedupCache::index_insert(int32_t entry) {
-  std::size_t s = slot_for(ring_[entry].peer, ring_[entry].mid);
+  std::size_t s = slot_for(ring_[entry].peer, ring_[entry].mid, ring_[entry].space);
   while (slots_[s] >= 0) s = (s + 1) & mask_;
   slots_[s] = entry;
 }
 
 void DedupCache::index_erase(int32_t entry) {
-  std::size_t s = slot_for(ring_[entry].peer, ring_[entry].mid);
+  std::size_t s = slot_for(ring_[entry].peer, ring_[entry].mid, ring_[entry].space);
   while (slots_[s] != entry) s = (s + 1) & mask_;
   // Backward-shift deletion keeps every probe chain unbroken without tombstones.
   std::size_t hole = s;
   for (std::size_t j = (s + 1) & mask_; slots_[j] >= 0; j = (j + 1) & mask_) {
     const int32_t e = slots_[j];
-    const std::size_t home = slot_for(ring_[e].peer, ring_[e].mid);
+    const std::size_t home = slot_for(ring_[e].peer, ring_[e].mid, ring_[e].space);
     // Move e into the hole if its home is not in (hole, j] cyclically.
     const bool home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
     if (!home_in_range) {
@@ -62,8 +62,8 @@ void DedupCache::pop_oldest() {
 }
 
 DedupCache::Hit DedupCache::lookup(const Address& peer, uint16_t mid, TimePoint now,
-                                   std::span<const uint8_t>* response) {
-  const int32_t e = find(peer, mid);
+                                   std::span<const uint8_t>* response, uint8_t space) {
+  const int32_t e = find(peer, mid, space);
   if (e < 0 || ring_[e].expires <= now) return Hit::kMiss;
   if (!ring_[e].has_response) return Hit::kSeen;
   if (response) *response = ring_[e].response;
@@ -71,9 +71,9 @@ DedupCache::Hit DedupCache::lookup(const Address& peer, uint16_t mid, TimePoint 
 }
 
 void DedupCache::insert(const Address& peer, uint16_t mid, std::span<const uint8_t> response,
-                        TimePoint now) {
+                        TimePoint now, uint8_t space) {
   expire(now);
-  if (int32_t e = find(peer, mid); e >= 0) {  // an expired-but-present twin cannot exist now
+  if (int32_t e = find(peer, mid, space); e >= 0) {  // an expired-but-present twin cannot exist now
     ring_[e].has_response = response.size() <= max_response_;
     if (ring_[e].has_response) ring_[e].response.assign(response.begin(), response.end());
     return;
@@ -86,6 +86,7 @@ void DedupCache::insert(const Address& peer, uint16_t mid, std::span<const uint8
   Entry& en = ring_[idx];
   en.peer = peer;
   en.mid = mid;
+  en.space = space;
   en.expires = now + lifetime_;
   en.has_response = response.size() <= max_response_;
   if (en.has_response) en.response.assign(response.begin(), response.end());

@@ -27,13 +27,16 @@ class DedupCache {
              uint64_t hash_secret);
 
   enum class Hit { kMiss, kSeen, kSeenWithResponse };
-  // Looks (peer, mid) up. On kSeenWithResponse *response views the cached
-  // bytes, valid until the next insert.
-  Hit lookup(const Address& peer, uint16_t mid, TimePoint now, std::span<const uint8_t>* response);
+  // Looks (peer, mid) up. `space` keeps peers apart that share an address
+  // but not a port of ours (CoAP and CoAP over DTLS). On kSeenWithResponse
+  // *response views the cached bytes, valid until the next insert.
+  Hit lookup(const Address& peer, uint16_t mid, TimePoint now, std::span<const uint8_t>* response,
+             uint8_t space = 0);
 
   // Records (peer, mid). A response longer than max_response is not kept
   // (the entry then only marks the message as seen).
-  void insert(const Address& peer, uint16_t mid, std::span<const uint8_t> response, TimePoint now);
+  void insert(const Address& peer, uint16_t mid, std::span<const uint8_t> response, TimePoint now,
+              uint8_t space = 0);
 
   // Drops expired entries; returns the next expiry time (kNever when empty).
   TimePoint expire(TimePoint now);
@@ -47,13 +50,14 @@ class DedupCache {
   struct Entry {
     Address peer;
     uint16_t mid = 0;
+    uint8_t space = 0;
     bool has_response = false;
     TimePoint expires;
     std::vector<uint8_t> response;  // capacity kept across reuse
   };
 
-  std::size_t slot_for(const Address& peer, uint16_t mid) const;
-  int32_t find(const Address& peer, uint16_t mid) const;  // entry index or -1
+  std::size_t slot_for(const Address& peer, uint16_t mid, uint8_t space) const;
+  int32_t find(const Address& peer, uint16_t mid, uint8_t space) const;  // entry index or -1
   void index_insert(int32_t entry);
   void index_erase(int32_t entry);
   void pop_oldest();

@@ -57,6 +57,7 @@ Session& Endpoint::new_session(Proto proto, Role role, const Address& peer) {
 void Endpoint::remove_session(Session& s) {
   if (s.dead) return;
   s.dead = true;
+  if (s.secure) handshake_over(s);
   // Only reached with a connection for one that must not linger (shutdown).
   if (s.connected()) detach(s, Detach::kAbort);
   fail_session_exchanges(s, "session " + std::to_string(s.id) + " ended",
@@ -87,13 +88,18 @@ void Endpoint::bad_packet(const Address& from, SessionId session, std::string re
 }
 
 void Endpoint::send_udp(Session& s, std::span<const uint8_t> wire) {
-  io_.send_datagram(s.peer, wire);
-  ++counters_.datagrams_out;
   s.traffic.sent(wire.size());
+  if (!s.secure) {
+    io_.send_datagram(UdpSocket::kPlain, s.peer, wire);
+    ++counters_.datagrams_out;
+    return;
+  }
+  // Through DTLS: the records go out (and are counted) in secure_send.
+  if (s.secure->established) (void)s.secure->channel->write(wire, now_);
 }
 
 void Endpoint::send_udp_to(const Address& to, std::span<const uint8_t> wire) {
-  io_.send_datagram(to, wire);
+  io_.send_datagram(UdpSocket::kPlain, to, wire);
   ++counters_.datagrams_out;
 }
 
@@ -108,7 +114,7 @@ std::vector<SessionInfo> Endpoint::sessions(TimePoint now) const {
                               t.bytes_in, t.bytes_out, t.msgs_in, t.msgs_out,
                               s.outgoing.has_value(), s.outgoing && s.outgoing->spec.call_home,
                               s.outgoing ? s.outgoing->attempt : 0, s.tcp ? s.tcp->tx.size() : 0,
-                              s.observations.size()});
+                              s.observations.size(), s.is_secure(), s.security});
   }
   return out;
 }
@@ -143,6 +149,8 @@ void Endpoint::run_timer(const Timer& t) {
       if (t.when == sweep_at_) sweep();
       return;
     case kTimerObserve: return on_observe_tick(t.key);
+    case kTimerSecure:
+    case kTimerHandshake: return on_secure_timer(t);
     default: return on_tcp_timer(t);
   }
 }

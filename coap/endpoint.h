@@ -34,6 +34,7 @@
 #include "coap/observe_registry.h"
 #include "coap/resource.h"
 #include "coap/result.h"
+#include "coap/security.h"
 #include "coap/session.h"
 #include "coap/timer_queue.h"
 
@@ -50,8 +51,16 @@ class Endpoint {
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
 
+  // Turns on coaps:// and coaps+tcp://: client sessions always, server
+  // sessions when the context can serve. Before any input; not owned.
+  Status set_security(SecurityContext* context);
+
   // --- input ---------------------------------------------------------------
-  void on_datagram(const Address& from, std::span<const uint8_t> bytes, TimePoint now);
+  void on_datagram(const Address& from, std::span<const uint8_t> bytes, TimePoint now) {
+    on_datagram(UdpSocket::kPlain, from, bytes, now);
+  }
+  void on_datagram(UdpSocket socket, const Address& from, std::span<const uint8_t> bytes,
+                   TimePoint now);
 
   void on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& peer, const Address& local,
                        TimePoint now);
@@ -109,7 +118,10 @@ class Endpoint {
     kTimerRequest,
     kTimerObserve,
     kTimerSweep,
+    kTimerSecure,     // a DTLS channel's retransmission timer
+    kTimerHandshake,  // a handshake that must be done by then
   };
+  class ChannelSink;
   // How a session lets go of its connection.
   enum class Detach : uint8_t {
     kClose,  // FIN after what was written
@@ -152,12 +164,16 @@ class Endpoint {
   DispatchLimits limits_for(const Session& s) const;
 
   // UDP (endpoint_udp.cc).
-  Session& udp_session(const Address& peer, Role role);
-  void handle_udp(const Address& from, std::span<const uint8_t> bytes);
+  Session& udp_session(const Address& peer, Role role, UdpSocket socket = UdpSocket::kPlain);
+  // One CoAP datagram from `from`; `known` is its session, if any (always,
+  // for DTLS: the datagram is the plaintext of a record).
+  void handle_udp(const Address& from, Session* known, std::span<const uint8_t> bytes);
   void handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw);
+  void reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw);
   void handle_udp_response(Session& s, const Message& m, std::size_t size);
   void handle_udp_ack_rst(Session& s, const Message& m, std::size_t size);
-  void send_rst(const Address& to, uint16_t mid);
+  // RST for `mid`, through the session when there is one.
+  void send_rst(Session* s, const Address& to, uint16_t mid);
   // Sends a CON and retransmits it until acknowledged; returns its id.
   uint64_t send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid,
                         ConTracker::Kind kind, uint64_t ref);
@@ -165,8 +181,14 @@ class Endpoint {
   uint16_t next_mid(Session& s) { return s.udp->next_mid++; }
 
   // TCP connections (endpoint_tcp.cc).
+  // A CoAP frame to the peer (through TLS on a secure session; dropped while
+  // its handshake runs).
   void tcp_send(Session& s, Code code, const Token& token, const OptionList& options,
                 std::span<const uint8_t> payload, bool priority = false);
+  // Bytes for the wire: queued, bounded by max_queued_bytes.
+  void tcp_queue(Session& s, std::span<const uint8_t> bytes, bool priority);
+  // Received CoAP-over-TCP bytes (plaintext) into the frame decoder.
+  void tcp_decode(Session& s, std::span<const uint8_t> bytes);
   void tcp_send_csm(Session& s);
   void tcp_connection_up(Session& s);
   void tcp_feed(Session& s, std::span<const uint8_t> bytes);
@@ -185,6 +207,29 @@ class Endpoint {
   void on_tcp_timer(const Timer& t);
   Session* tcp_timer_session(const Timer& t, SessionState state) const;
 
+  // DTLS and TLS (endpoint_secure.cc).
+  void handle_dtls(const Address& from, std::span<const uint8_t> bytes);
+  void accept_dtls(const Address& from, std::span<const uint8_t> bytes);
+  // Gives s a channel and the sink that brings its events back here.
+  void attach_channel(Session& s, std::unique_ptr<SecureChannel> channel);
+  Status start_secure_client(Session& s, const ClientSecurity& options);
+  Status start_secure_server(Session& s);
+  void secure_send(SessionId id, std::span<const uint8_t> bytes);
+  void secure_plaintext(SessionId id, std::span<const uint8_t> bytes);
+  void secure_established(SessionId id, const PeerSecurity& peer);
+  void secure_failed(SessionId id, HandshakeFailure kind, const std::string& why);
+  void secure_peer_closed(SessionId id);
+  void arm_channel_timer(Session& s);
+  void on_secure_timer(const Timer& t);
+  void handshake_failed(Session* s, const Address& peer, HandshakeFailure kind,
+                        const std::string& why);
+  void handshake_over(Session& s);
+  bool handshake_refused(const Address& peer);
+  // Echo (RFC 9175) on plain UDP: whether wire may go to s as is; if not,
+  // wire is replaced by a 4.01 carrying an Echo challenge.
+  void limit_amplification(Session& s, const Message& m, std::size_t request_size);
+  bool echo_matches(const Session& s, const Message& m) const;
+
   // Outgoing sessions (endpoint_outgoing.cc).
   Result<OpenedSession> open_outgoing(const SessionSpec& spec);
   void attempt_failed(Session& s, const std::string& reason);
@@ -194,6 +239,7 @@ class Endpoint {
 
   // Client (endpoint_client.cc).
   Result<Session*> session_for_request(const ClientRequest& r);
+  Result<Session*> dtls_session_for_request(const ClientRequest& r);
   Result<Session*> tcp_session_for_request(const ClientRequest& r);
   void send_exchange(Exchange& x);
   // Whether x's message as built so far (opts), with a payload of n bytes,
@@ -241,6 +287,10 @@ class Endpoint {
   ObserveRegistry observations_;
   ExchangeTable exchanges_;
   EndpointCounters counters_;
+  SecurityContext* security_ = nullptr;
+  std::unique_ptr<DtlsListener> dtls_listener_;  // when security_ can serve
+  std::size_t handshaking_ = 0;                  // handshakes under way
+  uint64_t secure_serial_ = 0;                   // epochs and timer generations
   TimePoint now_{};      // time of the entry point being processed (set by Entry)
   int entry_depth_ = 0;  // nested Entry guards
   TimePoint sweep_at_ = kNever;

@@ -32,8 +32,12 @@ Result<Session*> Endpoint::tcp_session_for_request(const ClientRequest& r) {
   for (SessionId id : sessions_.ids()) {
     Session* s = sessions_.find(id);
     if (s->proto != Proto::kTcp || s->role != Role::kClient) continue;
-    // A session where coapd is the client, to exactly this peer.
-    if (s->peer == peer && s->state != SessionState::kClosing && !found) found = s;
+    // A session where coapd is the client, to exactly this peer, secured as
+    // the URI says.
+    const bool secure = s->outgoing ? s->outgoing->spec.secure : s->is_secure();
+    if (s->peer == peer && secure == r.uri.is_secure() && s->state != SessionState::kClosing &&
+        !found)
+      found = s;
     // A device that called home connects from a port of its choosing: match
     // its address alone.
     if (s->call_home_client && s->peer.same_host(peer) &&
@@ -45,6 +49,9 @@ Result<Session*> Endpoint::tcp_session_for_request(const ClientRequest& r) {
   SessionSpec spec;
   spec.peer = peer;
   spec.reconnect = false;
+  spec.secure = r.uri.is_secure();
+  spec.security = r.security;
+  if (spec.security.host.empty()) spec.security.host = r.uri.host;
   Result<OpenedSession> opened = open_outgoing(spec);
   if (!opened) return std::move(opened).take_error();
   return sessions_.find(opened->id);
@@ -60,7 +67,24 @@ Result<Session*> Endpoint::session_for_request(const ClientRequest& r) {
     return s;
   }
   if (r.uri.is_tcp()) return tcp_session_for_request(r);
+  if (r.uri.is_secure()) return dtls_session_for_request(r);
   return &udp_session(r.uri.peer, Role::kClient);
+}
+
+Result<Session*> Endpoint::dtls_session_for_request(const ClientRequest& r) {
+  if (Session* s = sessions_.by_udp_peer(r.uri.peer, UdpSocket::kSecure)) return s;
+  if (!security_) return error("coaps:// needs DTLS, which this endpoint has not set up");
+  if (handshake_refused(r.uri.peer))
+    return error("too many DTLS handshakes under way (max ", std::to_string(config_.max_handshakes),
+                 ")");
+  Session& s = udp_session(r.uri.peer, Role::kClient, UdpSocket::kSecure);
+  ClientSecurity options = r.security;
+  if (options.host.empty()) options.host = r.uri.host;
+  if (Status st = start_secure_client(s, options); !st) {
+    remove_session(s);
+    return error("cannot start DTLS with ", r.uri.peer.to_string(), ": ", st.error());
+  }
+  return &s;
 }
 
 void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now) {
@@ -72,7 +96,9 @@ void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now)
   Exchange& x = exchanges_.add(id, std::move(request), s.id, now);
   x.block1_szx = szx_for(config_.udp_block_size);
   arm(x.deadline, kTimerRequest, id, 0);
-  if (s.proto == Proto::kUdp || s.state == SessionState::kEstablished) {
+  const bool ready = s.proto == Proto::kUdp ? !s.secure || s.secure->established
+                                             : s.state == SessionState::kEstablished;
+  if (ready) {
     s.exchanges.push_back(id);
     send_exchange(x);
   } else {
@@ -116,6 +142,7 @@ void Endpoint::send_exchange(Exchange& x) {
   for (const auto& q : r.uri.query) opts.add(opt::kUriQuery, q);
   if (r.content_format && !r.payload.empty()) opts.add_uint(opt::kContentFormat, *r.content_format);
   if (r.accept) opts.add_uint(opt::kAccept, *r.accept);
+  if (!x.echo.empty()) opts.add(opt::kEcho, std::span<const uint8_t>(x.echo));
 
   std::span<const uint8_t> payload = r.payload;
   auto fits = [&](std::size_t n) { return message_fits(x, *s, opts, n); };
@@ -147,6 +174,13 @@ bool Endpoint::handle_client_response(Session& s, const Message& m) {
   if (x.con_id) {
     cons_.remove(x.con_id);
     x.con_id = 0;
+  }
+  // RFC 9175 2.4: the server wants our address proven first; once.
+  if (const OptionView* echo = m.find(opt::kEcho);
+      echo && m.code == codes::kUnauthorized && x.echo.empty() && echo->length > 0) {
+    x.echo.assign(echo->data, echo->data + echo->length);
+    send_exchange(x);
+    return true;
   }
   // Block1: the peer wants the next block.
   if (m.code == codes::kContinue) {

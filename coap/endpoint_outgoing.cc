@@ -19,7 +19,8 @@ Result<Endpoint::OpenedSession> Endpoint::open_outgoing(const SessionSpec& spec)
   for (SessionId id : sessions_.ids()) {
     const Session& s = *sessions_.find(id);
     if (s.outgoing && !s.outgoing->close_requested && s.state != SessionState::kClosing &&
-        s.peer == spec.peer && s.outgoing->spec.call_home == spec.call_home)
+        s.peer == spec.peer && s.outgoing->spec.call_home == spec.call_home &&
+        s.outgoing->spec.secure == spec.secure)
       return OpenedSession{id, true};
   }
   Session& s =
@@ -35,6 +36,10 @@ void Endpoint::start_attempt(Session& s) {
   if (out.attempt > 0) emit(EventKind::kReconnecting, s, {}, out.attempt);
   s.state = SessionState::kConnecting;
   s.tcp = std::make_unique<TcpConnectionPart>(config_.max_message_size);
+  if (s.secure) {  // the last connection's TLS
+    handshake_over(s);
+    s.secure.reset();
+  }
   if (out.spec.call_home) s.role = Role::kServer;
   sessions_.bind_conn(s, io_.tcp_connect(s.peer));
   arm(now_ + config_.connect_timeout, kTimerConnect, s.id, s.conn());
@@ -95,6 +100,7 @@ void Endpoint::close_on_request(Session& s) {
       emit(EventKind::kSessionClosed, s, "closed by request");
       remove_session(s);
       break;
+    case SessionState::kHandshaking:
     case SessionState::kCsmWait:
     case SessionState::kEstablished:
       tcp_begin_close(s, true, "closed by request", false);
@@ -114,8 +120,9 @@ void Endpoint::shutdown(TimePoint now) {
     Session* s = sessions_.find(id);
     if (!s) continue;
     if (s->outgoing) s->outgoing->close_requested = true;  // also when already closing
-    const bool connected =
-        s->state == SessionState::kEstablished || s->state == SessionState::kCsmWait;
+    const bool connected = s->state == SessionState::kEstablished ||
+                           s->state == SessionState::kCsmWait ||
+                           s->state == SessionState::kHandshaking;
     if (s->proto == Proto::kTcp && connected) {
       tcp_begin_close(*s, true, "shutting down", false);
     } else if (s->state != SessionState::kClosing) {

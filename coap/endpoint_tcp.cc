@@ -21,16 +21,28 @@ namespace coap {
 void Endpoint::tcp_send(Session& s, Code code, const Token& token, const OptionList& options,
                         std::span<const uint8_t> payload, bool priority) {
   if (!s.connected()) return;
-  TxQueue& tx = s.tcp->tx;
+  if (s.secure && !s.secure->established) return;  // nothing but the handshake yet
   wire_.clear();
   write_tcp(wire_, code, token, options, payload);
+  s.traffic.sent(wire_.size());
+  // Through TLS the records keep their order (a Pong cannot overtake them):
+  // the channel's ciphertext reaches tcp_queue through secure_send.
+  if (s.secure) {
+    (void)s.secure->channel->write(wire_, now_);
+    return;
+  }
+  tcp_queue(s, wire_, priority);
+}
+
+void Endpoint::tcp_queue(Session& s, std::span<const uint8_t> bytes, bool priority) {
+  if (!s.connected()) return;
+  TxQueue& tx = s.tcp->tx;
   const bool was_empty = tx.empty();
   if (priority) {
-    tx.push_priority(wire_);
+    tx.push_priority(bytes);
   } else {
-    tx.push(wire_);
+    tx.push(bytes);
   }
-  s.traffic.sent(wire_.size());
   s.last_activity = now_;
   if (tx.size() > config_.max_queued_bytes) {
     // The peer does not read: past the bound the session ends (documented).
@@ -85,7 +97,11 @@ void Endpoint::on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& pe
   }
   emit(EventKind::kServerSessionNew, s);
   emit(EventKind::kTcpConnected, s);
-  tcp_connection_up(s);
+  if (kind != ListenerKind::kSecure) return tcp_connection_up(s);
+  if (Status st = start_secure_server(s); !st) {
+    bad_packet(peer, s.id, st.error());
+    tcp_begin_close(s, false, "no TLS: " + st.error(), true);
+  }
 }
 
 void Endpoint::on_tcp_connected(ConnId conn, const Address& local, TimePoint now) {
@@ -96,7 +112,10 @@ void Endpoint::on_tcp_connected(ConnId conn, const Address& local, TimePoint now
   s->state = SessionState::kCsmWait;
   s->last_activity = now;
   emit(EventKind::kTcpConnected, *s);
-  tcp_connection_up(*s);
+  if (!s->outgoing->spec.secure) return tcp_connection_up(*s);
+  ClientSecurity options = s->outgoing->spec.security;
+  if (Status st = start_secure_client(*s, options); !st)
+    tcp_begin_close(*s, false, "handshake: " + st.error(), true);
 }
 
 void Endpoint::on_tcp_data(ConnId conn, std::span<const uint8_t> bytes, TimePoint now) {
@@ -108,9 +127,17 @@ void Endpoint::tcp_feed(Session& s, std::span<const uint8_t> bytes) {
   s.traffic.bytes_in += bytes.size();
   s.last_activity = now_;
   // Every byte handed over is consumed here: parsed now, or held in the
-  // decoder (at most one partial frame, bounded by our Max-Message-Size).
+  // decoder (at most one partial frame, bounded by our Max-Message-Size), or
+  // by TLS (at most one partial record).
   io_.tcp_consumed(s.conn(), bytes.size());
   if (s.state == SessionState::kClosing) return;  // closing: the rest is discarded
+  if (!s.secure) return tcp_decode(s, bytes);
+  s.secure->channel->feed(bytes, now_);
+  if (!s.dead && s.secure) arm_channel_timer(s);
+}
+
+void Endpoint::tcp_decode(Session& s, std::span<const uint8_t> bytes) {
+  if (s.state == SessionState::kClosing) return;
   uint64_t announced = 0;
   const FrameError err = s.tcp->decoder.feed(
       bytes, [&](const Message& m, std::size_t) { return tcp_handle_frame(s, m); }, &announced);
@@ -226,6 +253,9 @@ void Endpoint::tcp_begin_close(Session& s, bool release, std::string reason, boo
     tcp_send(s, codes::kRelease, Token{}, none, {});
     if (s.dead || !s.connected()) return;
   }
+  // TLS: close_notify, then FIN (never RST).
+  if (s.secure && s.secure->channel) s.secure->channel->close(now_);
+  if (s.dead || !s.connected()) return;
   s.state = SessionState::kClosing;
   s.tcp->close_reason = std::move(reason);
   s.tcp->close_failed = failed;
@@ -298,6 +328,9 @@ void Endpoint::tcp_connection_ended(Session& s, bool tcp_failed, bool session_fa
   // feed() (a frame handler ending the connection). start_attempt() gives the
   // next connection a fresh one.
   if (s.rejected) return remove_session(s);
+  if (s.secure && s.secure->handshaking)
+    handshake_failed(&s, s.peer, HandshakeFailure::kProtocol,
+                     "the connection ended during the handshake: " + reason);
   // A reconnect attempt whose connection came up but never got the peer's
   // CSM failed like one that did not connect: it keeps its number, for the
   // backoff and the reconnect_attempts limit.

@@ -54,6 +54,7 @@ const char* session_state_name(SessionState s) {
     case SessionState::kEstablished: return "established";
     case SessionState::kClosing: return "closing";
     case SessionState::kReconnectWait: return "reconnect-wait";
+    case SessionState::kHandshaking: return "handshaking";
   }
   return "?";
 }

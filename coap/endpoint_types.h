@@ -15,6 +15,7 @@
 #include "coap/code.h"
 #include "coap/event.h"
 #include "coap/resource.h"
+#include "coap/security.h"
 #include "coap/time.h"
 #include "coap/uri.h"
 
@@ -22,6 +23,9 @@ namespace coap {
 
 using ConnId = uint64_t;
 using RequestId = uint64_t;
+
+// coapd's two UDP ports: CoAP (5683) and CoAP over DTLS (5684).
+enum class UdpSocket : uint8_t { kPlain, kSecure };
 
 struct EndpointConfig {
   // RFC 7252 section 4.8 transmission parameters.
@@ -50,6 +54,14 @@ struct EndpointConfig {
   Duration connect_timeout = seconds(10);            // per outgoing attempt
   Duration close_linger = seconds(5);  // time to flush queued bytes before a close becomes an abort
 
+  // DTLS and TLS.
+  Duration handshake_timeout = seconds(10);
+  std::size_t max_handshakes = 64;  // concurrent; more are refused (handshake_failed "limit")
+  // Over plain UDP, a response to a peer whose address is not verified is
+  // at most this many times the size of its request (RFC 7252 11.3); a
+  // larger one waits for an Echo round trip (RFC 9175 2.4). 0: no limit.
+  std::size_t amplification_factor = 3;
+
   // RFC 7252 EXCHANGE_LIFETIME for these parameters.
   Duration exchange_lifetime() const;
   // RFC 7252 MAX_TRANSMIT_WAIT.
@@ -61,7 +73,8 @@ struct EndpointConfig {
 class NetworkIo {
  public:
   virtual ~NetworkIo() = default;
-  virtual void send_datagram(const Address& to, std::span<const uint8_t> bytes) = 0;
+  virtual void send_datagram(UdpSocket socket, const Address& to,
+                             std::span<const uint8_t> bytes) = 0;
   // Starts a connection; its outcome arrives as on_tcp_connected or
   // on_tcp_error with this id.
   virtual ConnId tcp_connect(const Address& to) = 0;
@@ -114,11 +127,14 @@ enum class SessionState : uint8_t {
   kEstablished,
   kClosing,         // closing after the queued bytes are written
   kReconnectWait,   // outgoing TCP: waiting for the next attempt
+  kHandshaking,     // DTLS/TLS handshake under way
 };
 const char* role_name(Role r);
 const char* session_state_name(SessionState s);
 
-enum class ListenerKind : uint8_t { kServer, kCallHome };
+// What a TCP listener accepts: CoAP over TCP, call-home devices, or CoAP
+// over TLS.
+enum class ListenerKind : uint8_t { kServer, kCallHome, kSecure };
 
 // An outgoing TCP session (coapctl connect, or the config file).
 struct SessionSpec {
@@ -131,6 +147,9 @@ struct SessionSpec {
   // Exponential backoff up to this cap when larger than the interval.
   Duration reconnect_max_interval = Duration::zero();
   uint32_t reconnect_attempts = 0;  // 0: forever
+  // Over TLS (coaps+tcp://), with these client choices.
+  bool secure = false;
+  ClientSecurity security;
 };
 
 struct ClientRequest {
@@ -141,6 +160,7 @@ struct ClientRequest {
   std::optional<uint32_t> accept;
   Duration timeout = seconds(30);
   SessionId session = 0;  // send on this session instead of choosing by URI
+  ClientSecurity security;  // for coaps:// and coaps+tcp:// URIs
 };
 
 struct SessionInfo {
@@ -157,6 +177,8 @@ struct SessionInfo {
   uint32_t reconnect_attempt;
   std::size_t queued_bytes;
   std::size_t observers;
+  bool secure;             // DTLS or TLS
+  PeerSecurity security;   // once the handshake is done
 };
 
 struct EndpointCounters {
@@ -174,6 +196,10 @@ struct EndpointCounters {
   uint64_t tcp_accepted = 0;
   uint64_t tcp_rejected = 0;
   uint64_t pings = 0;
+  uint64_t handshakes = 0;          // DTLS/TLS handshakes completed
+  uint64_t handshake_failures = 0;  // failed or refused
+  uint64_t dtls_cookies_sent = 0;   // HelloVerifyRequests
+  uint64_t echo_challenges = 0;     // 4.01 with Echo (RFC 9175)
 };
 
 }  // namespace coap

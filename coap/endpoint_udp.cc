@@ -6,8 +6,8 @@
 
 namespace coap {
 
-Session& Endpoint::udp_session(const Address& peer, Role role) {
-  if (Session* s = sessions_.by_udp_peer(peer)) {
+Session& Endpoint::udp_session(const Address& peer, Role role, UdpSocket socket) {
+  if (Session* s = sessions_.by_udp_peer(peer, socket)) {
     s->last_activity = now_;
     return *s;
   }
@@ -17,16 +17,17 @@ Session& Endpoint::udp_session(const Address& peer, Role role) {
   }
   Session& s = new_session(Proto::kUdp, role, peer);
   s.accepted = role == Role::kServer;
+  s.udp->socket = socket;
   sessions_.bind_udp(s);
   if (s.accepted) emit(EventKind::kServerSessionNew, s);
   arm_sweep(now_ + config_.udp_session_timeout);
   return s;
 }
 
-void Endpoint::send_rst(const Address& to, uint16_t mid) {
+void Endpoint::send_rst(Session* s, const Address& to, uint16_t mid) {
   wire_.clear();
   write_udp_empty(wire_, Type::kRst, mid);
-  if (Session* s = sessions_.by_udp_peer(to)) {
+  if (s) {
     send_udp(*s, wire_);
   } else {
     send_udp_to(to, wire_);
@@ -34,21 +35,22 @@ void Endpoint::send_rst(const Address& to, uint16_t mid) {
   ++counters_.rst_sent;
 }
 
-void Endpoint::on_datagram(const Address& from, std::span<const uint8_t> bytes, TimePoint now) {
+void Endpoint::on_datagram(UdpSocket socket, const Address& from, std::span<const uint8_t> bytes,
+                           TimePoint now) {
   Entry entry(*this, now);
   ++counters_.datagrams_in;
-  handle_udp(from, bytes);
+  if (socket == UdpSocket::kSecure) return handle_dtls(from, bytes);
+  handle_udp(from, sessions_.by_udp_peer(from), bytes);
 }
 
-void Endpoint::handle_udp(const Address& from, std::span<const uint8_t> bytes) {
+void Endpoint::handle_udp(const Address& from, Session* known, std::span<const uint8_t> bytes) {
   Message& m = msg_;
   const ParseError err = parse_udp(bytes, m);
-  Session* known = sessions_.by_udp_peer(from);
   const SessionId known_id = known ? known->id : 0;
   if (err != ParseError::kNone) {
     // RFC 7252 4.2/4.3: a CON that cannot be processed gets RST; others are dropped.
     const bool header_ok = err != ParseError::kTruncated && err != ParseError::kBadVersion;
-    if (header_ok && m.type == Type::kCon) send_rst(from, m.mid);
+    if (header_ok && m.type == Type::kCon) send_rst(known, from, m.mid);
     return bad_packet(from, known_id, std::string("malformed datagram: ") + parse_error_name(err));
   }
   if (m.type == Type::kAck || m.type == Type::kRst) {
@@ -62,15 +64,15 @@ void Endpoint::handle_udp(const Address& from, std::span<const uint8_t> bytes) {
   // CON or NON.
   if (m.code.is_empty()) {
     if (m.type == Type::kNon) return bad_packet(from, known_id, "empty NON message");
-    send_rst(from, m.mid);  // CoAP ping (RFC 7252 4.3)
+    send_rst(known, from, m.mid);  // CoAP ping (RFC 7252 4.3)
     ++counters_.pings;
   } else if (m.code.is_request()) {
     handle_udp_request(known ? *known : udp_session(from, Role::kServer), m, bytes);
   } else if (m.code.is_response()) {
     if (known) return handle_udp_response(*known, m, bytes.size());
-    if (m.type == Type::kCon) send_rst(from, m.mid);  // a response nobody asked for
+    if (m.type == Type::kCon) send_rst(known, from, m.mid);  // a response nobody asked for
   } else {
-    if (m.type == Type::kCon) send_rst(from, m.mid);
+    if (m.type == Type::kCon) send_rst(known, from, m.mid);
     bad_packet(from, known_id, "code " + m.code.str() + " is not valid over UDP");
   }
 }
@@ -80,7 +82,8 @@ void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const 
   s.last_activity = now_;
   s.traffic.received(raw.size());
   std::span<const uint8_t> cached;
-  switch (dedup_.lookup(s.peer, m.mid, now_, &cached)) {
+  const uint8_t space = static_cast<uint8_t>(s.socket());
+  switch (dedup_.lookup(s.peer, m.mid, now_, &cached, space)) {
     case DedupCache::Hit::kSeenWithResponse:
       ++counters_.duplicates;
       if (m.type == Type::kCon) send_udp(s, cached);
@@ -93,20 +96,25 @@ void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const 
     // RFC 7252 5.4.1 and 4.3: a NON with an unrecognized critical option is
     // rejected (RST, nothing else); 4.02 is the answer to a CON only.
     if (const uint16_t n = Dispatcher::unusable_critical_option(m)) {
-      dedup_.insert(s.peer, m.mid, {}, now_);
-      send_rst(s.peer, m.mid);
+      dedup_.insert(s.peer, m.mid, {}, now_, space);
+      send_rst(&s, s.peer, m.mid);
       return bad_packet(s.peer, s.id,
                         "NON request with unrecognized critical option " + std::to_string(n));
     }
   }
   serve(s, m);
+  reply_udp(s, m, raw);
+}
+
+void Endpoint::reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw) {
   wire_.clear();
   if (m.type == Type::kCon) {
     write_udp(wire_, Type::kAck, out_.code, m.mid, m.token, out_.options, out_.payload);
   } else {
     write_udp(wire_, Type::kNon, out_.code, next_mid(s), m.token, out_.options, out_.payload);
   }
-  dedup_.insert(s.peer, m.mid, wire_, now_);
+  if (!s.secure) limit_amplification(s, m, raw.size());
+  dedup_.insert(s.peer, m.mid, wire_, now_, static_cast<uint8_t>(s.socket()));
   send_udp(s, wire_);
   ++counters_.responses;
 }
@@ -115,7 +123,8 @@ void Endpoint::handle_udp_response(Session& s, const Message& m, std::size_t siz
   s.traffic.received(size);
   s.last_activity = now_;
   std::span<const uint8_t> cached;
-  if (dedup_.lookup(s.peer, m.mid, now_, &cached) == DedupCache::Hit::kSeenWithResponse) {
+  const uint8_t space = static_cast<uint8_t>(s.socket());
+  if (dedup_.lookup(s.peer, m.mid, now_, &cached, space) == DedupCache::Hit::kSeenWithResponse) {
     if (m.type == Type::kCon) send_udp(s, cached);  // our ACK was lost
     return;
   }
@@ -123,11 +132,12 @@ void Endpoint::handle_udp_response(Session& s, const Message& m, std::size_t siz
   const Type type = m.type;
   const uint16_t mid = m.mid;
   const bool matched = handle_client_response(s, m);
+  if (matched && s.udp) s.udp->verified = true;  // it answered what we sent it
   if (type != Type::kCon) return;
-  if (!matched) return send_rst(s.peer, mid);
+  if (!matched) return send_rst(&s, s.peer, mid);
   wire_.clear();
   write_udp_empty(wire_, Type::kAck, mid);
-  dedup_.insert(s.peer, mid, wire_, now_);
+  dedup_.insert(s.peer, mid, wire_, now_, space);
   send_udp(s, wire_);
 }
 
@@ -135,6 +145,7 @@ void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, std::size_t size
   s.traffic.received(size);
   s.last_activity = now_;
   std::optional<ConTracker::Transmission> t = cons_.answered(s.id, m.mid);
+  if (t && m.type == Type::kAck) s.udp->verified = true;  // it got our CON
   if (!t) {
     // A RST may reject a NON notification (RFC 7641 3.6).
     if (m.type == Type::kRst) on_rst_for_notification(s, m.mid);
@@ -152,6 +163,38 @@ void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, std::size_t size
     return complete_exchange(t->ref, client_error(s.id, "the peer rejected the request with RST"));
   // An empty ACK: the response follows separately (RFC 7252 5.2.2).
   if (!m.code.is_empty()) handle_client_response(s, m);
+}
+
+bool Endpoint::echo_matches(const Session& s, const Message& m) const {
+  if (!s.udp->echo_issued) return false;
+  const OptionView* e = m.find(opt::kEcho);
+  return e && e->length == s.udp->echo.size() &&
+         std::equal(e->data, e->data + e->length, s.udp->echo.begin());
+}
+
+void Endpoint::limit_amplification(Session& s, const Message& m, std::size_t request_size) {
+  UdpPeerPart& peer = *s.udp;
+  if (!peer.verified && echo_matches(s, m)) peer.verified = true;
+  if (peer.verified || config_.amplification_factor == 0 ||
+      wire_.size() <= config_.amplification_factor * request_size)
+    return;
+  // The request is not served after all: it must not leave an observation.
+  if (out_.observe == DispatchOutput::Observe::kRegister) observe_deregister(s, m.token);
+  // RFC 9175 2.4: an address not yet proven gets a small 4.01 with an Echo
+  // value instead; repeating the request with it proves the address.
+  if (!peer.echo_issued) {
+    for (uint8_t& b : peer.echo) b = static_cast<uint8_t>(rng_());
+    peer.echo_issued = true;
+  }
+  OptionList o;
+  o.add(opt::kEcho, std::span<const uint8_t>(peer.echo));
+  wire_.clear();
+  if (m.type == Type::kCon) {
+    write_udp(wire_, Type::kAck, codes::kUnauthorized, m.mid, m.token, o, {});
+  } else {
+    write_udp(wire_, Type::kNon, codes::kUnauthorized, next_mid(s), m.token, o, {});
+  }
+  ++counters_.echo_challenges;
 }
 
 uint64_t Endpoint::send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid,

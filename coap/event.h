@@ -29,6 +29,8 @@ using SessionId = uint64_t;
   X(kReconnectFailed, "reconnect_failed")                                    \
   X(kReconnectSuccess, "reconnect_success")                                  \
   X(kReconnectNoMore, "reconnect_no_more")                                   \
+  X(kHandshakeDone, "handshake_done")                                        \
+  X(kHandshakeFailed, "handshake_failed")                                    \
   X(kBadPacket, "bad_packet")
 
 enum class EventKind : uint8_t {
@@ -48,6 +50,10 @@ struct Event {
   Address peer;
   std::string reason;    // why a session ended or an attempt failed; may be empty
   uint32_t attempt = 0;  // reconnect attempt number, for reconnect events
+  // handshake_done: what the handshake established ("psk"/"x509", the PSK
+  // identity or certificate subject, the cipher suite).
+  std::string security, peer_identity, cipher;
+  std::string detail;  // a sentence that says more (handshake_failed: mbedTLS's error)
 
   const char* name() const { return event_name(kind); }
 };

@@ -26,6 +26,9 @@ struct Exchange {
   std::vector<uint8_t> body;
   uint32_t next_block2 = 0;
   uint8_t block2_szx = 6;
+  // RFC 9175: the Echo value a server asked this request to repeat (sent
+  // once, so a server that keeps asking cannot loop us).
+  std::vector<uint8_t> echo;
 };
 
 class ExchangeTable {

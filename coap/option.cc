@@ -28,7 +28,9 @@ constexpr OptionInfo kOptions[] = {
     {opt::kProxyUri, "Proxy-Uri", OptionFormat::kString, 1, 1034, false},
     {opt::kProxyScheme, "Proxy-Scheme", OptionFormat::kString, 1, 255, false},
     {opt::kSize1, "Size1", OptionFormat::kUint, 0, 4, false},
+    {opt::kEcho, "Echo", OptionFormat::kOpaque, 1, 40, false},
     {opt::kNoResponse, "No-Response", OptionFormat::kUint, 0, 1, false},
+    {opt::kRequestTag, "Request-Tag", OptionFormat::kOpaque, 0, 8, true},
 };
 
 }  // namespace

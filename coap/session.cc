@@ -27,9 +27,10 @@ Session* SessionTable::by_conn(ConnId conn) const {
   return it == conns_.end() ? nullptr : find(it->second);
 }
 
-Session* SessionTable::by_udp_peer(const Address& peer) const {
-  auto it = udp_.find(peer);
-  return it == udp_.end() ? nullptr : find(it->second);
+Session* SessionTable::by_udp_peer(const Address& peer, UdpSocket socket) const {
+  const auto& map = socket == UdpSocket::kSecure ? dtls_ : udp_;
+  auto it = map.find(peer);
+  return it == map.end() ? nullptr : find(it->second);
 }
 
 void SessionTable::bind_conn(Session& s, ConnId conn) {
@@ -43,11 +44,13 @@ void SessionTable::unbind_conn(Session& s) {
   s.tcp->conn = 0;
 }
 
-void SessionTable::bind_udp(Session& s) { udp_.emplace(s.peer, s.id); }
+void SessionTable::bind_udp(Session& s) {
+  (s.socket() == UdpSocket::kSecure ? dtls_ : udp_).emplace(s.peer, s.id);
+}
 
 void SessionTable::retire(Session& s) {
   unbind_conn(s);
-  if (s.proto == Proto::kUdp) udp_.erase(s.peer);
+  if (s.proto == Proto::kUdp) (s.socket() == UdpSocket::kSecure ? dtls_ : udp_).erase(s.peer);
   auto it = sessions_.find(s.id);
   graveyard_.push_back(std::move(it->second));
   sessions_.erase(it);
@@ -79,14 +82,16 @@ Session* SessionTable::quietest_udp() const {
 std::vector<Session*> SessionTable::expired_udp(TimePoint now, Duration timeout,
                                                 TimePoint* next) const {
   std::vector<Session*> expired;
-  for (const auto& [peer, id] : udp_) {
-    Session* s = find(id);
-    if (s->busy()) continue;
-    const TimePoint expiry = s->last_activity + timeout;
-    if (expiry <= now) {
-      expired.push_back(s);
-    } else {
-      *next = std::min(*next, expiry);
+  for (const auto* map : {&udp_, &dtls_}) {
+    for (const auto& [peer, id] : *map) {
+      Session* s = find(id);
+      if (s->busy()) continue;
+      const TimePoint expiry = s->last_activity + timeout;
+      if (expiry <= now) {
+        expired.push_back(s);
+      } else {
+        *next = std::min(*next, expiry);
+      }
     }
   }
   return expired;

@@ -17,6 +17,7 @@
 
 #include "coap/address.h"
 #include "coap/endpoint_types.h"
+#include "coap/security.h"
 #include "coap/tcp_framing.h"
 #include "coap/tx_queue.h"
 
@@ -37,6 +38,25 @@ struct Traffic {
 
 struct UdpPeerPart {
   uint16_t next_mid = 0;  // next Message ID for messages coapd originates
+  UdpSocket socket = UdpSocket::kPlain;
+  // The peer's address is proven (RFC 9175 2.4): it echoed our Echo value,
+  // or answered a message of ours. Until then responses are at most
+  // EndpointConfig::amplification_factor times the size of the request.
+  bool verified = false;
+  std::array<uint8_t, 8> echo{};  // the Echo value issued to it
+  bool echo_issued = false;
+};
+
+// The DTLS or TLS layer of a session (of its current connection, for TCP).
+struct SecurePart {
+  std::unique_ptr<SecureChannel> channel;
+  std::unique_ptr<SecureChannel::Sink> sink;  // the channel's way back into the endpoint
+  TimePoint timer_at = kNever;  // the channel's timer, as armed last
+  uint64_t timer_generation = 0;
+  uint64_t epoch = 0;           // names this channel in its handshake timer
+  bool handshaking = false;     // counted in Endpoint::handshaking_
+  bool established = false;
+  bool failed = false;
 };
 
 // One TCP connection of a session (RFC 8323).
@@ -90,29 +110,35 @@ struct Session {
   std::optional<UdpPeerPart> udp;
   std::unique_ptr<TcpConnectionPart> tcp;  // TCP sessions; replaced per connection
   std::optional<OutgoingPart> outgoing;
+  std::unique_ptr<SecurePart> secure;  // DTLS/TLS sessions; replaced per connection
+  PeerSecurity security;               // what the last handshake established
 
   ConnId conn() const { return tcp ? tcp->conn : 0; }
   bool connected() const { return conn() != 0; }
   // Requests and observations keep a UDP session alive however quiet it is.
   bool busy() const { return !observations.empty() || !exchanges.empty(); }
   bool close_requested() const { return outgoing && outgoing->close_requested; }
+  bool is_secure() const { return secure != nullptr; }
+  // The UDP socket this session's datagrams use.
+  UdpSocket socket() const { return udp ? udp->socket : UdpSocket::kPlain; }
 };
 
 // Every session, by id, by TCP connection and by UDP peer address.
 class SessionTable {
  public:
-  explicit SessionTable(uint64_t hash_secret) : udp_(0, AddressHash(hash_secret)) {}
+  explicit SessionTable(uint64_t hash_secret)
+      : udp_(0, AddressHash(hash_secret)), dtls_(0, AddressHash(hash_secret)) {}
 
   Session& create(Proto proto, Role role, const Address& peer, TimePoint now);
   Session* find(SessionId id) const;
   Session* by_conn(ConnId conn) const;
-  Session* by_udp_peer(const Address& peer) const;
+  Session* by_udp_peer(const Address& peer, UdpSocket socket = UdpSocket::kPlain) const;
 
   // A TCP session's connection, for by_conn().
   void bind_conn(Session& s, ConnId conn);
   // Forgets the session's connection (s.tcp->conn becomes 0).
   void unbind_conn(Session& s);
-  // A UDP session, for by_udp_peer().
+  // A UDP session (of its udp->socket), for by_udp_peer().
   void bind_udp(Session& s);
 
   // Takes s out of every index. It stays valid until reap().
@@ -121,14 +147,15 @@ class SessionTable {
   void reap() { graveyard_.clear(); }
 
   std::size_t size() const { return sessions_.size(); }
-  std::size_t udp_count() const { return udp_.size(); }
+  std::size_t udp_count() const { return udp_.size() + dtls_.size(); }
   std::size_t tcp_count() const;  // TCP sessions, not counting rejected ones
   // Ids in ascending order (the order sessions were created in).
   std::vector<SessionId> ids() const;
-  // The UDP session silent longest that nothing keeps alive, or nullptr.
+  // The plain UDP session silent longest that nothing keeps alive, or
+  // nullptr.
   Session* quietest_udp() const;
-  // UDP sessions silent for `timeout` at `now` and not busy; *next is
-  // lowered to the earliest time another one expires.
+  // UDP and DTLS sessions silent for `timeout` at `now` and not busy; *next
+  // is lowered to the earliest time another one expires.
   std::vector<Session*> expired_udp(TimePoint now, Duration timeout, TimePoint* next) const;
 
   template <typename F>
@@ -142,6 +169,7 @@ class SessionTable {
   std::vector<std::unique_ptr<Session>> graveyard_;
   std::unordered_map<ConnId, SessionId> conns_;
   std::unordered_map<Address, SessionId, AddressHash> udp_;
+  std::unordered_map<Address, SessionId, AddressHash> dtls_;
 };
 
 }  // namespace coap

@@ -6,7 +6,15 @@
 
 namespace coap {
 
-const char* scheme_name(Scheme s) { return s == Scheme::kCoapTcp ? "coap+tcp" : "coap"; }
+const char* scheme_name(Scheme s) {
+  switch (s) {
+    case Scheme::kCoap: return "coap";
+    case Scheme::kCoapTcp: return "coap+tcp";
+    case Scheme::kCoaps: return "coaps";
+    case Scheme::kCoapsTcp: return "coaps+tcp";
+  }
+  return "coap";
+}
 
 std::string Uri::path_string() const {
   std::string p;
@@ -43,22 +51,19 @@ using ZoneIndex = std::function<int(std::string_view)>;
 
 // The scheme at the front of *rest, which it consumes.
 Result<Scheme> parse_scheme(std::string_view* rest) {
-  if (rest->starts_with("coap+tcp://")) {
-    rest->remove_prefix(11);
-    return Scheme::kCoapTcp;
+  for (Scheme s : {Scheme::kCoap, Scheme::kCoapTcp, Scheme::kCoaps, Scheme::kCoapsTcp}) {
+    const std::string prefix = std::string(scheme_name(s)) + "://";
+    if (rest->starts_with(prefix)) {
+      rest->remove_prefix(prefix.size());
+      return s;
+    }
   }
-  if (rest->starts_with("coap://")) {
-    rest->remove_prefix(7);
-    return Scheme::kCoap;
-  }
-  if (rest->starts_with("coaps://") || rest->starts_with("coaps+tcp://"))
-    return error("coaps is not supported: coapd speaks CoAP without DTLS/TLS");
-  return error("URI must start with coap:// or coap+tcp://");
+  return error("URI must start with coap://, coaps://, coap+tcp:// or coaps+tcp://");
 }
 
-// The text after ':' (has_colon), or the default port.
-Result<uint16_t> parse_port(std::string_view text, bool has_colon) {
-  if (!has_colon) return uint16_t{5683};
+// The text after ':' (has_colon), or the scheme's default port.
+Result<uint16_t> parse_port(std::string_view text, bool has_colon, uint16_t default_port) {
+  if (!has_colon) return default_port;
   unsigned v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p != text.data() + text.size() || v == 0 || v > 65535)
@@ -67,7 +72,8 @@ Result<uint16_t> parse_port(std::string_view text, bool has_colon) {
 }
 
 // "host[:port]" or "[v6[%25zone]][:port]": the peer address.
-Result<Address> parse_authority(std::string_view authority, const ZoneIndex& zone_index) {
+Result<Address> parse_authority(std::string_view authority, uint16_t default_port,
+                                const ZoneIndex& zone_index, std::string* host_out) {
   if (authority.empty()) return error("URI has no host");
   std::string host;
   std::string_view port_text;
@@ -98,7 +104,8 @@ Result<Address> parse_authority(std::string_view authority, const ZoneIndex& zon
     has_colon = colon != std::string_view::npos;
     if (has_colon) port_text = authority.substr(colon + 1);
   }
-  Result<uint16_t> port = parse_port(port_text, has_colon);
+  Result<uint16_t> port = parse_port(port_text, has_colon, default_port);
+  *host_out = host;
   if (!port) return std::move(port).take_error();
   auto addr = Address::parse_ip(host, *port, zone_index);
   if (!addr && bracketed) {
@@ -151,7 +158,8 @@ Result<Uri> parse_uri(std::string_view text, const ZoneIndex& zone_index) {
   // Authority ends at the first '/' or '?' (a fragment is not allowed in CoAP).
   if (rest.find('#') != std::string_view::npos) return error("a CoAP URI has no fragment");
   const std::size_t auth_end = rest.find_first_of("/?");
-  Result<Address> peer = parse_authority(rest.substr(0, auth_end), zone_index);
+  const uint16_t default_port = uri.is_secure() ? 5684 : 5683;
+  Result<Address> peer = parse_authority(rest.substr(0, auth_end), default_port, zone_index, &uri.host);
   if (!peer) return std::move(peer).take_error();
   uri.peer = *peer;
   rest = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);

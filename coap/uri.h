@@ -1,5 +1,6 @@
-// CoAP URIs (RFC 7252 section 6, RFC 8323 section 8): coap:// and coap+tcp://
-// with an IP literal host. coapd runs its own IP stack and resolves no names.
+// CoAP URIs (RFC 7252 section 6, RFC 8323 section 8): coap://, coaps://,
+// coap+tcp:// and coaps+tcp:// with an IP literal host. coapd runs its own
+// IP stack and resolves no names.
 #pragma once
 
 #include <functional>
@@ -13,16 +14,18 @@
 
 namespace coap {
 
-enum class Scheme { kCoap, kCoapTcp };
+enum class Scheme { kCoap, kCoapTcp, kCoaps, kCoapsTcp };
 const char* scheme_name(Scheme s);
 
 struct Uri {
   Scheme scheme = Scheme::kCoap;
-  Address peer;                       // with port (default 5683)
+  Address peer;                       // with port (default 5683, secure 5684)
+  std::string host;                   // the host as written, without brackets
   std::vector<std::string> path;      // decoded Uri-Path segments
   std::vector<std::string> query;     // decoded Uri-Query items
 
-  bool is_tcp() const { return scheme == Scheme::kCoapTcp; }
+  bool is_tcp() const { return scheme == Scheme::kCoapTcp || scheme == Scheme::kCoapsTcp; }
+  bool is_secure() const { return scheme == Scheme::kCoaps || scheme == Scheme::kCoapsTcp; }
   std::string path_string() const;    // "/a/b" or "/"
   std::string to_string() const;
 };

@@ -171,6 +171,7 @@ ParseResult parse(int argc, const char* const* argv, Config& out) {
     }
   }
   if (coap::Status zones = check_session_zones(cfg); !zones) return failure(zones.error());
+  if (coap::Status creds = load_credentials(cfg); !creds) return failure(creds.error());
   out = std::move(cfg);
   return {};
 }

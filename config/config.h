@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "coap/result.h"
+#include "coap/security.h"
 
 namespace config {
 
@@ -28,16 +29,20 @@ struct Ipv6Prefix {
   bool operator==(const Ipv6Prefix&) const = default;
 };
 
-// An outgoing CoAP-over-TCP session opened at start-up (key `session`,
-// repeatable). Written as
+// An outgoing session opened at start-up (key `session`, repeatable).
+// Written as
 //   "coap+tcp://192.0.2.1:5683[,call-home][,reconnect-interval=S]
 //    [,reconnect-max-interval=S][,reconnect-attempts=N]"
+// or over TLS, "coaps+tcp://...[,psk-identity=ID,psk-key=KEY][,insecure]".
 struct SessionConfig {
-  std::string uri;  // validated: coap+tcp:// with an IP literal host
+  std::string uri;  // validated: coap+tcp:// or coaps+tcp:// with an IP literal host
   bool call_home = false;
   double reconnect_interval = 1.0;      // seconds, > 0
   double reconnect_max_interval = 0.0;  // seconds; > interval enables backoff
   uint32_t reconnect_attempts = 0;      // 0: forever
+  std::optional<std::string> psk_identity;  // coaps+tcp: instead of --client-psk-identity
+  std::optional<std::vector<uint8_t>> psk_key;
+  bool insecure = false;  // coaps+tcp: do not verify the server's certificate
   bool operator==(const SessionConfig&) const = default;
 };
 
@@ -79,6 +84,21 @@ struct Config {
   double connect_timeout = 10.0;
   uint32_t max_time_wait = 1024;  // lwIP pcbs in TIME_WAIT kept at most
 
+  // DTLS and TLS (coaps://, coaps+tcp://).
+  uint16_t dtls_port = 5684;  // 0: no DTLS server
+  uint16_t tls_port = 5684;   // 0: no TLS listener
+  std::optional<std::string> psk_file;
+  std::string psk_hint;
+  std::optional<std::string> cert_file;
+  std::optional<std::string> key_file;
+  std::optional<std::string> ca_file;
+  std::optional<std::string> client_psk_identity;
+  std::optional<std::vector<uint8_t>> client_psk_key;
+  double handshake_timeout = 10.0;
+  uint32_t max_handshakes = 64;
+  // Read from the files above by parse(), checked, and kept here.
+  coap::Credentials credentials;
+
   std::vector<SessionConfig> sessions;
 };
 
@@ -102,6 +122,13 @@ coap::Result<Ipv6Prefix> parse_ipv6_prefix(const std::string& s);
 coap::Result<std::array<uint8_t, 4>> parse_ipv4(const std::string& s);
 coap::Result<std::array<uint8_t, 6>> parse_mac(const std::string& s);
 coap::Result<SessionConfig> parse_session(const std::string& s);
+
+// A PSK file: one credential per line, "IDENTITY KEY" (white space between;
+// KEY as text, or hex after "0x"); '#' starts a comment; blank lines are
+// skipped. The error names the line.
+coap::Result<std::vector<coap::PskEntry>> parse_psk_lines(const std::string& text);
+// A PSK key as written on the command line or in a file: text, or "0x" hex.
+coap::Result<std::vector<uint8_t>> parse_psk_key(const std::string& s);
 
 // Every session's link-local zone names the TAP (the daemon reaches such
 // peers through it alone); the error is a sentence naming the session.

@@ -34,6 +34,8 @@ std::string_view group_title(Group g) {
       return "CoAP over UDP (RFC 7252)";
     case Group::kTcp:
       return "CoAP over TCP (RFC 8323)";
+    case Group::kSecurity:
+      return "DTLS and TLS (coaps://, coaps+tcp://)";
     case Group::kSessions:
       return "Outgoing sessions";
     case Group::kControl:
@@ -212,6 +214,88 @@ const std::vector<OptionSpec> kOptions = {
      "server and coapd the client (RFC 8323 role reversal). 0: off.",
      [](const Config& c) { return std::to_string(c.call_home_listen); },
      [](const std::string& v, Config& c) { return set_port(v, c.call_home_listen); }},
+
+    // DTLS and TLS.
+    {"dtls-port", "PORT", Group::kSecurity, Kind::kValue,
+     "UDP port where coapd serves CoAP over DTLS 1.2 (coaps://) when it has credentials "
+     "(--psk-file, or --cert and --key); 0 disables the DTLS server. coapd's own coaps:// "
+     "requests are sent from it.",
+     [](const Config& c) { return std::to_string(c.dtls_port); },
+     [](const std::string& v, Config& c) { return set_port(v, c.dtls_port); }},
+    {"tls-port", "PORT", Group::kSecurity, Kind::kValue,
+     "TCP port where coapd accepts CoAP over TLS 1.2 (coaps+tcp://) when it has credentials; 0: "
+     "no TLS listener.",
+     [](const Config& c) { return std::to_string(c.tls_port); },
+     [](const std::string& v, Config& c) { return set_port(v, c.tls_port); }},
+    {"psk-file", "FILE", Group::kSecurity, Kind::kValue,
+     "Pre-shared keys the DTLS and TLS servers accept: one per line, IDENTITY KEY, separated by "
+     "white space; KEY is text, or hex after 0x (0x73656372657431); '#' starts a comment.",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       if (v.empty()) return problem("is not a file name (it is empty)");
+       c.psk_file = v;
+       return {};
+     }},
+    {"psk-hint", "TEXT", Group::kSecurity, Kind::kValue,
+     "PSK identity hint of the servers. Accepted, but not sent: mbedTLS 2.28, which coapd uses, "
+     "always sends an empty hint.",
+     [](const Config& c) { return c.psk_hint.empty() ? std::string("none") : c.psk_hint; },
+     [](const std::string& v, Config& c) -> Problem {
+       c.psk_hint = v;
+       return {};
+     }},
+    {"cert", "FILE", Group::kSecurity, Kind::kValue,
+     "coapd's certificate (PEM, RSA or ECDSA; a chain, leaf first) for its DTLS and TLS servers, "
+     "and for clients that ask for one. Needs --key.",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       c.cert_file = v;
+       return {};
+     }},
+    {"key", "FILE", Group::kSecurity, Kind::kValue,
+     "The private key (PEM) of --cert.", show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       c.key_file = v;
+       return {};
+     }},
+    {"ca", "FILE", Group::kSecurity, Kind::kValue,
+     "Trust anchors (PEM). The servers then require a client certificate that chains to one of "
+     "them (mutual authentication; without --ca no client certificate is asked for), and coapd's "
+     "own coaps requests verify servers against them.",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       c.ca_file = v;
+       return {};
+     }},
+    {"client-psk-identity", "ID", Group::kSecurity, Kind::kValue,
+     "PSK identity of coapd's own coaps:// and coaps+tcp:// requests and sessions, unless a "
+     "request names its own. Needs --client-psk-key.",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       if (v.empty()) return problem("is not an identity (it is empty)");
+       c.client_psk_identity = v;
+       return {};
+     }},
+    {"client-psk-key", "KEY", Group::kSecurity, Kind::kValue,
+     "The key of --client-psk-identity: text, or hex after 0x.", show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       auto key = parse_psk_key(v);
+       if (!key) return std::move(key).take_error();
+       c.client_psk_key = std::move(*key);
+       return {};
+     }},
+    {"handshake-timeout", "S", Group::kSecurity, Kind::kValue,
+     "Seconds a DTLS or TLS handshake may take; a handshake not done by then fails "
+     "(handshake_failed, reason timeout). Greater than 0.",
+     [](const Config& c) { return format_number(c.handshake_timeout); },
+     [](const std::string& v, Config& c) {
+       return set_seconds(v, 0.0, false, kMaxSeconds, c.handshake_timeout);
+     }},
+    {"max-handshakes", "N", Group::kSecurity, Kind::kValue,
+     "DTLS and TLS handshakes under way at once; more are refused and counted "
+     "(handshake_failed, reason limit). At least 1.",
+     [](const Config& c) { return std::to_string(c.max_handshakes); },
+     [](const std::string& v, Config& c) { return set_whole(v, 1, kU32Max, c.max_handshakes); }},
 
     // Outgoing sessions.
     {"session", "SPEC", Group::kSessions, Kind::kRepeatable,

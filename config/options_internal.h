@@ -13,7 +13,7 @@
 
 namespace config::detail {
 
-enum class Group { kGeneral, kNetwork, kUdp, kTcp, kSessions, kControl };
+enum class Group { kGeneral, kNetwork, kUdp, kTcp, kSecurity, kSessions, kControl };
 std::string_view group_title(Group g);
 
 enum class Kind {
@@ -36,6 +36,8 @@ struct OptionSpec {
 };
 
 const std::vector<OptionSpec>& options();
+// Reads and checks the files the security options name (credentials.cc).
+coap::Status load_credentials(Config& c);
 const OptionSpec* find_option(std::string_view name);
 
 inline constexpr std::string_view kVersion = COAPD_VERSION;

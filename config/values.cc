@@ -192,8 +192,10 @@ std::string_view trim(std::string_view s) {
 }
 
 constexpr std::string_view kSessionScheme = "coap+tcp://";
+constexpr std::string_view kSecureSessionScheme = "coaps+tcp://";
 constexpr std::string_view kSessionItems =
-    "call-home, reconnect-interval=S, reconnect-max-interval=S or reconnect-attempts=N";
+    "call-home, reconnect-interval=S, reconnect-max-interval=S, reconnect-attempts=N, "
+    "psk-identity=ID, psk-key=KEY or insecure";
 
 // A zone name is accepted here if it could be an interface; check_session_zones()
 // checks it against the TAP once every option is known.
@@ -203,8 +205,10 @@ int any_interface(std::string_view name) {
 
 // The URI of a session: coap::parse_uri's rules, and CoAP over TCP.
 Problem check_session_uri(std::string_view uri) {
-  if (uri.substr(0, kSessionScheme.size()) != kSessionScheme)
-    return problem("does not start with coap+tcp:// (example: coap+tcp://192.0.2.1:5683)");
+  if (uri.substr(0, kSessionScheme.size()) != kSessionScheme &&
+      uri.substr(0, kSecureSessionScheme.size()) != kSecureSessionScheme)
+    return problem(
+        "does not start with coap+tcp:// or coaps+tcp:// (example: coap+tcp://192.0.2.1:5683)");
   coap::Result<coap::Uri> parsed = coap::parse_uri(uri, any_interface);
   if (!parsed) return problem("is not a usable URI: " + parsed.error());
   return {};
@@ -218,17 +222,30 @@ Problem apply_session_item(std::string_view item, std::set<std::string, std::les
   const std::string name(trim(item.substr(0, eq)));
   const std::string value(eq == std::string_view::npos ? "" : trim(item.substr(eq + 1)));
   const bool known = name == "call-home" || name == "reconnect-interval" ||
-                     name == "reconnect-max-interval" || name == "reconnect-attempts";
+                     name == "reconnect-max-interval" || name == "reconnect-attempts" ||
+                     name == "psk-identity" || name == "psk-key" || name == "insecure";
   if (!known)
     return problem("has an unknown item '" + std::string(item) + "' (expected " +
                    std::string(kSessionItems) + ")");
   if (!given.insert(name).second) return problem("gives '" + name + "' more than once");
-  if (name == "call-home") {
-    if (eq != std::string_view::npos) return problem("has 'call-home' with a value; it takes none");
-    sc.call_home = true;
+  if (name == "call-home" || name == "insecure") {
+    if (eq != std::string_view::npos)
+      return problem("has '" + name + "' with a value; it takes none");
+    (name == "call-home" ? sc.call_home : sc.insecure) = true;
     return {};
   }
   if (eq == std::string_view::npos) return problem("has '" + name + "' without '=value'");
+  if (name == "psk-identity") {
+    if (value.empty()) return problem("has an empty psk-identity");
+    sc.psk_identity = value;
+    return {};
+  }
+  if (name == "psk-key") {
+    auto key = parse_psk_key(value);
+    if (!key) return problem("has psk-key='" + value + "', which " + key.error());
+    sc.psk_key = std::move(*key);
+    return {};
+  }
   Problem p;
   if (name == "reconnect-interval") {
     p = parse_real(value, 0.0, false, kMaxSeconds, "seconds", &sc.reconnect_interval);
@@ -306,6 +323,7 @@ coap::Result<SessionConfig> parse_session(const std::string& s) {
   SessionConfig sc;
   sc.uri = std::string(trim(rest.substr(0, comma)));
   if (Problem p = check_session_uri(sc.uri); !p) return std::move(p).take_error();
+  const bool secure = sc.uri.starts_with(kSecureSessionScheme);
   rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   std::set<std::string, std::less<>> given;
   bool more = comma != std::string_view::npos;
@@ -316,6 +334,11 @@ coap::Result<SessionConfig> parse_session(const std::string& s) {
     rest = more ? rest.substr(next + 1) : std::string_view{};
     if (Problem p = apply_session_item(item, given, sc); !p) return std::move(p).take_error();
   }
+  if (!secure && (sc.psk_identity || sc.psk_key || sc.insecure))
+    return problem("has TLS items (psk-identity, psk-key, insecure) but is not coaps+tcp://")
+        .take_error();
+  if (sc.psk_identity.has_value() != sc.psk_key.has_value())
+    return problem("has psk-identity without psk-key or psk-key without psk-identity").take_error();
   return sc;
 }
 

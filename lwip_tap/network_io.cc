@@ -21,34 +21,36 @@ void trace_datagram(const char* dir, const coap::Address& peer, std::span<const 
                 err == coap::ParseError::kNone ? coap::describe(m) : coap::parse_error_name(err));
 }
 
-void LwipNetworkIo::send_datagram(const coap::Address& to, std::span<const uint8_t> bytes) {
-  commands_.push_back(Command{Command::kDatagram, 0, to, static_cast<uint32_t>(bytes_.size()),
+void LwipNetworkIo::send_datagram(coap::UdpSocket socket, const coap::Address& to,
+                                  std::span<const uint8_t> bytes) {
+  commands_.push_back(Command{Command::kDatagram, socket, 0, to,
+                              static_cast<uint32_t>(bytes_.size()),
                               static_cast<uint32_t>(bytes.size())});
   bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
 }
 
 coap::ConnId LwipNetworkIo::tcp_connect(const coap::Address& to) {
   const coap::ConnId id = tcp_->allocate_id();
-  commands_.push_back(Command{Command::kConnect, id, to});
+  commands_.push_back(Command{Command::kConnect, coap::UdpSocket::kPlain, id, to});
   return id;
 }
 
 void LwipNetworkIo::tcp_want_write(coap::ConnId conn) {
-  commands_.push_back(Command{Command::kWrite, conn});
+  commands_.push_back(Command{Command::kWrite, coap::UdpSocket::kPlain, conn});
 }
 
 void LwipNetworkIo::tcp_consumed(coap::ConnId conn, std::size_t n) {
-  Command c{Command::kConsumed, conn};
+  Command c{Command::kConsumed, coap::UdpSocket::kPlain, conn};
   c.length = static_cast<uint32_t>(n);
   commands_.push_back(c);
 }
 
 void LwipNetworkIo::tcp_close(coap::ConnId conn) {
-  commands_.push_back(Command{Command::kClose, conn});
+  commands_.push_back(Command{Command::kClose, coap::UdpSocket::kPlain, conn});
 }
 
 void LwipNetworkIo::tcp_abort(coap::ConnId conn) {
-  commands_.push_back(Command{Command::kAbort, conn});
+  commands_.push_back(Command{Command::kAbort, coap::UdpSocket::kPlain, conn});
 }
 
 bool LwipNetworkIo::flush(coap::Endpoint& ep, coap::TimePoint now) {
@@ -75,7 +77,8 @@ void LwipNetworkIo::run(const Command& c, coap::Endpoint& ep, coap::TimePoint no
     case Command::kDatagram: {
       const std::span<const uint8_t> bytes(bytes_.data() + c.offset, c.length);
       trace_datagram("to", c.addr, bytes);
-      if (udp_ && !udp_->send(c.addr, bytes))
+      UdpTransport* udp = udp_[static_cast<std::size_t>(c.socket)];
+      if (udp && !udp->send(c.addr, bytes))
         spdlog::debug("udp: send to {} failed", c.addr.to_string());
       break;
     }

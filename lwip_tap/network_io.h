@@ -26,14 +26,16 @@ class LwipNetworkIo final : public coap::NetworkIo {
  public:
   explicit LwipNetworkIo(Stack& stack) : stack_(stack) {}
 
-  // The transports, before the first flush().
-  void attach(UdpTransport* udp, TcpTransport* tcp) {
-    udp_ = udp;
+  // The transports, before the first flush(); `secure` may be null.
+  void attach(UdpTransport* udp, UdpTransport* secure, TcpTransport* tcp) {
+    udp_[0] = udp;
+    udp_[1] = secure;
     tcp_ = tcp;
   }
 
   // coap::NetworkIo: engine thread, collects.
-  void send_datagram(const coap::Address& to, std::span<const uint8_t> bytes) override;
+  void send_datagram(coap::UdpSocket socket, const coap::Address& to,
+                     std::span<const uint8_t> bytes) override;
   coap::ConnId tcp_connect(const coap::Address& to) override;
   void tcp_want_write(coap::ConnId conn) override;
   void tcp_consumed(coap::ConnId conn, std::size_t n) override;
@@ -54,6 +56,7 @@ class LwipNetworkIo final : public coap::NetworkIo {
   struct Command {
     enum Kind : uint8_t { kDatagram, kConnect, kWrite, kConsumed, kClose, kAbort };
     Kind kind;
+    coap::UdpSocket socket = coap::UdpSocket::kPlain;
     coap::ConnId conn = 0;
     coap::Address addr;
     uint32_t offset = 0;
@@ -65,7 +68,7 @@ class LwipNetworkIo final : public coap::NetworkIo {
   void trim();
 
   Stack& stack_;
-  UdpTransport* udp_ = nullptr;
+  UdpTransport* udp_[2] = {nullptr, nullptr};
   TcpTransport* tcp_ = nullptr;
   // Engine thread only.
   std::vector<Command> commands_;

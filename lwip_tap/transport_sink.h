@@ -15,7 +15,8 @@ using ConnId = coap::ConnId;
 class TransportSink {
  public:
   virtual ~TransportSink() = default;
-  virtual void on_udp_datagram(const coap::Address& from, const pbuf* p) = 0;
+  virtual void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from,
+                               const pbuf* p) = 0;
   virtual void on_tcp_accepted(ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
                             const coap::Address& local) = 0;
   virtual void on_tcp_connected(ConnId conn, const coap::Address& local) = 0;

@@ -6,9 +6,11 @@
 namespace lwip_tap {
 namespace {
 
-// The transport a UDP callback reports to; protected by the core lock. The
-// callback carries no pointer of its own.
-UdpTransport* g_udp GUARDED_BY(core_lock) = nullptr;
+// The transport of each coap::UdpSocket; a callback's argument is that
+// number, not a pointer.
+UdpTransport* g_udp[2] GUARDED_BY(core_lock) = {nullptr, nullptr};
+
+void* arg_for(coap::UdpSocket s) { return reinterpret_cast<void*>(static_cast<uintptr_t>(s)); }
 
 }  // namespace
 
@@ -24,15 +26,18 @@ coap::Status UdpTransport::bind(uint16_t port) {
     pcb_ = nullptr;
     return coap::error("cannot bind UDP port ", std::to_string(port), ": ", err_name(err));
   }
-  assert(!g_udp && "one UdpTransport per process");
-  g_udp = this;
-  udp_recv(pcb_, recv_cb, nullptr);
+  const auto slot = static_cast<std::size_t>(socket_);
+  assert(!g_udp[slot] && "one UdpTransport per socket");
+  g_udp[slot] = this;
+  udp_recv(pcb_, recv_cb, arg_for(socket_));
   return {};
 }
 
-void UdpTransport::recv_cb(void*, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
+void UdpTransport::recv_cb(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
   assume_core_locked();
-  if (g_udp) g_udp->sink_.on_udp_datagram(Stack::from_lwip(addr, port), p);
+  const auto slot = reinterpret_cast<uintptr_t>(arg);
+  if (UdpTransport* self = slot < 2 ? g_udp[slot] : nullptr)
+    self->sink_.on_udp_datagram(self->socket_, Stack::from_lwip(addr, port), p);
   pbuf_free(p);
 }
 
@@ -53,7 +58,7 @@ void UdpTransport::close() {
   if (!pcb_) return;
   udp_remove(pcb_);
   pcb_ = nullptr;
-  g_udp = nullptr;
+  g_udp[static_cast<std::size_t>(socket_)] = nullptr;
 }
 
 }  // namespace lwip_tap

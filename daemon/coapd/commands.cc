@@ -41,6 +41,17 @@ coap::Result<coap::Uri> client_uri(const CommandContext& ctx, const std::string&
   return parse_client_uri(text, ctx.cfg.tap, ctx.zone_index);
 }
 
+coap::ClientSecurity client_security(const control::SecurityArgs& a, const coap::Uri& uri) {
+  coap::ClientSecurity s;
+  if (a.psk_identity) s.psk = coap::PskEntry{*a.psk_identity, a.psk_key.value_or(std::vector<uint8_t>{})};
+  s.cert_pem = a.cert_pem;
+  s.key_pem = a.key_pem;
+  s.ca_pem = a.ca_pem;
+  s.insecure = a.insecure;
+  s.host = uri.host;
+  return s;
+}
+
 control::LatencySummary latency(const LatencyHistogram& h) {
   auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
   return {h.count(), us(h.quantile(0.5)), us(h.quantile(0.99)), us(h.max())};
@@ -59,6 +70,10 @@ void handle_status(CommandContext& ctx, const json&, Responder r) {
     s.udp_port = ctx.cfg.udp_port;
     s.tcp_port = ctx.cfg.tcp_port;
     s.call_home_port = ctx.cfg.call_home_listen;
+    s.dtls_port = ctx.cfg.dtls_port;
+    s.tls_port = ctx.cfg.tls_port;
+    s.dtls_on = ctx.dtls_on;
+    s.tls_on = ctx.tls_on;
     s.control_socket = ctx.cfg.control_socket;
     s.engine_alive = true;
     s.engine_wakeups = ctx.engine.wakeups();
@@ -114,6 +129,7 @@ void handle_request(CommandContext& ctx, const json& request, Responder r) {
   if (creq.method.is_empty()) return r.error("unknown method '" + args->method + "'");
   coap::Result<coap::Uri> uri = client_uri(ctx, args->uri);
   if (!uri) return r.error(uri.error());
+  creq.security = client_security(args->security, *uri);
   creq.uri = std::move(*uri);
   if (args->payload) creq.payload = std::move(*args->payload);
   creq.content_format = args->content_format;
@@ -132,13 +148,16 @@ void handle_connect(CommandContext& ctx, const json& request, Responder r) {
   if (!args) return;
   coap::Result<coap::Uri> uri = client_uri(ctx, args->uri);
   if (!uri) return r.error(uri.error());
-  if (!uri->is_tcp()) return r.error("connect needs a coap+tcp:// URI (sessions are CoAP over TCP)");
+  if (!uri->is_tcp())
+    return r.error("connect needs a coap+tcp:// or coaps+tcp:// URI (sessions are CoAP over TCP)");
   coap::SessionSpec spec;
   spec.peer = uri->peer;
   spec.call_home = args->call_home;
   spec.reconnect_interval = coap::from_seconds(args->reconnect_interval.value_or(1.0));
   spec.reconnect_max_interval = coap::from_seconds(args->reconnect_max_interval.value_or(0.0));
   spec.reconnect_attempts = args->reconnect_attempts.value_or(0);
+  spec.secure = uri->is_secure();
+  spec.security = client_security(args->security, *uri);
   LoopPoster& poster = ctx.poster;
   ctx.engine.post([&poster, r, spec](coap::Endpoint& ep, coap::TimePoint now) {
     auto opened = ep.open_session(spec, now);

@@ -76,15 +76,30 @@ coap::EndpointConfig endpoint_config(const config::Config& c) {
   e.max_message_size = c.max_message_size;
   e.max_queued_bytes = c.max_queued_bytes;
   e.connect_timeout = coap::from_seconds(c.connect_timeout);
+  e.handshake_timeout = coap::from_seconds(c.handshake_timeout);
+  e.max_handshakes = c.max_handshakes;
   return e;
 }
 
 void log_event(const coap::Event& e) {
   if (!spdlog::should_log(spdlog::level::info)) return;
-  spdlog::info("event {} session={} peer={}{}{}", e.name(), e.session,
-               e.peer.family == coap::Address::Family::kNone ? "-" : e.peer.to_string(),
-               e.reason.empty() ? "" : " reason=" + e.reason,
-               e.attempt ? " attempt=" + std::to_string(e.attempt) : "");
+  std::string extra;
+  if (!e.reason.empty()) extra += " reason=" + e.reason;
+  if (e.attempt) extra += " attempt=" + std::to_string(e.attempt);
+  if (!e.security.empty())
+    extra += " security=" + e.security + " peer_identity=" + e.peer_identity + " cipher=" + e.cipher;
+  if (!e.detail.empty()) extra += " detail=" + e.detail;
+  spdlog::info("event {} session={} peer={}{}", e.name(), e.session,
+               e.peer.family == coap::Address::Family::kNone ? "-" : e.peer.to_string(), extra);
+}
+
+// Key material and nonces come from the kernel's generator.
+void os_random(std::span<uint8_t> out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = getrandom(out.data() + done, out.size() - done, 0);
+    if (n > 0) done += static_cast<std::size_t>(n);
+  }
 }
 
 class Daemon {
@@ -95,7 +110,10 @@ class Daemon {
  private:
   // The start list, in order; stopping runs it backwards.
   std::vector<Lifecycle::Step> start_list();
+  Status start_security();
   Status start_tap();
+  bool serves_dtls() const { return security_ && security_->can_serve() && cfg_.dtls_port; }
+  bool serves_tls() const { return security_ && security_->can_serve() && cfg_.tls_port; }
   Status start_stack();
   void stop_stack();
   Status start_pump();
@@ -105,6 +123,7 @@ class Daemon {
 
   void act(Action action);
   void serve();
+  void open_session(const config::SessionConfig& s);
   void begin_linger();
   void check_linger();
   void handle(control::Command cmd, const nlohmann::json& request, Responder r);
@@ -124,7 +143,9 @@ class Daemon {
   coap::ResourceDirectory resources_;
   std::unique_ptr<ThreadPlacement> placement_;  // engine thread only, once started
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<coap::SecurityContext> security_;
   std::unique_ptr<lwip_tap::UdpTransport> udp_;
+  std::unique_ptr<lwip_tap::UdpTransport> dtls_;
   std::unique_ptr<lwip_tap::TcpTransport> tcp_;
   std::unique_ptr<lwip_tap::TapDevice> tap_;
   std::unique_ptr<lwip_tap::TapPump> pump_;
@@ -175,6 +196,8 @@ Daemon::Daemon(const config::Config& cfg)
   engine_ = std::make_unique<Engine>(endpoint_config(cfg_), resources_, stack_, std::move(hooks),
                                      random_seed());
   udp_ = std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink());
+  dtls_ = std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink(),
+                                                   coap::UdpSocket::kSecure);
   tcp_ = std::make_unique<lwip_tap::TcpTransport>(stack_, engine_->sink());
 }
 
@@ -182,6 +205,7 @@ std::vector<Lifecycle::Step> Daemon::start_list() {
   return {
       // Last to stop: the engine's and control socket's last answers go through it.
       {"event loop", [] { return Status{}; }, [this] { poster_->close(); }},
+      {"DTLS/TLS", [this] { return start_security(); }, nullptr},
       {"TAP", [this] { return start_tap(); }, [this] { tap_.reset(); }},
       {"lwIP", [this] { return start_stack(); }, [this] { stop_stack(); }},
       {"control socket", [this] { return control_->start(); }, [this] { control_->stop(); }},
@@ -189,6 +213,13 @@ std::vector<Lifecycle::Step> Daemon::start_list() {
       {"TAP pump", [this] { return start_pump(); }, [this] { pump_->stop(); }},
       {"signals", [this] { return start_signals(); }, [this] { stop_signals(); }},
   };
+}
+
+Status Daemon::start_security() {
+  auto ctx = coap::SecurityContext::create(cfg_.credentials, os_random);
+  if (!ctx) return std::move(ctx).take_error();
+  security_ = std::move(*ctx);
+  return engine_->set_security(security_.get());
 }
 
 Status Daemon::start_tap() {
@@ -211,14 +242,19 @@ Status Daemon::start_stack() {
   opts.ipv4_prefix_len = cfg_.address.prefix_len;
   opts.gateway = cfg_.gateway;
   if (cfg_.ipv6) opts.ipv6 = cfg_.ipv6->addr;
-  engine_->attach(udp_.get(), tcp_.get());
+  engine_->attach(udp_.get(), dtls_.get(), tcp_.get());
   lwip_tap::CoreLock lock;
   if (Status st = stack_.add_netif(opts, *tap_); !st) return st;
   zone_index_ = netif_get_index(stack_.iface());
   if (cfg_.udp_port)
     if (Status st = udp_->bind(cfg_.udp_port); !st) return st;
+  // Without a DTLS server the socket still carries coapd's coaps:// requests,
+  // from an ephemeral port.
+  if (Status st = dtls_->bind(serves_dtls() ? cfg_.dtls_port : 0); !st) return st;
   if (cfg_.tcp_port)
     if (Status st = tcp_->listen(cfg_.tcp_port, coap::ListenerKind::kServer); !st) return st;
+  if (serves_tls())
+    if (Status st = tcp_->listen(cfg_.tls_port, coap::ListenerKind::kSecure); !st) return st;
   if (cfg_.call_home_listen) return tcp_->listen(cfg_.call_home_listen, coap::ListenerKind::kCallHome);
   return {};
 }
@@ -229,6 +265,7 @@ void Daemon::stop_stack() {
   lwip_tap::CoreLock lock;
   tcp_->close_all();
   udp_->close();
+  dtls_->close();
   stack_.remove_netif();
 }
 
@@ -298,34 +335,40 @@ void Daemon::act(Action action) {
 void Daemon::serve() {
   commands_ = std::make_unique<CommandContext>(
       CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_,
-                     pump_.get(), started_, mac_text(mac_), zone_index_});
-  for (const auto& s : cfg_.sessions) {
-    auto uri = parse_client_uri(s.uri, cfg_.tap, zone_index_);
-    if (!uri) {
-      spdlog::error("session {}: {}", s.uri, uri.error());
-      continue;
-    }
-    coap::SessionSpec spec;
-    spec.peer = uri->peer;
-    spec.call_home = s.call_home;
-    spec.reconnect_interval = coap::from_seconds(s.reconnect_interval);
-    spec.reconnect_max_interval = coap::from_seconds(s.reconnect_max_interval);
-    spec.reconnect_attempts = s.reconnect_attempts;
-    engine_->post([spec, text = s.uri](coap::Endpoint& ep, coap::TimePoint now) {
-      auto opened = ep.open_session(spec, now);
-      if (!opened) spdlog::error("session {}: {}", text, opened.error());
-    });
-  }
+                     pump_.get(), started_, mac_text(mac_), zone_index_, serves_dtls(),
+                     serves_tls()});
+  for (const auto& s : cfg_.sessions) open_session(s);
   // Ready once the engine answers: a job that has run proves its loop runs.
   engine_->post([this](coap::Endpoint&, coap::TimePoint) {
     poster_->post([this] {
-      spdlog::info("coapd ready: TAP {} up, CoAP on {} (udp {}, tcp {}{}), control socket {}",
-                   cfg_.tap, cfg_.address.str(), cfg_.udp_port, cfg_.tcp_port,
-                   cfg_.call_home_listen ? ", call-home " + std::to_string(cfg_.call_home_listen)
-                                         : "",
-                   cfg_.control_socket);
+      std::string ports = "udp " + std::to_string(cfg_.udp_port) + ", tcp " +
+                          std::to_string(cfg_.tcp_port);
+      if (serves_dtls()) ports += ", dtls " + std::to_string(cfg_.dtls_port);
+      if (serves_tls()) ports += ", tls " + std::to_string(cfg_.tls_port);
+      if (cfg_.call_home_listen) ports += ", call-home " + std::to_string(cfg_.call_home_listen);
+      spdlog::info("coapd ready: TAP {} up, CoAP on {} ({}), control socket {}", cfg_.tap,
+                   cfg_.address.str(), ports, cfg_.control_socket);
       sd_notify(0, "READY=1\nSTATUS=serving CoAP");
     });
+  });
+}
+
+void Daemon::open_session(const config::SessionConfig& s) {
+  auto uri = parse_client_uri(s.uri, cfg_.tap, zone_index_);
+  if (!uri) return spdlog::error("session {}: {}", s.uri, uri.error());
+  coap::SessionSpec spec;
+  spec.peer = uri->peer;
+  spec.call_home = s.call_home;
+  spec.reconnect_interval = coap::from_seconds(s.reconnect_interval);
+  spec.reconnect_max_interval = coap::from_seconds(s.reconnect_max_interval);
+  spec.reconnect_attempts = s.reconnect_attempts;
+  spec.secure = uri->is_secure();
+  if (s.psk_identity) spec.security.psk = coap::PskEntry{*s.psk_identity, *s.psk_key};
+  spec.security.insecure = s.insecure;
+  spec.security.host = uri->host;
+  engine_->post([spec, text = s.uri](coap::Endpoint& ep, coap::TimePoint now) {
+    auto opened = ep.open_session(spec, now);
+    if (!opened) spdlog::error("session {}: {}", text, opened.error());
   });
 }
 

@@ -69,8 +69,13 @@ class Engine final : public coap::EndpointListener {
 
   // Where the transports report (lwIP callbacks).
   lwip_tap::TransportSink& sink() { return mailbox_; }
+  // coaps:// and coaps+tcp:// (coap::Endpoint::set_security); before start().
+  coap::Status set_security(coap::SecurityContext* ctx) { return endpoint_->set_security(ctx); }
   // The transports commands go to; before start().
-  void attach(lwip_tap::UdpTransport* udp, lwip_tap::TcpTransport* tcp) { io_.attach(udp, tcp); }
+  void attach(lwip_tap::UdpTransport* udp, lwip_tap::UdpTransport* secure,
+              lwip_tap::TcpTransport* tcp) {
+    io_.attach(udp, secure, tcp);
+  }
   void start();
   // Runs endpoint.shutdown() (Release/FIN on every session, requests
   // cancelled), flushes, and joins the thread. Any thread but the engine's.

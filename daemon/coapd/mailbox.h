@@ -39,7 +39,7 @@ class Mailbox final : public lwip_tap::TransportSink {
       kDatagram, kAccepted, kConnected, kData, kPeerClosed, kError, kWritable, kJob, kStop,
     };
     Kind kind;
-    uint8_t extra = 0;  // listener kind, error kind
+    uint8_t extra = 0;  // UDP socket, listener kind, error kind
     coap::ConnId conn = 0;
     coap::Address addr;
     coap::Address addr2;
@@ -68,7 +68,8 @@ class Mailbox final : public lwip_tap::TransportSink {
   void post_stop() EXCLUDES(mu_);
 
   // lwip_tap::TransportSink: lwIP callbacks, core lock held.
-  void on_udp_datagram(const coap::Address& from, const pbuf* p) override;
+  void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from,
+                       const pbuf* p) override;
   void on_tcp_accepted(coap::ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
                        const coap::Address& local) override;
   void on_tcp_connected(coap::ConnId conn, const coap::Address& local) override;

@@ -37,7 +37,11 @@ control::NamedCounts endpoint_counts(const coap::EndpointCounters& c, lwip_tap::
           {"retransmissions", c.retransmissions},
           {"notifications", c.notifications},
           {"tcp_accepted", c.tcp_accepted},
-          {"tcp_rejected", c.tcp_rejected}};
+          {"tcp_rejected", c.tcp_rejected},
+          {"handshakes", c.handshakes},
+          {"handshake_failures", c.handshake_failures},
+          {"dtls_cookies_sent", c.dtls_cookies_sent},
+          {"echo_challenges", c.echo_challenges}};
 }
 
 control::OptionEntry option_entry(uint16_t number, const std::vector<uint8_t>& value) {
@@ -99,11 +103,15 @@ control::SessionsResult sessions_result(const coap::Endpoint& ep, coap::TimePoin
   control::SessionsResult out;
   for (const coap::SessionInfo& s : ep.sessions(now)) {
     const bool has_local = s.local.family != coap::Address::Family::kNone;
-    out.sessions.push_back({s.id, coap::proto_name(s.proto), coap::role_name(s.role),
+    const char* protocol = s.secure ? (s.proto == coap::Proto::kUdp ? "dtls" : "tls")
+                                    : coap::proto_name(s.proto);
+    out.sessions.push_back({s.id, protocol, coap::role_name(s.role),
                             coap::session_state_name(s.state), s.peer.to_string(),
                             has_local ? s.local.to_string() : "", coap::to_seconds(s.age),
                             s.bytes_in, s.bytes_out, s.msgs_in, s.msgs_out, s.outgoing,
-                            s.call_home, s.reconnect_attempt, s.queued_bytes, s.observers});
+                            s.call_home, s.reconnect_attempt, s.queued_bytes, s.observers,
+                            coap::security_mode_name(s.security.mode), s.security.peer_identity,
+                            s.security.cipher});
   }
   return out;
 }
@@ -131,6 +139,12 @@ control::EventRecord event_record(const coap::Event& e) {
   r.peer = e.peer.family == coap::Address::Family::kNone ? "" : e.peer.to_string();
   if (!e.reason.empty()) r.reason = e.reason;
   if (e.attempt) r.attempt = e.attempt;
+  if (!e.detail.empty()) r.detail = e.detail;
+  if (e.kind == coap::EventKind::kHandshakeDone) {
+    r.security = e.security;
+    r.peer_identity = e.peer_identity;
+    r.cipher = e.cipher;
+  }
   return r;
 }
 

@@ -58,7 +58,8 @@ struct Snapshot {
 };
 
 // status: Snapshot fields plus "tap", "mac" strings, "addresses"
-// [{"address","state"}], "udp_port", "tcp_port", "call_home_port" numbers,
+// [{"address","state"}], "udp_port", "tcp_port", "call_home_port",
+// "dtls_port", "tls_port" numbers, "dtls", "tls" bools (the server runs),
 // "control_socket" string, "engine" {"alive" bool, "wakeups" number}.
 struct StatusResult {
   struct AddressState {
@@ -70,7 +71,8 @@ struct StatusResult {
   std::string tap;
   std::string mac;
   std::vector<AddressState> addresses;
-  uint16_t udp_port = 0, tcp_port = 0, call_home_port = 0;
+  uint16_t udp_port = 0, tcp_port = 0, call_home_port = 0, dtls_port = 0, tls_port = 0;
+  bool dtls_on = false, tls_on = false;
   std::string control_socket;
   bool engine_alive = false;
   uint64_t engine_wakeups = 0;
@@ -102,7 +104,9 @@ struct StatsResult {
 
 // --- sessions -------------------------------------------------------------------
 
-// One object of "sessions": "id" number, "protocol" "udp"|"tcp", "role"
+// One object of "sessions": "id" number, "protocol" "udp"|"tcp"|"dtls"|"tls",
+// "security" "none"|"psk"|"x509", "peer_identity" (PSK identity or
+// certificate subject) and "cipher" strings ("" until a handshake is done), "role"
 // "server"|"client", "state" string, "peer", "local_address" strings, "age"
 // number (s), "bytes_in", "bytes_out", "messages_in", "messages_out" numbers,
 // "outgoing", "call_home" bools, "reconnect_attempt", "queued_bytes",
@@ -114,6 +118,7 @@ struct SessionEntry {
   uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
   bool outgoing = false, call_home = false;
   uint64_t reconnect_attempt = 0, queued_bytes = 0, observers = 0;
+  std::string security = "none", peer_identity, cipher;
   bool operator==(const SessionEntry&) const = default;
 };
 struct SessionsResult {
@@ -135,13 +140,16 @@ struct EventsArgs {
 
 // One event: "time" ISO 8601 UTC string, "event" name, "session_id" number,
 // "peer" "ip:port" string, and when they apply "reason" string, "attempt"
-// number.
+// number, "detail" string, and for handshake_done "security", "peer_identity",
+// "cipher" strings.
 struct EventRecord {
   std::string time, event;
   uint64_t session_id = 0;
   std::string peer;
   std::optional<std::string> reason;
   std::optional<uint64_t> attempt;
+  std::optional<std::string> detail;
+  std::optional<std::string> security, peer_identity, cipher;
   nlohmann::json encode() const;
   static Result<EventRecord> decode(const nlohmann::json& j);
   bool operator==(const EventRecord&) const = default;
@@ -157,9 +165,26 @@ struct EventsResult {
 
 // --- request --------------------------------------------------------------------
 
+// How coapd's own coaps:// or coaps+tcp:// request or session secures itself
+// ("security" of request and connect): {"psk_identity" string,
+// "psk_key_b64" base64, "cert_pem", "key_pem", "ca_pem" PEM strings,
+// "insecure" bool}; every field optional (coapd's --client-psk-*, --cert,
+// --key and --ca apply to what is missing).
+struct SecurityArgs {
+  std::optional<std::string> psk_identity;
+  std::optional<std::vector<uint8_t>> psk_key;
+  std::string cert_pem, key_pem, ca_pem;
+  bool insecure = false;
+  bool empty() const { return !psk_identity && cert_pem.empty() && ca_pem.empty() && !insecure; }
+  nlohmann::json encode() const;
+  static Result<SecurityArgs> decode(const nlohmann::json& j);
+  bool operator==(const SecurityArgs&) const = default;
+};
+
 // {"method" "GET"|"PUT"|"POST"|"DELETE", "uri" string, "payload_b64" base64,
 //  "content_format" number, "accept" number, "timeout" number (s),
-//  "session" number}; all but method and uri optional.
+//  "session" number, "security" SecurityArgs}; all but method and uri
+//  optional.
 struct RequestArgs {
   std::string method = "GET";
   std::string uri;
@@ -168,6 +193,7 @@ struct RequestArgs {
   std::optional<uint32_t> accept;
   double timeout = 30;
   std::optional<uint64_t> session;
+  SecurityArgs security;
   nlohmann::json encode() const;
   static Result<RequestArgs> decode(const nlohmann::json& j);
   bool operator==(const RequestArgs&) const = default;
@@ -209,13 +235,15 @@ struct RequestResult {
 // --- connect and close ----------------------------------------------------------------
 
 // {"uri" string, "call_home" bool, "reconnect_interval" number (s, > 0),
-//  "reconnect_max_interval" number (s), "reconnect_attempts" number}
+//  "reconnect_max_interval" number (s), "reconnect_attempts" number,
+//  "security" SecurityArgs}
 struct ConnectArgs {
   std::string uri;
   bool call_home = false;
   std::optional<double> reconnect_interval;
   std::optional<double> reconnect_max_interval;
   std::optional<uint32_t> reconnect_attempts;
+  SecurityArgs security;
   nlohmann::json encode() const;
   static Result<ConnectArgs> decode(const nlohmann::json& j);
   bool operator==(const ConnectArgs&) const = default;

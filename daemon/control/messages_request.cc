@@ -19,12 +19,47 @@ json seconds_json(double seconds) {
 
 }  // namespace
 
+json SecurityArgs::encode() const {
+  json j = json::object();
+  if (psk_identity) j["psk_identity"] = *psk_identity;
+  if (psk_key) j["psk_key_b64"] = base64_encode(*psk_key);
+  if (!cert_pem.empty()) j["cert_pem"] = cert_pem;
+  if (!key_pem.empty()) j["key_pem"] = key_pem;
+  if (!ca_pem.empty()) j["ca_pem"] = ca_pem;
+  if (insecure) j["insecure"] = true;
+  return j;
+}
+
+Result<SecurityArgs> SecurityArgs::decode(const json& j) {
+  FieldReader r(j);
+  SecurityArgs a;
+  a.psk_identity = r.optional_string("psk_identity");
+  a.psk_key = r.optional_bytes("psk_key_b64");
+  a.cert_pem = r.string("cert_pem");
+  a.key_pem = r.string("key_pem");
+  a.ca_pem = r.string("ca_pem");
+  a.insecure = r.boolean("insecure", false);
+  if (r.ok() && a.psk_identity.has_value() != a.psk_key.has_value())
+    r.fail("security: psk_identity and psk_key_b64 go together");
+  return r.result(std::move(a));
+}
+
+// The "security" member, when there is one.
+static SecurityArgs decode_security(FieldReader& r) {
+  const json* sec = r.object("security");
+  if (!sec) return {};
+  Result<SecurityArgs> s = SecurityArgs::decode(*sec);
+  if (!s) r.fail(s.error());
+  return s ? std::move(*s) : SecurityArgs{};
+}
+
 json RequestArgs::encode() const {
   json j = {{"method", method}, {"uri", uri}, {"timeout", seconds_json(timeout)}};
   if (payload) j["payload_b64"] = base64_encode(*payload);
   if (content_format) j["content_format"] = *content_format;
   if (accept) j["accept"] = *accept;
   if (session) j["session"] = *session;
+  if (!security.empty()) j["security"] = security.encode();
   return j;
 }
 
@@ -38,6 +73,7 @@ Result<RequestArgs> RequestArgs::decode(const json& j) {
   if (auto ac = r.optional_uint("accept", 65535)) a.accept = *ac;
   a.timeout = r.number("timeout", 30.0, 0.001, kMaxSeconds);
   a.session = r.optional_uint("session", UINT64_MAX);
+  a.security = decode_security(r);
   return r.result(std::move(a));
 }
 
@@ -125,6 +161,7 @@ json ConnectArgs::encode() const {
   if (reconnect_interval) j["reconnect_interval"] = seconds_json(*reconnect_interval);
   if (reconnect_max_interval) j["reconnect_max_interval"] = seconds_json(*reconnect_max_interval);
   if (reconnect_attempts) j["reconnect_attempts"] = *reconnect_attempts;
+  if (!security.empty()) j["security"] = security.encode();
   return j;
 }
 
@@ -136,6 +173,7 @@ Result<ConnectArgs> ConnectArgs::decode(const json& j) {
   a.reconnect_interval = r.optional_number("reconnect_interval", 0.001, kMaxSeconds);
   a.reconnect_max_interval = r.optional_number("reconnect_max_interval", 0, kMaxSeconds);
   if (auto n = r.optional_uint("reconnect_attempts", UINT32_MAX)) a.reconnect_attempts = *n;
+  a.security = decode_security(r);
   return r.result(std::move(a));
 }
 

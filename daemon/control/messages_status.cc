@@ -95,6 +95,10 @@ json StatusResult::encode() const {
   j["udp_port"] = udp_port;
   j["tcp_port"] = tcp_port;
   j["call_home_port"] = call_home_port;
+  j["dtls_port"] = dtls_port;
+  j["tls_port"] = tls_port;
+  j["dtls"] = dtls_on;
+  j["tls"] = tls_on;
   j["control_socket"] = control_socket;
   j["engine"] = {{"alive", engine_alive}, {"wakeups", engine_wakeups}};
   return j;
@@ -116,6 +120,10 @@ Result<StatusResult> StatusResult::decode(const json& j) {
   s.udp_port = static_cast<uint16_t>(r.uint("udp_port", 0, 65535));
   s.tcp_port = static_cast<uint16_t>(r.uint("tcp_port", 0, 65535));
   s.call_home_port = static_cast<uint16_t>(r.uint("call_home_port", 0, 65535));
+  s.dtls_port = static_cast<uint16_t>(r.uint("dtls_port", 0, 65535));
+  s.tls_port = static_cast<uint16_t>(r.uint("tls_port", 0, 65535));
+  s.dtls_on = r.boolean("dtls", false);
+  s.tls_on = r.boolean("tls", false);
   s.control_socket = r.string("control_socket");
   if (const json* engine = r.object("engine")) {
     FieldReader er(*engine);
@@ -180,7 +188,10 @@ json SessionsResult::encode() const {
                     {"call_home", s.call_home},
                     {"reconnect_attempt", s.reconnect_attempt},
                     {"queued_bytes", s.queued_bytes},
-                    {"observers", s.observers}});
+                    {"observers", s.observers},
+                    {"security", s.security},
+                    {"peer_identity", s.peer_identity},
+                    {"cipher", s.cipher}});
   }
   return {{"sessions", std::move(list)}};
 }
@@ -208,6 +219,9 @@ Result<SessionsResult> SessionsResult::decode(const json& j) {
     s.reconnect_attempt = sr.uint("reconnect_attempt", 0, UINT64_MAX);
     s.queued_bytes = sr.uint("queued_bytes", 0, UINT64_MAX);
     s.observers = sr.uint("observers", 0, UINT64_MAX);
+    s.security = sr.string("security", "none");
+    s.peer_identity = sr.string("peer_identity");
+    s.cipher = sr.string("cipher");
     if (!sr.ok()) r.fail("sessions: " + sr.status().error());
     out.sessions.push_back(std::move(s));
   }
@@ -227,6 +241,10 @@ json EventRecord::encode() const {
   json j = {{"time", time}, {"event", event}, {"session_id", session_id}, {"peer", peer}};
   if (reason) j["reason"] = *reason;
   if (attempt) j["attempt"] = *attempt;
+  if (detail) j["detail"] = *detail;
+  if (security) j["security"] = *security;
+  if (peer_identity) j["peer_identity"] = *peer_identity;
+  if (cipher) j["cipher"] = *cipher;
   return j;
 }
 
@@ -239,6 +257,10 @@ Result<EventRecord> EventRecord::decode(const json& j) {
   e.peer = r.string("peer");
   e.reason = r.optional_string("reason");
   e.attempt = r.optional_uint("attempt", UINT64_MAX);
+  e.detail = r.optional_string("detail");
+  e.security = r.optional_string("security");
+  e.peer_identity = r.optional_string("peer_identity");
+  e.cipher = r.optional_string("cipher");
   return r.result(std::move(e));
 }
 

@@ -19,7 +19,9 @@ namespace {
 
 class NullIo final : public coap::NetworkIo, public coap::EndpointListener {
  public:
-  void send_datagram(const coap::Address&, std::span<const uint8_t> b) override { bytes += b.size(); }
+  void send_datagram(coap::UdpSocket, const coap::Address&, std::span<const uint8_t> b) override {
+    bytes += b.size();
+  }
   coap::ConnId tcp_connect(const coap::Address&) override { return 0; }
   void tcp_want_write(coap::ConnId) override {}
   void tcp_consumed(coap::ConnId, std::size_t) override {}

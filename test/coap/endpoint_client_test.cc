@@ -376,7 +376,7 @@ class EndpointLoopbackTest : public EndpointClientTest {
     auto sink = std::make_unique<SinkResource>();
     sink_ = sink.get();
     server_dir_.add(std::move(sink));
-    server_ = std::make_unique<Endpoint>(EndpointConfig{}, server_dir_, server_net_,
+    server_ = std::make_unique<Endpoint>(server_config_, server_dir_, server_net_,
                                          server_listener_, 7);
   }
   void TearDown() override {
@@ -414,6 +414,7 @@ class EndpointLoopbackTest : public EndpointClientTest {
 
   ResourceDirectory server_dir_;
   SinkResource* sink_ = nullptr;
+  EndpointConfig server_config_ = unlimited();
   FakeNetworkIo server_net_{&now};
   RecordingListener server_listener_;
   std::unique_ptr<Endpoint> server_;

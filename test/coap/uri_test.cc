@@ -85,8 +85,7 @@ TEST(UriTest, Ipv6Zones) {
 
 TEST(UriTest, Errors) {
   EXPECT_NE(parse_error("http://192.0.2.1/").find("coap://"), std::string::npos);
-  EXPECT_NE(parse_error("coaps://192.0.2.1/").find("coaps"), std::string::npos);
-  parse_error("coaps+tcp://192.0.2.1/");
+  parse_error("coaps+udp://192.0.2.1/");
   parse_error("coap:///time");
   parse_error("coap://");
   EXPECT_NE(parse_error("coap://example.com/").find("not an IP address"), std::string::npos);
@@ -106,6 +105,23 @@ TEST(UriTest, Errors) {
   parse_error("coap://::1/");
   // Ambiguous without brackets: address 2001:db8::1:5683, or [2001:db8::1]:5683?
   parse_error("coap://2001:db8::1:5683/");
+}
+
+TEST(UriTest, SecureSchemesDefaultToPort5684) {
+  const Uri dtls = parse_ok("coaps://192.0.2.1/x");
+  EXPECT_EQ(dtls.scheme, Scheme::kCoaps);
+  EXPECT_TRUE(dtls.is_secure());
+  EXPECT_FALSE(dtls.is_tcp());
+  EXPECT_EQ(dtls.peer.port, 5684);
+  EXPECT_EQ(dtls.host, "192.0.2.1");
+  const Uri tls = parse_ok("coaps+tcp://[2001:db8::1]/x");
+  EXPECT_TRUE(tls.is_secure());
+  EXPECT_TRUE(tls.is_tcp());
+  EXPECT_EQ(tls.peer.port, 5684);
+  EXPECT_EQ(tls.host, "2001:db8::1");
+  EXPECT_EQ(tls.to_string(), "coaps+tcp://[2001:db8::1]:5684/x");
+  EXPECT_EQ(parse_ok("coaps://192.0.2.1:6000/").peer.port, 6000);
+  EXPECT_EQ(parse_ok("coap+tcp://192.0.2.1/").peer.port, 5683);
 }
 
 TEST(UriTest, PortBounds) {

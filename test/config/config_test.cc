@@ -851,7 +851,10 @@ TEST(ParseValues, BadSessionSpecsNameTheProblem) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "coap+tcp://"},
       {"coap://192.0.2.1", "coap+tcp://"},
-      {"coaps+tcp://192.0.2.1", "coap+tcp://"},
+      {"coaps://192.0.2.1", "coap+tcp://"},
+      {"coap+tcp://192.0.2.1,insecure", "coaps+tcp"},
+      {"coaps+tcp://192.0.2.1,psk-identity=a", "psk-key"},
+      {"coaps+tcp://192.0.2.1,psk-key=0xzz,psk-identity=a", "psk-key"},
       {"COAP+TCP://192.0.2.1", "coap+tcp://"},
       {"coap+tcp://", "host"},
       {"coap+tcp://example.com", "host"},

@@ -1,0 +1,297 @@
+// coaps:// and coaps+tcp:// end to end inside the protocol core: two
+// Endpoints wired to each other in memory (datagrams and TCP bytes moved by
+// the test), one the client, one the server, with the fake clock.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "test/coap/endpoint_fixture.h"
+
+namespace coap {
+namespace {
+
+using namespace coap::test;
+
+const Address kClientAddr = Address::v4(192, 0, 2, 1, 40000);
+const Address kServerAddr = Address::v4(192, 0, 2, 2, 5684);
+
+std::string read_cert(const std::string& name) {
+  std::ifstream in(std::string(COAPD_TEST_CERTS) + "/" + name);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<uint8_t> key(std::string_view s) { return {s.begin(), s.end()}; }
+
+std::unique_ptr<SecurityContext> make_context(const Credentials& c, uint64_t seed) {
+  auto rng = std::make_shared<std::mt19937_64>(seed);
+  auto ctx = SecurityContext::create(c, [rng](std::span<uint8_t> out) {
+    for (uint8_t& b : out) b = static_cast<uint8_t>((*rng)());
+  });
+  EXPECT_TRUE(ctx.ok()) << (ctx.ok() ? "" : ctx.error());
+  return ctx.ok() ? std::move(*ctx) : nullptr;
+}
+
+// One endpoint with everything it needs.
+struct Node {
+  Node(const TimePoint* clock, Credentials creds, uint64_t seed) : net(clock) {
+    config.amplification_factor = 0;
+    add_builtin_resources(dir, {});
+    security = make_context(creds, seed);
+    ep = std::make_unique<Endpoint>(config, dir, net, listener, seed);
+    const Status st = ep->set_security(security.get());
+    EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error());
+  }
+  std::vector<std::string> events() { return listener.take(); }
+  const Event* last(EventKind kind) const {
+    for (auto it = listener.events.rbegin(); it != listener.events.rend(); ++it)
+      if (it->kind == kind) return &*it;
+    return nullptr;
+  }
+
+  EndpointConfig config;
+  ResourceDirectory dir;
+  FakeNetworkIo net;
+  RecordingListener listener;
+  std::unique_ptr<SecurityContext> security;
+  std::unique_ptr<Endpoint> ep;
+};
+
+class EndpointSecureTest : public ::testing::Test {
+ protected:
+  static Credentials psk_server() {
+    Credentials c;
+    c.psk = {{"device-1", key("secret-1")}};
+    return c;
+  }
+  static Credentials cert_server() {
+    Credentials c;
+    c.cert_pem = read_cert("server.pem");
+    c.key_pem = read_cert("server.key");
+    return c;
+  }
+  void make(Credentials client, Credentials server) {
+    client_ = std::make_unique<Node>(&now, std::move(client), 1);
+    server_ = std::make_unique<Node>(&now, std::move(server), 2);
+  }
+  // Moves datagrams and TCP bytes both ways until both are quiet.
+  void pump() {
+    for (int round = 0; round < 100; ++round) {
+      bool moved = move_datagrams(*client_, *server_, kClientAddr);
+      moved |= move_datagrams(*server_, *client_, kServerAddr);
+      moved |= move_tcp();
+      if (!moved) return;
+    }
+    ADD_FAILURE() << "traffic did not settle";
+  }
+  bool move_datagrams(Node& from, Node& to, const Address& from_addr) {
+    auto d = std::move(from.net.datagrams);
+    from.net.datagrams.clear();
+    for (auto& g : d) {
+      if (drop_datagrams_) continue;
+      to.ep->on_datagram(g.socket, from_addr, g.bytes, now);
+    }
+    return !d.empty();
+  }
+  bool move_tcp() {
+    bool moved = false;
+    for (ConnId c : client_->net.connects()) {
+      if (!accepted_.count(c) && !client_->net.ended(c)) {
+        accepted_[c] = 500 + c;
+        server_->ep->on_tcp_accepted(500 + c, ListenerKind::kSecure, kClientAddr, kServerAddr, now);
+        client_->ep->on_tcp_connected(c, kClientAddr, now);
+        moved = true;
+      }
+    }
+    for (auto [c, s] : accepted_) {
+      moved |= shuttle(*client_, c, *server_, s);
+      moved |= shuttle(*server_, s, *client_, c);
+    }
+    return moved;
+  }
+  bool shuttle(Node& from, ConnId fc, Node& to, ConnId tc) {
+    if (from.net.ended(fc) && from.ep->tcp_pending(fc).empty()) return false;
+    const auto p = from.ep->tcp_pending(fc);
+    if (p.empty()) return false;
+    const std::vector<uint8_t> bytes(p.begin(), p.end());
+    from.ep->tcp_written(fc, bytes.size(), now);
+    if (!to.net.ended(tc)) to.ep->on_tcp_data(tc, bytes, now);
+    return true;
+  }
+  void advance(Duration d) {
+    const TimePoint until = now + d;
+    for (;;) {
+      const TimePoint next = std::min(client_->ep->next_deadline(), server_->ep->next_deadline());
+      if (next > until) break;
+      now = std::max(now, next);
+      client_->ep->on_timer(now);
+      server_->ep->on_timer(now);
+      pump();
+    }
+    now = until;
+  }
+  ClientResult get(const std::string& uri, ClientSecurity security = {}) {
+    ClientRequest r;
+    r.method = codes::kGet;
+    auto u = parse_uri(uri);
+    EXPECT_TRUE(u.ok()) << uri;
+    r.uri = *u;
+    r.security = std::move(security);
+    const RequestId id = next_id_++;
+    client_->ep->start_request(id, std::move(r), now);
+    pump();
+    for (int i = 0; i < 40 && client_->listener.count(id) == 0; ++i) advance(seconds(1));
+    return client_->listener.result(id);
+  }
+  void TearDown() override {
+    if (!client_) return;
+    client_->ep->shutdown(now);
+    server_->ep->shutdown(now);
+    pump();
+    advance(seconds(10));
+    EXPECT_EQ(client_->ep->session_count(), 0u);
+    EXPECT_EQ(server_->ep->session_count(), 0u);
+  }
+
+  TimePoint now = kStart;
+  std::unique_ptr<Node> client_, server_;
+  std::map<ConnId, ConnId> accepted_;
+  RequestId next_id_ = 1;
+  bool drop_datagrams_ = false;
+};
+
+TEST_F(EndpointSecureTest, CoapsGetAfterACookieAndAPskHandshake) {
+  Credentials c;
+  c.client_psk = PskEntry{"device-1", key("secret-1")};
+  make(c, psk_server());
+  const ClientResult r = get("coaps://192.0.2.2/time");
+  ASSERT_EQ(r.status, ClientResult::Status::kResponse) << r.error;
+  EXPECT_EQ(r.code, codes::kContent);
+  EXPECT_EQ(server_->ep->counters().dtls_cookies_sent, 1u);
+  EXPECT_EQ(server_->ep->counters().handshakes, 1u);
+  EXPECT_EQ(client_->ep->counters().handshakes, 1u);
+  EXPECT_EQ(server_->events(), (Events{"server_session_new", "handshake_done"}));
+  const Event* done = server_->last(EventKind::kHandshakeDone);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->security, "psk");
+  EXPECT_EQ(done->peer_identity, "device-1");
+  EXPECT_FALSE(done->cipher.empty());
+  const auto s = server_->ep->sessions(now);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_TRUE(s[0].secure);
+  EXPECT_EQ(s[0].proto, Proto::kUdp);
+  EXPECT_EQ(s[0].security.mode, SecurityMode::kPsk);
+  EXPECT_EQ(s[0].security.peer_identity, "device-1");
+  // Every datagram the client sent went to the DTLS socket.
+  for (const auto& d : client_->net.datagrams) EXPECT_EQ(d.socket, UdpSocket::kSecure);
+  // A second request reuses the session: no new handshake.
+  EXPECT_EQ(get("coaps://192.0.2.2/time").status, ClientResult::Status::kResponse);
+  EXPECT_EQ(server_->ep->counters().handshakes, 1u);
+}
+
+TEST_F(EndpointSecureTest, AWrongPskFailsTheRequestAndLeavesNoSession) {
+  Credentials c;
+  c.client_psk = PskEntry{"device-1", key("wrong")};
+  make(c, psk_server());
+  const ClientResult r = get("coaps://192.0.2.2/time");
+  EXPECT_EQ(r.status, ClientResult::Status::kError);
+  EXPECT_NE(r.error.find("DTLS"), std::string::npos) << r.error;
+  const Event* failed = server_->last(EventKind::kHandshakeFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->reason, "bad_psk") << failed->detail;
+  EXPECT_EQ(server_->ep->counters().handshake_failures, 1u);
+  EXPECT_EQ(server_->ep->session_count(), 0u);
+  EXPECT_EQ(client_->ep->session_count(), 0u);
+}
+
+TEST_F(EndpointSecureTest, CoapsTcpWithACertificateVerifiedByAddress) {
+  Credentials c;
+  c.ca_pem = read_cert("ca.pem");
+  make(c, cert_server());
+  const ClientResult r = get("coaps+tcp://192.0.2.2/time");
+  ASSERT_EQ(r.status, ClientResult::Status::kResponse) << r.error;
+  const auto s = client_->ep->sessions(now);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].proto, Proto::kTcp);
+  EXPECT_TRUE(s[0].secure);
+  EXPECT_EQ(s[0].security.mode, SecurityMode::kX509);
+  EXPECT_NE(s[0].security.peer_identity.find("coapd.test"), std::string::npos);
+  EXPECT_EQ(server_->events(),
+            (Events{"server_session_new", "tcp_connected", "handshake_done", "session_connected"}));
+  // Closing: close_notify, then FIN on both sides, never RST.
+  ASSERT_TRUE(client_->ep->close_session(s[0].id, now));
+  pump();
+  for (ConnId c2 : client_->net.connects()) EXPECT_EQ(client_->net.count("abort", c2), 0u);
+  EXPECT_EQ(server_->net.count("abort"), 0u);
+}
+
+TEST_F(EndpointSecureTest, AServerCertificateForAnotherHostIsRefused) {
+  Credentials c;
+  c.ca_pem = read_cert("ca.pem");
+  make(c, cert_server());
+  ClientSecurity opt;
+  opt.host = "other.test";  // the URI's address is right, the name is not
+  const ClientResult r = get("coaps+tcp://192.0.2.2/time", opt);
+  EXPECT_NE(r.status, ClientResult::Status::kResponse);
+  const Event* failed = client_->last(EventKind::kHandshakeFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->reason, "bad_certificate") << failed->detail;
+}
+
+TEST_F(EndpointSecureTest, AHandshakeThatStallsTimesOut) {
+  Credentials c;
+  c.client_psk = PskEntry{"device-1", key("secret-1")};
+  make(c, psk_server());
+  ClientRequest r;
+  r.uri = *parse_uri("coaps://192.0.2.2/time");
+  client_->ep->start_request(1, std::move(r), now);
+  move_datagrams(*client_, *server_, kClientAddr);  // ClientHello
+  move_datagrams(*server_, *client_, kServerAddr);  // HelloVerifyRequest
+  move_datagrams(*client_, *server_, kClientAddr);  // ClientHello with the cookie
+  ASSERT_EQ(server_->ep->session_count(), 1u);
+  drop_datagrams_ = true;  // from now on the client is silent, the server unheard
+  advance(server_->config.handshake_timeout + seconds(1));
+  const Event* failed = server_->last(EventKind::kHandshakeFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->reason, "timeout");
+  EXPECT_EQ(server_->ep->session_count(), 0u);
+  drop_datagrams_ = false;
+}
+
+TEST_F(EndpointSecureTest, HandshakesBeyondTheLimitAreRefusedAndCounted) {
+  Credentials c;
+  c.client_psk = PskEntry{"device-1", key("secret-1")};
+  make(c, psk_server());
+  server_->config.max_handshakes = 1;
+  server_->ep = std::make_unique<Endpoint>(server_->config, server_->dir, server_->net,
+                                           server_->listener, 3);
+  ASSERT_TRUE(server_->ep->set_security(server_->security.get()).ok());
+  // Two clients' ClientHellos reach the server; the second after the cookie
+  // of the first is back.
+  Node other(&now, c, 9);
+  ClientRequest r1, r2;
+  r1.uri = *parse_uri("coaps://192.0.2.2/time");
+  r2.uri = r1.uri;
+  client_->ep->start_request(1, std::move(r1), now);
+  move_datagrams(*client_, *server_, kClientAddr);
+  move_datagrams(*server_, *client_, kServerAddr);
+  move_datagrams(*client_, *server_, kClientAddr);  // with the cookie: a handshake under way
+  const Address other_addr = Address::v4(192, 0, 2, 9, 40000);
+  other.ep->start_request(2, std::move(r2), now);
+  move_datagrams(other, *server_, other_addr);  // a cookie, as for anybody
+  EXPECT_EQ(server_->ep->counters().dtls_cookies_sent, 2u);
+  move_datagrams(*server_, other, kServerAddr);
+  move_datagrams(other, *server_, other_addr);  // with its cookie: refused
+  const Event* refused = server_->last(EventKind::kHandshakeFailed);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->reason, "limit");
+  EXPECT_EQ(server_->ep->counters().handshake_failures, 1u);
+  other.ep->shutdown(now);
+}
+
+}  // namespace
+}  // namespace coap
