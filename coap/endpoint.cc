@@ -135,13 +135,8 @@ void Endpoint::run_timer(const Timer& t) {
   switch (t.kind) {
     case kTimerRetransmit: return on_retransmit_timer(t.key, t.generation);
     case kTimerRequest:
-      if (const Exchange* x = exchanges_.find(t.key); x && x->deadline <= now_) {
-        char secs[32];
-        std::snprintf(secs, sizeof secs, "%g", to_seconds(x->req.timeout));
-        complete_exchange(t.key, ClientResult::failed(ClientResult::Status::kTimeout, x->session,
-                                                      std::string("no response within ") +
-                                                          secs + " s"));
-      }
+      if (const Exchange* x = exchanges_.find(t.key); x && x->deadline <= now_)
+        request_timed_out(*x);
       return;
     case kTimerSweep:
       // A sweep armed earlier supersedes this one (lazy cancellation):
@@ -153,6 +148,21 @@ void Endpoint::run_timer(const Timer& t) {
     case kTimerHandshake: return on_secure_timer(t);
     default: return on_tcp_timer(t);
   }
+}
+
+void Endpoint::request_timed_out(const Exchange& x) {
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%g", to_seconds(x.req.timeout));
+  const TimePoint started = x.deadline - x.req.timeout;
+  Session* s = sessions_.find(x.session);
+  // Nothing at all came back over DTLS since the request went out: the peer
+  // has most likely lost our session (it restarted), and the next request
+  // must start a new handshake rather than vanish too.
+  const bool stale = s && s->secure && s->proto == Proto::kUdp && !s->accepted &&
+                     s->secure->established && s->secure->last_received < started;
+  complete_exchange(x.id, ClientResult::failed(ClientResult::Status::kTimeout, x.session,
+                                               std::string("no response within ") + secs + " s"));
+  if (stale) remove_session(*s);
 }
 
 void Endpoint::arm_sweep(TimePoint when) {

@@ -155,6 +155,7 @@ class Endpoint {
   void arm_sweep(TimePoint when);
   void sweep();
   void run_timer(const Timer& t);
+  void request_timed_out(const Exchange& x);
   // The one path for datagrams to a session's peer: sent and counted.
   void send_udp(Session& s, std::span<const uint8_t> wire);
   // A datagram to an address with no session behind it (RST to a stranger).

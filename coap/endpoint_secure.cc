@@ -97,6 +97,7 @@ Status Endpoint::start_secure_server(Session& s) {
 void Endpoint::handle_dtls(const Address& from, std::span<const uint8_t> bytes) {
   if (Session* s = sessions_.by_udp_peer(from, UdpSocket::kSecure)) {
     s->last_activity = now_;
+    s->secure->last_received = now_;
     s->secure->channel->feed(bytes, now_);
     if (!s->dead && s->secure) arm_channel_timer(*s);
     return;

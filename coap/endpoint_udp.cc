@@ -227,6 +227,9 @@ void Endpoint::on_retransmit_timer(uint64_t id, uint64_t generation) {
                                                         std::to_string(out.transmissions) +
                                                         " transmissions"));
   }
+  // A DTLS peer that acknowledges nothing has most likely lost our session
+  // (it restarted): the next request starts a new handshake.
+  if (Session* s = sessions_.find(out.session); s && s->secure && !s->accepted) remove_session(*s);
 }
 
 }  // namespace coap

@@ -26,6 +26,22 @@ int verify_ip_host(void* p, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
   return 0;
 }
 
+// The cipher suites of mbedTLS's default list that use a PSK: a client that
+// has one offers only these (a server would otherwise pick a certificate
+// suite it may not be able to verify).
+const int* psk_suites() {
+  static const std::vector<int> suites = [] {
+    std::vector<int> out;
+    for (const int* id = mbedtls_ssl_list_ciphersuites(); *id; ++id) {
+      const mbedtls_ssl_ciphersuite_t* info = mbedtls_ssl_ciphersuite_from_id(*id);
+      if (info && mbedtls_ssl_ciphersuite_uses_psk(info)) out.push_back(*id);
+    }
+    out.push_back(0);
+    return out;
+  }();
+  return suites.data();
+}
+
 Result<std::unique_ptr<mbedtls_ssl_config>> client_config(SecurityContext::Impl& ctx,
                                                           SecureChannel::Transport transport,
                                                           const ClientSecurity& opt,
@@ -45,6 +61,7 @@ Result<std::unique_ptr<mbedtls_ssl_config>> client_config(SecurityContext::Impl&
                               reinterpret_cast<const unsigned char*>(psk->identity.data()),
                               psk->identity.size());
     if (rc != 0) return error("the PSK cannot be used: ", mbedtls_error_text(rc));
+    mbedtls_ssl_conf_ciphersuites(conf.get(), psk_suites());
   }
   const bool own = !opt.cert_pem.empty();
   if (Status st = certs.load(own ? opt.cert_pem : ctx.creds.cert_pem,

@@ -173,6 +173,10 @@ class DtlsListener {
   std::unique_ptr<Impl> impl_;
 };
 
+// A PSK key as people write it: text, or hex after "0x". The error is a
+// phrase completing "'<key>' ...".
+Result<std::vector<uint8_t>> parse_psk_key(std::string_view s);
+
 // Whether the certificate (DER) names `host`: an IP literal against its
 // subjectAltName iPAddress entries; a DNS name against its dNSName entries
 // (a "*." wildcard covers one label), or the CN when it has none.

@@ -127,8 +127,6 @@ coap::Result<SessionConfig> parse_session(const std::string& s);
 // KEY as text, or hex after "0x"); '#' starts a comment; blank lines are
 // skipped. The error names the line.
 coap::Result<std::vector<coap::PskEntry>> parse_psk_lines(const std::string& text);
-// A PSK key as written on the command line or in a file: text, or "0x" hex.
-coap::Result<std::vector<uint8_t>> parse_psk_key(const std::string& s);
 
 // Every session's link-local zone names the TAP (the daemon reaches such
 // peers through it alone); the error is a sentence naming the session.

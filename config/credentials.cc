@@ -12,13 +12,6 @@
 namespace config {
 namespace {
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 coap::Result<std::string> read_file(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return coap::error(what, " ", path, " cannot be read: ", std::strerror(errno));
@@ -29,22 +22,6 @@ coap::Result<std::string> read_file(const std::string& path, const char* what) {
 }
 
 }  // namespace
-
-coap::Result<std::vector<uint8_t>> parse_psk_key(const std::string& s) {
-  if (s.empty()) return coap::Error{"is an empty key"};
-  if (s.size() < 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-    return std::vector<uint8_t>(s.begin(), s.end());
-  const std::string_view hex = std::string_view(s).substr(2);
-  if (hex.empty() || hex.size() % 2 != 0)
-    return coap::Error{"is not an even number of hex digits after 0x"};
-  std::vector<uint8_t> key;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return coap::Error{"is not hex after 0x"};
-    key.push_back(static_cast<uint8_t>(hi << 4 | lo));
-  }
-  return key;
-}
 
 coap::Result<std::vector<coap::PskEntry>> parse_psk_lines(const std::string& text) {
   std::vector<coap::PskEntry> out;
@@ -60,7 +37,7 @@ coap::Result<std::vector<coap::PskEntry>> parse_psk_lines(const std::string& tex
     if (!(words >> key)) return coap::error(where, "identity '", identity, "' has no key");
     if (words >> extra)
       return coap::error(where, "more than IDENTITY KEY (identities and keys have no spaces)");
-    auto bytes = parse_psk_key(key);
+    auto bytes = coap::parse_psk_key(key);
     if (!bytes) return coap::error(where, "the key of '", identity, "' ", bytes.error());
     for (const coap::PskEntry& e : out)
       if (e.identity == identity) return coap::error(where, "identity '", identity, "' again");

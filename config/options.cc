@@ -279,7 +279,7 @@ const std::vector<OptionSpec> kOptions = {
     {"client-psk-key", "KEY", Group::kSecurity, Kind::kValue,
      "The key of --client-psk-identity: text, or hex after 0x.", show_none,
      [](const std::string& v, Config& c) -> Problem {
-       auto key = parse_psk_key(v);
+       auto key = coap::parse_psk_key(v);
        if (!key) return std::move(key).take_error();
        c.client_psk_key = std::move(*key);
        return {};

@@ -241,7 +241,7 @@ Problem apply_session_item(std::string_view item, std::set<std::string, std::les
     return {};
   }
   if (name == "psk-key") {
-    auto key = parse_psk_key(value);
+    auto key = coap::parse_psk_key(value);
     if (!key) return problem("has psk-key='" + value + "', which " + key.error());
     sc.psk_key = std::move(*key);
     return {};

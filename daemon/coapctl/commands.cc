@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "coap/security.h"
 #include "daemon/coapctl/client.h"
 #include "daemon/coapctl/format.h"
 #include "daemon/control/messages.h"
@@ -113,6 +114,46 @@ bool read_payload_file(const std::string& path, std::string* payload) {
   return true;
 }
 
+bool read_text_file(const std::string& path, const char* what, std::string* out) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    print_error(std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno));
+    return false;
+  }
+  out->assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  return true;
+}
+
+// The security arguments, with the files read; nullopt (after saying why)
+// when a file cannot be read or the key is malformed.
+std::optional<control::SecurityArgs> security_args(const SecurityOptions& o) {
+  control::SecurityArgs a;
+  if (o.psk_identity.has_value() != o.psk_key.has_value()) {
+    print_error("--psk-identity and --psk-key go together");
+    return std::nullopt;
+  }
+  if (o.psk_identity) {
+    auto key = coap::parse_psk_key(*o.psk_key);
+    if (!key) {
+      print_error("--psk-key: '" + *o.psk_key + "' " + key.error());
+      return std::nullopt;
+    }
+    a.psk_identity = *o.psk_identity;
+    a.psk_key = std::move(*key);
+  }
+  if (o.cert_file.has_value() != o.key_file.has_value()) {
+    print_error("--cert and --key go together");
+    return std::nullopt;
+  }
+  if (o.cert_file && !read_text_file(*o.cert_file, "--cert", &a.cert_pem)) return std::nullopt;
+  if (o.key_file && !read_text_file(*o.key_file, "--key", &a.key_pem)) return std::nullopt;
+  if (o.ca_file && !read_text_file(*o.ca_file, "--ca", &a.ca_pem)) return std::nullopt;
+  a.insecure = o.insecure;
+  if (o.insecure)
+    print_error("warning: --insecure: the server's certificate is not verified");
+  return a;
+}
+
 // The request's outcome as an exit status (printing why when it is not a
 // response).
 int request_status(const control::RequestResult& r) {
@@ -208,6 +249,9 @@ int run_request(const GlobalOptions& global, const RequestOptions& options) {
   args.content_format = options.content_format;
   args.accept = options.accept;
   args.session = options.session;
+  auto security = security_args(options.security);
+  if (!security) return kExitUsage;
+  args.security = std::move(*security);
 
   auto result = call_daemon(global, Command::kRequest, args.encode(),
                             options.timeout_s + kRequestAnswerMarginS);
@@ -235,6 +279,9 @@ int run_connect(const GlobalOptions& global, const ConnectOptions& options) {
   args.reconnect_max_interval = options.reconnect_max_interval_s;
   if (options.reconnect_attempts)
     args.reconnect_attempts = static_cast<uint32_t>(*options.reconnect_attempts);
+  auto security = security_args(options.security);
+  if (!security) return kExitUsage;
+  args.security = std::move(*security);
   auto result = call_daemon(global, Command::kConnect, args.encode(), global.timeout_s);
   if (!result) return kExitFailure;
   if (global.json) {

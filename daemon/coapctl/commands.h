@@ -35,6 +35,15 @@ struct GlobalOptions {
   double timeout_s = kDefaultTimeoutS;  // connecting, and waiting for an answer
 };
 
+// coaps:// and coaps+tcp:// choices of a request or connect (files are
+// read by coapctl and their contents sent).
+struct SecurityOptions {
+  std::optional<std::string> psk_identity;
+  std::optional<std::string> psk_key;  // text, or hex after 0x
+  std::optional<std::string> cert_file, key_file, ca_file;
+  bool insecure = false;
+};
+
 struct RequestOptions {
   std::string method;  // "GET", "PUT", "POST" or "DELETE"
   std::string uri;
@@ -44,6 +53,7 @@ struct RequestOptions {
   std::optional<unsigned> accept;
   double timeout_s = kDefaultRequestTimeoutS;
   std::optional<uint64_t> session;
+  SecurityOptions security;
 };
 
 struct ConnectOptions {
@@ -52,6 +62,7 @@ struct ConnectOptions {
   std::optional<double> reconnect_interval_s;
   std::optional<double> reconnect_max_interval_s;
   std::optional<uint64_t> reconnect_attempts;
+  SecurityOptions security;
 };
 
 int run_status(const GlobalOptions& global);

@@ -2,6 +2,7 @@
 // the command line (CLI11) and its help text; commands.cc does the work.
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -195,11 +196,42 @@ const CLI::Validator kNonNegativeSeconds(
     },
     "");
 
+// --psk-identity, --psk-key, --cert, --key, --ca and --insecure of a request
+// or connect command; apply() copies what was given into `out`.
+struct SecurityFlags {
+  std::string psk_identity, psk_key, cert, key, ca;
+  bool insecure = false;
+  CLI::Option *o_identity = nullptr, *o_key = nullptr, *o_cert = nullptr, *o_keyfile = nullptr,
+              *o_ca = nullptr;
+
+  void add(CLI::App* cmd) {
+    o_identity = cmd->add_option("--psk-identity", psk_identity, "PSK identity (coaps)")
+                     ->type_name("ID");
+    o_key = cmd->add_option("--psk-key", psk_key, "PSK key: text, or hex after 0x")
+                ->type_name("KEY");
+    o_cert = cmd->add_option("--cert", cert, "Client certificate (PEM)")->type_name("FILE");
+    o_keyfile = cmd->add_option("--key", key, "Its private key (PEM)")->type_name("FILE");
+    o_ca = cmd->add_option("--ca", ca, "Trust anchors to verify the server (PEM)")
+               ->type_name("FILE");
+    cmd->add_flag("--insecure", insecure, "Do not verify the server's certificate (says so)");
+  }
+  void apply(SecurityOptions& out) const {
+    if (o_identity->count()) out.psk_identity = psk_identity;
+    if (o_key->count()) out.psk_key = psk_key;
+    if (o_cert->count()) out.cert_file = cert;
+    if (o_keyfile->count()) out.key_file = key;
+    if (o_ca->count()) out.ca_file = ca;
+    out.insecure = insecure;
+  }
+};
+
 CLI::App* add_request_command(CLI::App& app, CommandLine& cl, const char* name, const char* method,
                               const char* summary, std::function<int()>* action) {
   CLI::App* cmd = app.add_subcommand(name, summary);
   cmd->footer(kRequestFooter);
-  cmd->add_option("URI", cl.request.uri, "coap:// or coap+tcp:// URI of the resource")->required();
+  cmd->add_option("URI", cl.request.uri,
+                  "coap://, coaps://, coap+tcp:// or coaps+tcp:// URI of the resource")
+      ->required();
   auto* payload = cmd->add_option("--payload", cl.payload, "Request payload (text)");
   auto* payload_file =
       cmd->add_option("--payload-file", cl.payload_file, "Read the payload from FILE (- for stdin)")
@@ -219,7 +251,10 @@ CLI::App* add_request_command(CLI::App& app, CommandLine& cl, const char* name, 
   auto* session =
       cmd->add_option("--session", cl.request_session, "Send on the already open session ID")
           ->type_name("ID");
+  auto flags = std::make_shared<SecurityFlags>();
+  flags->add(cmd);
   cmd->callback([=, &cl] {
+    flags->apply(cl.request.security);
     cl.request.method = method;
     if (payload->count()) cl.request.payload = cl.payload;
     if (payload_file->count()) cl.request.payload_file = cl.payload_file;
@@ -278,7 +313,8 @@ void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* a
       "Prints \"session N\", or \"session N (already open)\" when coapd already had a\n"
       "session to that peer.\n\nExample: coapctl connect coap+tcp://192.0.2.1 --reconnect-attempts "
       "10");
-  connect->add_option("URI", cl.connect.uri, "coap+tcp:// URI of the peer")->required();
+  connect->add_option("URI", cl.connect.uri, "coap+tcp:// or coaps+tcp:// URI of the peer")
+      ->required();
   connect->add_flag("--call-home", cl.connect.call_home,
                     "Serve the peer's requests on the connection (RFC 8323 role reversal)");
   auto* interval = connect
@@ -296,7 +332,10 @@ void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* a
                                     "Give up after N failed attempts (default 0: never)")
                        ->type_name("N")
                        ->check(CLI::Range(uint64_t{0}, uint64_t{UINT32_MAX}).description(""));
+  auto flags = std::make_shared<SecurityFlags>();
+  flags->add(connect);
   connect->callback([=, &cl] {
+    flags->apply(cl.connect.security);
     if (interval->count()) cl.connect.reconnect_interval_s = cl.reconnect_interval;
     if (max_interval->count()) cl.connect.reconnect_max_interval_s = cl.reconnect_max_interval;
     if (attempts->count()) cl.connect.reconnect_attempts = cl.reconnect_attempts;

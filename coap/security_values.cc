@@ -1,4 +1,5 @@
-// Whether a server certificate names the host a client asked for (RFC 6125
+// Values of the security layer: PSK keys as people write them, and whether a
+// server certificate names the host a client asked for (RFC 6125
 // for DNS names, RFC 5280 4.2.1.6 for IP addresses). mbedTLS 2.28 checks DNS
 // names and the CN itself but never subjectAltName IP entries.
 #include <mbedtls/asn1.h>
@@ -40,7 +41,30 @@ std::string common_name(const mbedtls_x509_crt& crt) {
   return {};
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace
+
+Result<std::vector<uint8_t>> parse_psk_key(std::string_view s) {
+  if (s.empty()) return Error{"is an empty key"};
+  if (s.size() < 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+    return std::vector<uint8_t>(s.begin(), s.end());
+  const std::string_view hex = s.substr(2);
+  if (hex.empty() || hex.size() % 2 != 0)
+    return Error{"is not an even number of hex digits after 0x"};
+  std::vector<uint8_t> key;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return Error{"is not hex after 0x"};
+    key.push_back(static_cast<uint8_t>(hi << 4 | lo));
+  }
+  return key;
+}
 
 bool certificate_names_host(std::span<const uint8_t> der, const std::string& host) {
   mbedtls_x509_crt crt;
