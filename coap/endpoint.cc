@@ -57,7 +57,12 @@ Session& Endpoint::new_session(Proto proto, Role role, const Address& peer) {
 void Endpoint::remove_session(Session& s) {
   if (s.dead) return;
   s.dead = true;
-  if (s.secure) handshake_over(s);
+  if (s.secure) {
+    handshake_over(s);
+    // A DTLS session ends with close_notify (a TLS one did in its close).
+    if (s.proto == Proto::kUdp && s.secure->established && !s.secure->failed)
+      s.secure->channel->close(now_);
+  }
   // Only reached with a connection for one that must not linger (shutdown).
   if (s.connected()) detach(s, Detach::kAbort);
   fail_session_exchanges(s, "session " + std::to_string(s.id) + " ended",
@@ -114,7 +119,9 @@ std::vector<SessionInfo> Endpoint::sessions(TimePoint now) const {
                               t.bytes_in, t.bytes_out, t.msgs_in, t.msgs_out,
                               s.outgoing.has_value(), s.outgoing && s.outgoing->spec.call_home,
                               s.outgoing ? s.outgoing->attempt : 0, s.tcp ? s.tcp->tx.size() : 0,
-                              s.observations.size(), s.is_secure(), s.security});
+                              s.observations.size(),
+                              s.is_secure() || (s.outgoing && s.outgoing->spec.secure),
+                              s.security});
   }
   return out;
 }
@@ -162,7 +169,7 @@ void Endpoint::request_timed_out(const Exchange& x) {
                      s->secure->established && s->secure->last_received < started;
   complete_exchange(x.id, ClientResult::failed(ClientResult::Status::kTimeout, x.session,
                                                std::string("no response within ") + secs + " s"));
-  if (stale) remove_session(*s);
+  if (stale) dtls_peer_lost(*s, std::string("nothing received for ") + secs + " s");
 }
 
 void Endpoint::arm_sweep(TimePoint when) {

@@ -233,6 +233,11 @@ class Endpoint {
 
   // Outgoing sessions (endpoint_outgoing.cc).
   Result<OpenedSession> open_outgoing(const SessionSpec& spec);
+  Result<OpenedSession> open_dtls_outgoing(const SessionSpec& spec);
+  void outgoing_up(Session& s);
+  void renotify_observers(Session& s);
+  void dtls_session_ended(Session& s, bool failed, const std::string& reason);
+  void dtls_peer_lost(Session& s, const std::string& why);
   void attempt_failed(Session& s, const std::string& reason);
   void schedule_reconnect(Session& s);
   void start_attempt(Session& s);

@@ -100,4 +100,10 @@ TimePoint Endpoint::recheck_observers() {
   return next;
 }
 
+// Observations made before a reconnect carry on with a fresh notification.
+void Endpoint::renotify_observers(Session& s) {
+  for (uint64_t oid : std::vector<uint64_t>(s.observations))
+    if (Observation* o = observations_.find(oid); o && o->sent > 0) notify(*o);
+}
+
 }  // namespace coap

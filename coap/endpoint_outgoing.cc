@@ -1,6 +1,6 @@
 // Endpoint: sessions coapd opens itself (RFC 8323 connections it initiates,
-// including call-home), their attempts and reconnects; closing sessions on
-// request and at shutdown.
+// including call-home, and DTLS sessions it keeps up), their attempts and
+// reconnects; closing sessions on request and at shutdown.
 #include <algorithm>
 #include <cassert>
 
@@ -16,15 +16,40 @@ Result<Endpoint::OpenedSession> Endpoint::open_session(const SessionSpec& spec, 
 Result<Endpoint::OpenedSession> Endpoint::open_outgoing(const SessionSpec& spec) {
   if (spec.peer.family == Address::Family::kNone || spec.peer.port == 0)
     return error("a session needs an IP address and a port");
+  if (spec.proto == Proto::kUdp && !spec.secure)
+    return error("a session over UDP needs DTLS (coaps://); plain UDP has no connection to keep");
   for (SessionId id : sessions_.ids()) {
     const Session& s = *sessions_.find(id);
     if (s.outgoing && !s.outgoing->close_requested && s.state != SessionState::kClosing &&
-        s.peer == spec.peer && s.outgoing->spec.call_home == spec.call_home &&
-        s.outgoing->spec.secure == spec.secure)
+        s.proto == spec.proto && s.peer == spec.peer &&
+        s.outgoing->spec.call_home == spec.call_home && s.outgoing->spec.secure == spec.secure)
       return OpenedSession{id, true};
   }
+  if (spec.proto == Proto::kUdp) return open_dtls_outgoing(spec);
   Session& s =
       new_session(Proto::kTcp, spec.call_home ? Role::kServer : Role::kClient, spec.peer);
+  s.outgoing.emplace(OutgoingPart{spec});
+  start_attempt(s);
+  return OpenedSession{s.id, false};
+}
+
+// DTLS has one session per peer address: one coapd has with the peer
+// already becomes the outgoing session if coapd started it (a coaps://
+// request), and is in the way if the peer did.
+Result<Endpoint::OpenedSession> Endpoint::open_dtls_outgoing(const SessionSpec& spec) {
+  if (!security_) return error("coaps:// needs DTLS, which this endpoint has not set up");
+  const Role role = spec.call_home ? Role::kServer : Role::kClient;
+  if (Session* s = sessions_.by_udp_peer(spec.peer, UdpSocket::kSecure)) {
+    if (s->accepted || s->outgoing)
+      return error(spec.peer.to_string(), " has a DTLS session with coapd already (session ",
+                   std::to_string(s->id), ", which it started)");
+    s->outgoing.emplace(OutgoingPart{spec});
+    s->role = role;
+    if (s->secure && s->secure->established) outgoing_up(*s);
+    return OpenedSession{s->id, false};
+  }
+  Session& s = udp_session(spec.peer, Role::kClient, UdpSocket::kSecure);
+  s.role = role;
   s.outgoing.emplace(OutgoingPart{spec});
   start_attempt(s);
   return OpenedSession{s.id, false};
@@ -34,20 +59,25 @@ void Endpoint::start_attempt(Session& s) {
   assert(!s.connected());
   OutgoingPart& out = *s.outgoing;
   if (out.attempt > 0) emit(EventKind::kReconnecting, s, {}, out.attempt);
-  s.state = SessionState::kConnecting;
-  s.tcp = std::make_unique<TcpConnectionPart>(config_.max_message_size);
-  if (s.secure) {  // the last connection's TLS
+  if (s.secure) {  // the last connection's TLS, or the last DTLS session
     handshake_over(s);
     s.secure.reset();
   }
   if (out.spec.call_home) s.role = Role::kServer;
+  if (s.proto == Proto::kUdp) {
+    if (Status st = start_secure_client(s, out.spec.security); !st)
+      attempt_failed(s, "handshake: " + st.error());
+    return;
+  }
+  s.state = SessionState::kConnecting;
+  s.tcp = std::make_unique<TcpConnectionPart>(config_.max_message_size);
   sessions_.bind_conn(s, io_.tcp_connect(s.peer));
   arm(now_ + config_.connect_timeout, kTimerConnect, s.id, s.conn());
 }
 
 void Endpoint::attempt_failed(Session& s, const std::string& reason) {
   const OutgoingPart& out = *s.outgoing;
-  emit(EventKind::kTcpFailed, s, reason);
+  if (s.proto == Proto::kTcp) emit(EventKind::kTcpFailed, s, reason);
   if (out.attempt == 0) {
     emit(EventKind::kSessionFailed, s, reason);
   } else {
@@ -59,6 +89,47 @@ void Endpoint::attempt_failed(Session& s, const std::string& reason) {
     return remove_session(s);
   }
   schedule_reconnect(s);
+}
+
+// A session coapd opened is up: on TCP the peer's CSM arrived, over DTLS the
+// handshake is done.
+void Endpoint::outgoing_up(Session& s) {
+  emit(EventKind::kSessionConnected, s);
+  if (s.outgoing->spec.call_home) emit(EventKind::kServerSessionConnected, s);
+  if (s.outgoing->attempt > 0) {
+    emit(EventKind::kReconnectSuccess, s, {}, s.outgoing->attempt);
+    s.outgoing->attempt = 0;
+  }
+}
+
+// The DTLS session of an outgoing session ended: the handshake failed, the
+// peer sent close_notify, or it stopped answering. Like a TCP connection's
+// end, it is reported, and the session reconnects if it should.
+void Endpoint::dtls_session_ended(Session& s, bool failed, const std::string& reason) {
+  OutgoingPart& out = *s.outgoing;
+  handshake_over(s);
+  const bool was_up = s.secure && s.secure->established;
+  if (s.secure) s.secure->established = false;  // nothing more goes through this channel
+  if (out.attempt > 0 && !was_up && !out.close_requested) {
+    emit(EventKind::kReconnectFailed, s, reason, out.attempt);
+  } else {
+    emit(failed ? EventKind::kSessionFailed : EventKind::kSessionClosed, s, reason);
+  }
+  const bool reconnect = out.spec.reconnect && !out.close_requested;
+  fail_session_exchanges(s, "session " + std::to_string(s.id) + " ended: " + reason,
+                         /*include_waiting=*/!reconnect);
+  if (!reconnect) return remove_session(s);
+  if (was_up) out.attempt = 0;
+  schedule_reconnect(s);
+}
+
+// A DTLS session coapd started whose peer has stopped answering (it most
+// likely restarted and lost the session): the next request, or the
+// reconnect of an outgoing session, starts a new handshake.
+void Endpoint::dtls_peer_lost(Session& s, const std::string& why) {
+  if (s.dead || !s.secure || !s.secure->established) return;
+  if (!s.outgoing) return remove_session(s);
+  dtls_session_ended(s, true, "peer not answering: " + why);
 }
 
 void Endpoint::schedule_reconnect(Session& s) {
@@ -90,7 +161,10 @@ bool Endpoint::close_session(SessionId id, TimePoint now) {
 
 void Endpoint::close_on_request(Session& s) {
   if (s.outgoing) s.outgoing->close_requested = true;
-  if (s.proto == Proto::kUdp) return remove_session(s);
+  if (s.proto == Proto::kUdp) {
+    if (s.outgoing) emit(EventKind::kSessionClosed, s, "closed by request");
+    return remove_session(s);
+  }
   switch (s.state) {
     case SessionState::kConnecting:
       // Still in SYN_SENT: closing frees the pcb at once, nothing is sent.

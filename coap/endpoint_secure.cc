@@ -96,6 +96,10 @@ Status Endpoint::start_secure_server(Session& s) {
 
 void Endpoint::handle_dtls(const Address& from, std::span<const uint8_t> bytes) {
   if (Session* s = sessions_.by_udp_peer(from, UdpSocket::kSecure)) {
+    // An outgoing session between DTLS sessions (waiting to reconnect) has
+    // no channel to take this.
+    if (s->state != SessionState::kHandshaking && s->state != SessionState::kEstablished)
+      return bad_packet(from, s->id, "DTLS datagram while the session waits to reconnect");
     s->last_activity = now_;
     s->secure->last_received = now_;
     s->secure->channel->feed(bytes, now_);
@@ -170,7 +174,9 @@ void Endpoint::secure_established(SessionId id, const PeerSecurity& peer) {
     return tcp_connection_up(*s);
   }
   s->state = SessionState::kEstablished;
+  if (s->outgoing) outgoing_up(*s);
   send_waiting_exchanges(*s);
+  if (!s->dead && s->outgoing) renotify_observers(*s);
 }
 
 void Endpoint::handshake_failed(Session* s, const Address& peer, HandshakeFailure kind,
@@ -196,6 +202,7 @@ void Endpoint::secure_failed(SessionId id, HandshakeFailure kind, const std::str
     // The alert mbedTLS queued goes out, then FIN.
     return tcp_begin_close(*s, false, in_handshake ? "handshake" : "TLS failure: " + why, true);
   }
+  if (s->outgoing) return dtls_session_ended(*s, true, in_handshake ? "handshake" : "DTLS failure: " + why);
   fail_session_exchanges(*s, "DTLS handshake with " + s->peer.to_string() + " failed: " + why,
                          /*include_waiting=*/true);
   remove_session(*s);
@@ -205,6 +212,8 @@ void Endpoint::secure_peer_closed(SessionId id) {
   Session* s = sessions_.find(id);
   if (!s || s->dead) return;
   if (s->proto == Proto::kTcp) return tcp_begin_close(*s, false, "closed by peer", false);
+  if (s->secure) s->secure->established = false;  // no close_notify back
+  if (s->outgoing) return dtls_session_ended(*s, false, "closed by peer");
   remove_session(*s);
 }
 

@@ -223,21 +223,18 @@ void Endpoint::tcp_handle_signal(Session& s, const Message& m) {
 void Endpoint::tcp_session_established(Session& s) {
   s.state = SessionState::kEstablished;
   s.tcp->established = true;
-  emit(EventKind::kSessionConnected, s);
-  if (s.outgoing && s.outgoing->spec.call_home) emit(EventKind::kServerSessionConnected, s);
+  if (s.outgoing) {
+    outgoing_up(s);
+  } else {
+    emit(EventKind::kSessionConnected, s);
+  }
   if (s.call_home_client && s.role == Role::kServer) {
     s.role = Role::kClient;
     emit(EventKind::kRoleChanged, s, "client");
   }
-  if (s.outgoing && s.outgoing->attempt > 0) {
-    emit(EventKind::kReconnectSuccess, s, {}, s.outgoing->attempt);
-    s.outgoing->attempt = 0;
-  }
   send_waiting_exchanges(s);
   if (s.dead || !s.connected()) return;
-  // Observations made before a reconnect carry on with a fresh notification.
-  for (uint64_t oid : std::vector<uint64_t>(s.observations))
-    if (Observation* o = observations_.find(oid); o && o->sent > 0) notify(*o);
+  renotify_observers(s);
 }
 
 void Endpoint::tcp_abort_session(Session& s, std::string_view diagnostic, std::string reason) {

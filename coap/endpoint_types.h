@@ -147,7 +147,10 @@ struct SessionSpec {
   // Exponential backoff up to this cap when larger than the interval.
   Duration reconnect_max_interval = Duration::zero();
   uint32_t reconnect_attempts = 0;  // 0: forever
-  // Over TLS (coaps+tcp://), with these client choices.
+  // CoAP over TCP (coap+tcp://, coaps+tcp://), or over DTLS (coaps://: a
+  // DTLS session coapd keeps up, re-handshaking as TCP sessions reconnect).
+  Proto proto = Proto::kTcp;
+  // Over TLS or DTLS, with these client choices.
   bool secure = false;
   ClientSecurity security;
 };

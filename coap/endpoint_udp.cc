@@ -229,7 +229,8 @@ void Endpoint::on_retransmit_timer(uint64_t id, uint64_t generation) {
   }
   // A DTLS peer that acknowledges nothing has most likely lost our session
   // (it restarted): the next request starts a new handshake.
-  if (Session* s = sessions_.find(out.session); s && s->secure && !s->accepted) remove_session(*s);
+  if (Session* s = sessions_.find(out.session); s && s->secure && !s->accepted)
+    dtls_peer_lost(*s, "no ACK after " + std::to_string(out.transmissions) + " transmissions");
 }
 
 }  // namespace coap

@@ -85,7 +85,7 @@ std::vector<Session*> SessionTable::expired_udp(TimePoint now, Duration timeout,
   for (const auto* map : {&udp_, &dtls_}) {
     for (const auto& [peer, id] : *map) {
       Session* s = find(id);
-      if (s->busy()) continue;
+      if (s->busy() || s->outgoing) continue;  // outgoing: kept up until closed
       const TimePoint expiry = s->last_activity + timeout;
       if (expiry <= now) {
         expired.push_back(s);

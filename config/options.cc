@@ -299,14 +299,19 @@ const std::vector<OptionSpec> kOptions = {
 
     // Outgoing sessions.
     {"session", "SPEC", Group::kSessions, Kind::kRepeatable,
-     "Open an outgoing CoAP-over-TCP session at start-up and keep it open, reconnecting when it "
-     "fails; repeatable. SPEC is coap+tcp://HOST[:PORT][/PATH] (HOST an IPv4 address or a "
-     "bracketed IPv6 address, PORT 5683 by default) followed by any of these comma-separated "
-     "items: 'call-home' (coapd connects, then serves the peer's requests: RFC 8323 role "
-     "reversal); 'reconnect-interval=S' (seconds before reconnecting, default 1); "
-     "'reconnect-max-interval=S' (when greater than the interval, the wait doubles after each "
-     "failed attempt up to S; default 0, no backoff); 'reconnect-attempts=N' (give up after N "
-     "failed attempts; default 0, never give up).",
+     "Open an outgoing session at start-up and keep it up, reconnecting when it fails; "
+     "repeatable. SPEC is coap+tcp://HOST[:PORT][/PATH] (CoAP over TCP, port 5683 by default), "
+     "coaps+tcp://HOST[:PORT] (over TLS, port 5684) or coaps://HOST[:PORT] (over DTLS, port "
+     "5684; a new handshake replaces a failed one as a reconnect), HOST an IPv4 address or a "
+     "bracketed IPv6 address, followed by any of these comma-separated items: 'call-home' "
+     "(coapd connects, then serves the peer's requests: RFC 8323 role reversal; over DTLS, "
+     "coapd is the DTLS client and serves requests on the session); 'reconnect-interval=S' "
+     "(seconds before reconnecting, default 1); 'reconnect-max-interval=S' (when greater than "
+     "the interval, the wait doubles after each failed attempt up to S; default 0, no backoff); "
+     "'reconnect-attempts=N' (give up after N failed attempts; default 0, never give up); for "
+     "coaps+tcp:// and coaps:// also 'psk-identity=ID' and 'psk-key=KEY' (KEY as text or "
+     "0x-hex; default --client-psk-identity/--client-psk-key, else --cert/--key) and "
+     "'insecure' (do not verify the server's certificate).",
      show_none,
      [](const std::string& v, Config& c) -> Problem {
        auto s = parse_session(v);

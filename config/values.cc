@@ -193,6 +193,7 @@ std::string_view trim(std::string_view s) {
 
 constexpr std::string_view kSessionScheme = "coap+tcp://";
 constexpr std::string_view kSecureSessionScheme = "coaps+tcp://";
+constexpr std::string_view kDtlsSessionScheme = "coaps://";
 constexpr std::string_view kSessionItems =
     "call-home, reconnect-interval=S, reconnect-max-interval=S, reconnect-attempts=N, "
     "psk-identity=ID, psk-key=KEY or insecure";
@@ -203,12 +204,13 @@ int any_interface(std::string_view name) {
   return check_interface_name(std::string(name)) ? 1 : -1;
 }
 
-// The URI of a session: coap::parse_uri's rules, and CoAP over TCP.
+// The URI of a session: coap::parse_uri's rules, and CoAP over TCP or DTLS.
 Problem check_session_uri(std::string_view uri) {
-  if (uri.substr(0, kSessionScheme.size()) != kSessionScheme &&
-      uri.substr(0, kSecureSessionScheme.size()) != kSecureSessionScheme)
+  auto starts = [&](std::string_view scheme) { return uri.substr(0, scheme.size()) == scheme; };
+  if (!starts(kSessionScheme) && !starts(kSecureSessionScheme) && !starts(kDtlsSessionScheme))
     return problem(
-        "does not start with coap+tcp:// or coaps+tcp:// (example: coap+tcp://192.0.2.1:5683)");
+        "does not start with coap+tcp://, coaps+tcp:// or coaps:// (example: "
+        "coap+tcp://192.0.2.1:5683)");
   coap::Result<coap::Uri> parsed = coap::parse_uri(uri, any_interface);
   if (!parsed) return problem("is not a usable URI: " + parsed.error());
   return {};
@@ -323,7 +325,8 @@ coap::Result<SessionConfig> parse_session(const std::string& s) {
   SessionConfig sc;
   sc.uri = std::string(trim(rest.substr(0, comma)));
   if (Problem p = check_session_uri(sc.uri); !p) return std::move(p).take_error();
-  const bool secure = sc.uri.starts_with(kSecureSessionScheme);
+  const bool secure =
+      sc.uri.starts_with(kSecureSessionScheme) || sc.uri.starts_with(kDtlsSessionScheme);
   rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   std::set<std::string, std::less<>> given;
   bool more = comma != std::string_view::npos;
@@ -335,7 +338,8 @@ coap::Result<SessionConfig> parse_session(const std::string& s) {
     if (Problem p = apply_session_item(item, given, sc); !p) return std::move(p).take_error();
   }
   if (!secure && (sc.psk_identity || sc.psk_key || sc.insecure))
-    return problem("has TLS items (psk-identity, psk-key, insecure) but is not coaps+tcp://")
+    return problem(
+               "has TLS items (psk-identity, psk-key, insecure) but is not coaps+tcp:// or coaps://")
         .take_error();
   if (sc.psk_identity.has_value() != sc.psk_key.has_value())
     return problem("has psk-identity without psk-key or psk-key without psk-identity").take_error();

@@ -43,6 +43,7 @@ void UdpTransport::recv_cb(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, 
 
 bool UdpTransport::send(const coap::Address& to, std::span<const uint8_t> bytes) {
   LWIP_ASSERT_CORE_LOCKED();
+  if (!pcb_ && bind_on_send_ && !bind(0)) return false;
   if (!pcb_ || bytes.size() > 0xffff) return false;
   pbuf* p = pbuf_alloc(PBUF_TRANSPORT, static_cast<u16_t>(bytes.size()), PBUF_RAM);
   if (!p) return false;
@@ -55,6 +56,7 @@ bool UdpTransport::send(const coap::Address& to, std::span<const uint8_t> bytes)
 
 void UdpTransport::close() {
   LWIP_ASSERT_CORE_LOCKED();
+  bind_on_send_ = false;
   if (!pcb_) return;
   udp_remove(pcb_);
   pcb_ = nullptr;

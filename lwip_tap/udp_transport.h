@@ -21,6 +21,9 @@ class UdpTransport {
 
   // Binds `port`; 0 takes an ephemeral port (a client-only socket).
   coap::Status bind(uint16_t port) REQUIRES(core_lock);
+  // No port until the first send, which binds an ephemeral one: a socket
+  // for coapd's own requests costs nothing until it has one to send.
+  void bind_on_first_send() REQUIRES(core_lock) { bind_on_send_ = true; }
   // Returns false when lwIP could not send (no route; no ARP entry yet is
   // fine: lwIP queues).
   bool send(const coap::Address& to, std::span<const uint8_t> bytes) REQUIRES(core_lock);
@@ -35,6 +38,7 @@ class UdpTransport {
   TransportSink& sink_;
   const coap::UdpSocket socket_;
   udp_pcb* pcb_ GUARDED_BY(core_lock) = nullptr;
+  bool bind_on_send_ GUARDED_BY(core_lock) = false;
 };
 
 }  // namespace lwip_tap

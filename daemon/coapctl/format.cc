@@ -143,6 +143,8 @@ std::string format_status(const json& result) {
       {"addresses", "Addresses"},
       {"udp_port", "UDP port"},
       {"tcp_port", "TCP port"},
+      {"dtls_port", "DTLS port"},
+      {"tls_port", "TLS port"},
       {"call_home_port", "Call-home port"},
       {"control_socket", "Control socket"},
       {"sessions", "Sessions"},
@@ -160,6 +162,14 @@ std::string format_status(const json& result) {
       text = engine_text(value);
     else
       text = value_text(value);
+    // The DTLS and TLS ports with whether they listen ("dtls": true).
+    if (const std::string_view k(key); k == "dtls_port" || k == "tls_port") {
+      const std::string on_key(k.substr(0, k.find('_')));
+      if (const auto on = result.find(on_key); on != result.end() && on->is_boolean()) {
+        text += on->get<bool>() ? " (on)" : " (off: no credentials, or port 0)";
+        shown.push_back(on_key);
+      }
+    }
     table.add_row({std::string(label) + ":", text});
     shown.emplace_back(key);
   }

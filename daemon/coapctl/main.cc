@@ -308,15 +308,22 @@ void add_request_commands(CLI::App& app, CommandLine& cl, std::function<int()>* 
 }
 
 void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
-  CLI::App* connect = app.add_subcommand("connect", "Open an outgoing CoAP-over-TCP session");
+  CLI::App* connect = app.add_subcommand(
+      "connect", "Open an outgoing session (CoAP over TCP, TLS or DTLS) that coapd keeps up");
   connect->footer(
       "Prints \"session N\", or \"session N (already open)\" when coapd already had a\n"
-      "session to that peer.\n\nExample: coapctl connect coap+tcp://192.0.2.1 --reconnect-attempts "
-      "10");
-  connect->add_option("URI", cl.connect.uri, "coap+tcp:// or coaps+tcp:// URI of the peer")
+      "session to that peer. The session reconnects when it fails (over TLS and DTLS\n"
+      "with a new handshake) until `coapctl close N`.\n\n"
+      "Examples:\n"
+      "  coapctl connect coap+tcp://192.0.2.1 --reconnect-attempts 10\n"
+      "  coapctl connect coaps+tcp://192.0.2.1 --call-home --ca ca.pem\n"
+      "  coapctl connect coaps://192.0.2.1 --call-home --psk-identity dev1 --psk-key secret");
+  connect->add_option("URI", cl.connect.uri,
+                      "coap+tcp://, coaps+tcp:// (TLS) or coaps:// (DTLS) URI of the peer")
       ->required();
   connect->add_flag("--call-home", cl.connect.call_home,
-                    "Serve the peer's requests on the connection (RFC 8323 role reversal)");
+                    "Serve the peer's requests on the session (RFC 8323 role reversal; over "
+                    "DTLS, coapd is the DTLS client and answers the peer's requests)");
   auto* interval = connect
                        ->add_option("--reconnect-interval", cl.reconnect_interval,
                                     "Delay before reconnecting (default 1)")

@@ -148,10 +148,13 @@ void handle_connect(CommandContext& ctx, const json& request, Responder r) {
   if (!args) return;
   coap::Result<coap::Uri> uri = client_uri(ctx, args->uri);
   if (!uri) return r.error(uri.error());
-  if (!uri->is_tcp())
-    return r.error("connect needs a coap+tcp:// or coaps+tcp:// URI (sessions are CoAP over TCP)");
+  if (!uri->is_tcp() && !uri->is_secure())
+    return r.error(
+        "connect needs a coap+tcp://, coaps+tcp:// or coaps:// URI (plain UDP has no session to "
+        "keep up)");
   coap::SessionSpec spec;
   spec.peer = uri->peer;
+  spec.proto = uri->is_tcp() ? coap::Proto::kTcp : coap::Proto::kUdp;
   spec.call_home = args->call_home;
   spec.reconnect_interval = coap::from_seconds(args->reconnect_interval.value_or(1.0));
   spec.reconnect_max_interval = coap::from_seconds(args->reconnect_max_interval.value_or(0.0));

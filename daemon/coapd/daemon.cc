@@ -249,8 +249,12 @@ Status Daemon::start_stack() {
   if (cfg_.udp_port)
     if (Status st = udp_->bind(cfg_.udp_port); !st) return st;
   // Without a DTLS server the socket still carries coapd's coaps:// requests,
-  // from an ephemeral port.
-  if (Status st = dtls_->bind(serves_dtls() ? cfg_.dtls_port : 0); !st) return st;
+  // from an ephemeral port bound when the first one goes out.
+  if (serves_dtls()) {
+    if (Status st = dtls_->bind(cfg_.dtls_port); !st) return st;
+  } else {
+    dtls_->bind_on_first_send();
+  }
   if (cfg_.tcp_port)
     if (Status st = tcp_->listen(cfg_.tcp_port, coap::ListenerKind::kServer); !st) return st;
   if (serves_tls())
@@ -362,6 +366,7 @@ void Daemon::open_session(const config::SessionConfig& s) {
   spec.reconnect_interval = coap::from_seconds(s.reconnect_interval);
   spec.reconnect_max_interval = coap::from_seconds(s.reconnect_max_interval);
   spec.reconnect_attempts = s.reconnect_attempts;
+  spec.proto = uri->is_tcp() ? coap::Proto::kTcp : coap::Proto::kUdp;
   spec.secure = uri->is_secure();
   if (s.psk_identity) spec.security.psk = coap::PskEntry{*s.psk_identity, *s.psk_key};
   spec.security.insecure = s.insecure;

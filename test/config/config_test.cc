@@ -842,7 +842,9 @@ TEST(ParseValues, SessionSpecs) {
   EXPECT_EQ(s->reconnect_attempts, 2u);
 
   for (const char* good : {"coap+tcp://[::1]", "coap+tcp://[fe80::1%25coap0]:5683",
-                           "coap+tcp://192.0.2.1/", "coap+tcp://192.0.2.1:65535"}) {
+                           "coap+tcp://192.0.2.1/", "coap+tcp://192.0.2.1:65535",
+                           "coaps://192.0.2.1,call-home,psk-identity=a,psk-key=b",
+                           "coaps+tcp://[2001:db8::1]:5684,insecure"}) {
     EXPECT_TRUE(parse_session(good, &error)) << good << ": " << error;
   }
 }
@@ -851,7 +853,7 @@ TEST(ParseValues, BadSessionSpecsNameTheProblem) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "coap+tcp://"},
       {"coap://192.0.2.1", "coap+tcp://"},
-      {"coaps://192.0.2.1", "coap+tcp://"},
+      {"coap+udp://192.0.2.1", "coaps://"},
       {"coap+tcp://192.0.2.1,insecure", "coaps+tcp"},
       {"coaps+tcp://192.0.2.1,psk-identity=a", "psk-key"},
       {"coaps+tcp://192.0.2.1,psk-key=0xzz,psk-identity=a", "psk-key"},

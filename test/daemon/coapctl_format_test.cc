@@ -37,6 +37,15 @@ TEST(FormatStatus, AlignsLabelsAndKeepsUnknownFields) {
             "future_field:  x\n");
 }
 
+TEST(FormatStatus, SaysWhetherTheDtlsAndTlsPortsListen) {
+  json status = {{"udp_port", 5683}, {"dtls_port", 5684}, {"tls_port", 5684},
+                 {"dtls", true},     {"tls", false}};
+  EXPECT_EQ(format_status(status),
+            "UDP port:   5683\n"
+            "DTLS port:  5684 (on)\n"
+            "TLS port:   5684 (off: no credentials, or port 0)\n");
+}
+
 TEST(FormatStats, PrintsSectionsWithAlignedNumbers) {
   json stats = {
       {"lwip",
