@@ -29,6 +29,7 @@ json status_json(const coap::Endpoint& ep, lwip_tap::Stack& stack, const lwip_ta
         {"udp", pcbs.udp}}},
       {"counters",
        {{"rx_frames", pump ? pump->rx_frames() : 0},
+        {"rx_refused", pump ? pump->rx_refused() : 0},
         {"tx_frames", stack.tx_frames()},
         {"tx_errors", stack.tx_errors()},
         {"datagrams_in", c.datagrams_in},

@@ -1,5 +1,6 @@
 #include "lwip_tap/tap_pump.h"
 
+#include "lwip_tap/frame_filter.h"
 #include "lwip_tap/time_wait.h"
 
 #include <spdlog/spdlog.h>
@@ -70,13 +71,20 @@ void TapPump::pump() {
   if (before_batch_) before_batch_();
   Stack::open_batch(tx_);  // ACKs and ARP replies go out after the unlock
   std::size_t trimmed = 0;
+  uint64_t refused = 0;
   {
     CoreLock lock;  // one acquisition per batch
     for (int i = 0; i < n; ++i) {
+      const std::span<const uint8_t> frame(frames_[i].data(),
+                                           static_cast<std::size_t>(lengths_[i]));
+      if (refuse_reason(frame)) {  // counted, not logged: a flood costs no formatting
+        ++refused;
+        continue;
+      }
       pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(lengths_[i]), PBUF_RAM);
       if (!p) continue;  // out of memory: the frame is lost, like on a wire
       std::memcpy(p->payload, frames_[i].data(), lengths_[i]);
-      reopen_time_wait({frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
+      reopen_time_wait(frame);
       if (iface_->input(p, iface_) != ERR_OK) pbuf_free(p);
     }
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
@@ -89,6 +97,7 @@ void TapPump::pump() {
   Stack::close_batch();
   stack_.write_batch(tx_);
   rx_frames_.fetch_add(n, std::memory_order_relaxed);
+  if (refused) rx_refused_.fetch_add(refused, std::memory_order_relaxed);
   rx_batches_.fetch_add(1, std::memory_order_relaxed);
   if (after_batch_) after_batch_();
 }

@@ -33,6 +33,8 @@ class TapPump {
 
   uint64_t rx_frames() const { return rx_frames_.load(std::memory_order_relaxed); }
   uint64_t rx_batches() const { return rx_batches_.load(std::memory_order_relaxed); }
+  // Frames read but not given to lwIP (lwip_tap/frame_filter.h).
+  uint64_t rx_refused() const { return rx_refused_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr int kBatch = 64;
@@ -56,6 +58,7 @@ class TapPump {
   std::size_t max_time_wait_ = 1024;
   std::atomic<uint64_t> rx_frames_{0};
   std::atomic<uint64_t> rx_batches_{0};
+  std::atomic<uint64_t> rx_refused_{0};
 };
 
 }  // namespace lwip_tap
