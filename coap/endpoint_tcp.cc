@@ -125,7 +125,9 @@ void Endpoint::on_tcp_data(ConnId conn, std::span<const uint8_t> bytes, TimePoin
 
 void Endpoint::tcp_feed(Session& s, std::span<const uint8_t> bytes, TimePoint now) {
   s.bytes_in += bytes.size();
-  s.last_activity = now;
+  // No last_activity here: bytes of a message still incomplete are no sign
+  // of life (a peer sending one byte a second would hold its session for
+  // ever). Each complete message is, in tcp_handle_frame().
   // Every byte handed over is consumed here: parsed now, or held in the
   // decoder (at most one partial frame, bounded by our Max-Message-Size).
   io_.tcp_consumed(s.conn, bytes.size());
@@ -152,6 +154,7 @@ void Endpoint::tcp_feed(Session& s, std::span<const uint8_t> bytes, TimePoint no
 bool Endpoint::tcp_handle_frame(Session& s, const Message& m, std::size_t size, TimePoint now) {
   (void)size;
   ++s.msgs_in;
+  s.last_activity = now;
   if (!s.csm_received && m.code != codes::kCsm) {
     // RFC 8323 5.3: the first message of each side is its CSM.
     bad_packet(s.peer, s.id, "first message is " + m.code.str() + ", not a CSM", now);
