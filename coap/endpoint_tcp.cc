@@ -285,7 +285,10 @@ void Endpoint::tcp_finish_close(Session& s, TimePoint now) {
   io_.tcp_close(s.conn);
   conn_sessions_.erase(s.conn);
   s.conn = 0;
-  tcp_connection_ended(s, /*tcp_failed=*/false, s.close_failed || !s.ever_established,
+  // A session that never got the peer's CSM failed, unless its close was
+  // asked for (coapctl close during the CSM wait is a close like any other).
+  tcp_connection_ended(s, /*tcp_failed=*/false,
+                       s.close_failed || (!s.ever_established && !s.close_requested),
                        s.close_reason, now);
 }
 
