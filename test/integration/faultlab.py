@@ -255,6 +255,11 @@ class SessionOrder:
         s = self.state
         if name == "bad_packet" and s != "end":
             return
+        if name in ("tcp_closed", "tcp_failed"):
+            # A close asked for (coapctl close) is never a failure.
+            self.by_request = ev.get("reason") == "closed by request"
+        if name == "session_failed" and getattr(self, "by_request", False):
+            self.fail(ev)
         nxt = None
         if s == "start":
             nxt = {"server_session_new": "new", "session_rejected": "end",
@@ -280,7 +285,8 @@ class SessionOrder:
             if name == "session_connected":
                 nxt = "out_up"
             elif name in ("tcp_closed", "tcp_failed"):
-                nxt = "out_failed" if self.attempt else "out_down"
+                by_request = ev.get("reason") == "closed by request"
+                nxt = "out_failed" if self.attempt and not by_request else "out_down"
         elif s == "out_up":
             if name == "server_session_connected":
                 nxt = "out_up2"

@@ -87,8 +87,10 @@ class SessionChecker:
             if name == "session_connected":
                 self.state = "session_up"
             elif name in ("tcp_closed", "tcp_failed"):
-                # Connected but no CSM: a failed attempt when reconnecting.
-                self.state = "attempt_failed" if self.attempt else "tcp_down"
+                # Connected but no CSM: a failed attempt when reconnecting,
+                # unless coapctl close ended it (then session_closed follows).
+                self.state = "attempt_failed" if self.attempt and not closed_by_request \
+                    else "tcp_down"
             else:
                 self.fail(ev)
         elif s == "session_up":
@@ -108,7 +110,9 @@ class SessionChecker:
             else:
                 self.fail(ev)
         elif s == "tcp_down":
-            if name in ("session_closed", "session_failed"):
+            if name == "session_failed" and closed_by_request:
+                self.fail(ev)  # a close asked for is never a failure
+            elif name in ("session_closed", "session_failed"):
                 self.state = "end" if closed_by_request else "wait"
                 self.attempt = 0
             else:
