@@ -17,7 +17,8 @@
 #
 # Environment: BUILD_DIR (default: build-bench, a Release build of its own with
 #              the bench tools; never the build/ that run.sh or test.sh use),
-#              CMAKE_ARGS (extra cmake arguments),
+#              CMAKE_ARGS (extra cmake arguments), CMAKE_BUILD_PARALLEL_LEVEL
+#              (build jobs),
 #              COAPD_ARGS (extra coapd arguments), CHURN_CLOSE (eof: the
 #              client half-closes and reads to the server's FIN, the default;
 #              drain: it reads what is there and closes).
@@ -187,7 +188,7 @@ if [[ $BUILD == 1 ]]; then
   if [[ $PEER_ONLY == 0 ]]; then
     targets+=(coapd coapctl)
   fi
-  ninja -C "$BUILD_DIR" "${targets[@]}"
+  cmake --build "$BUILD_DIR" --target "${targets[@]}"  # CMAKE_BUILD_PARALLEL_LEVEL applies
 fi
 [[ -x "$BIN/coap_load" ]] || die "$BIN/coap_load missing (build it, or set BUILD_DIR)"
 if [[ $PEER_ONLY == 0 && ! -x "$BIN/coapd" ]]; then
