@@ -369,7 +369,8 @@ class Lab:
 
     def __init__(self, ns, args=(), follow=True, **kw):
         self.ns = ns
-        self.d = Coapd(ns, args=["--udp-session-timeout", "0.5", "--mac", COAPD_MAC, *args], **kw)
+        quick = [] if "--udp-session-timeout" in args else ["--udp-session-timeout", "0.5"]
+        self.d = Coapd(ns, args=[*quick, "--mac", COAPD_MAC, *args], **kw)
         self.stream = None
         if follow:
             self.stream = EventStream(self.d.sock)
