@@ -21,7 +21,6 @@ import time
 
 import coaptcp as ct
 from netlab import Coapd, wait_for
-from soak import EventStream
 
 SERVER = ("192.0.2.2", 5683)
 COAPD_MAC = "02:00:00:c0:a9:02"
@@ -361,35 +360,82 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+class Follower:
+    """The session event stream read straight off the control socket
+    (`events` with follow): a thread only receives bytes, lines are parsed
+    when asked for, so it keeps up with 100,000 sessions' worth of events
+    (coapd disconnects a follower that lets 4 MiB pile up)."""
+
+    def __init__(self, sock_path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.connect(sock_path)
+        self.sock.sendall(b'{"v":1,"id":"follow","cmd":"events","follow":true}\n')
+        self.lock = threading.Lock()
+        self.buf = bytearray()
+        self.eof = False
+        self.parsed = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        # The answer (with the history) comes first; from then on every
+        # event is streamed, none lost or repeated.
+        wait_for(lambda: self.buf.find(b"\n") >= 0 or self.eof, timeout=10,
+                 message="the answer to events --follow")
+        assert not self.eof, "coapd closed the event stream at once"
+
+    def _read(self):
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                chunk = b""
+            with self.lock:
+                if not chunk:
+                    self.eof = True
+                    return
+                self.buf += chunk
+
+    @property
+    def events(self):
+        with self.lock:
+            end = self.buf.rfind(b"\n") + 1
+            lines, self.buf = bytes(self.buf[:end]), self.buf[end:]
+            eof = self.eof
+        for line in lines.splitlines():
+            msg = json.loads(line)
+            if "event" in msg:
+                self.parsed.append(msg["event"])
+            elif msg.get("id") == "follow":
+                assert msg.get("ok"), msg
+                self.parsed.extend(msg["result"]["events"])
+        # coapd cuts off a follower that does not read; its events are lost.
+        assert not eof or self.closing, "the event stream ended (did coapd drop it?)"
+        return self.parsed
+
+    closing = False
+
+    def close(self):
+        self.closing = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
 class Lab:
-    """A coapd with an event stream (`events --follow`, read as it comes: the
-    history keeps only 1000), and the baseline the scenario must return to.
-    UDP peers are forgotten after 0.5 s of silence, so that "sessions 0
-    after the peers left" can be checked at once."""
+    """A coapd with its event stream (Follower: the history keeps only 1000)
+    and the baseline the scenario must return to. UDP peers are forgotten
+    after 0.5 s of silence (unless the test says otherwise), so that
+    "sessions 0 after the peers left" can be checked at once."""
 
     def __init__(self, ns, args=(), follow=True, **kw):
         self.ns = ns
         quick = [] if "--udp-session-timeout" in args else ["--udp-session-timeout", "0.5"]
         self.d = Coapd(ns, args=[*quick, "--mac", COAPD_MAC, *args], **kw)
-        self.stream = None
-        if follow:
-            self.stream = EventStream(self.d.sock)
-            self._probe_stream()
+        self.stream = Follower(self.d.sock) if follow else None
         self.lwip = self.d.stats()["lwip"]
         self.fds = fd_count(self.d.pid)
         self.rss = self.d.rss_kib()
-
-    def _probe_stream(self):
-        """Waits until the stream follows: a one-byte datagram is a bad_packet
-        of no session, which the stream then shows."""
-        s = self.ns.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            def seen():
-                s.sendto(b"\x40", SERVER)
-                return any(e["event"] == "bad_packet" for e in self.stream.events)
-            wait_for(seen, timeout=10, interval=0.1, message="the event stream following")
-        finally:
-            s.close()
 
     @property
     def events(self):
@@ -455,9 +501,8 @@ class Lab:
         rc = None
         if self.d.proc.poll() is None:
             rc = self.d.stop()
-        if self.stream and self.stream.proc.poll() is None:
-            with contextlib.suppress(Exception):
-                self.stream.close()
+        if self.stream and not self.stream.closing:
+            self.stream.close()
         return rc
 
 
@@ -566,17 +611,21 @@ class Wire:
         self.sock.close()
 
 
-def paced(lab, wire, frames, batch=2000, timeout=30):
-    """Writes frames in batches, each time waiting until coapd has read about
-    as many as were written (the TAP's queue holds only txqueuelen frames)."""
-    start = lab.counters()["rx_frames"]
+def paced(lab, wire, frames, batch=2000, timeout=30, counter="rx_frames"):
+    """Writes frames in batches, each time waiting until coapd has taken in
+    about as many as were written: the TAP's queue holds only txqueuelen
+    frames, and the engine's mailbox 8 MiB. counter says where to look:
+    rx_frames (read off the TAP), or datagrams_in (handled by the engine:
+    a flood of UDP then never waits long in the mailbox, nor does a stats
+    query behind it)."""
+    start = lab.counters()[counter]
     sent = 0
     for i in range(0, len(frames), batch):
         for f in frames[i:i + batch]:
             sent += wire.send(f)
         target = start + sent - batch // 2
-        wait_for(lambda: lab.counters()["rx_frames"] >= target, timeout=timeout,
-                 message=f"coapd reading the frames ({sent} written)")
+        wait_for(lambda: lab.counters()[counter] >= target, timeout=timeout,
+                 message=f"coapd taking in the frames ({sent} written, {counter})")
     return sent
 
 

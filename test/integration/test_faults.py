@@ -666,7 +666,7 @@ def test_100000_distinct_udp_peers(lab):
     peak_sessions = 0
     peak_rss = 0
     for i in range(0, n, 10000):
-        fl.paced(l, wire, frames[i:i + 10000], batch=2000)
+        fl.paced(l, wire, frames[i:i + 10000], batch=1000, timeout=60, counter="datagrams_in")
         st = l.d.stats()
         peak_sessions = max(peak_sessions, st["sessions"])
         peak_rss = max(peak_rss, l.d.rss_kib())
