@@ -58,15 +58,28 @@ std::string Address::ip_string() const {
   if (is_v6()) {
     inet_ntop(AF_INET6, ip.data(), buf, sizeof buf);
     std::string s = buf;
-    if (zone) s += "%" + std::to_string(zone);
+    if (zone) {
+      s += '%';
+      s += std::to_string(zone);
+    }
     return s;
   }
   return "-";
 }
 
+// Strings here are built by appending, not as "x" + std::string: at -O3
+// GCC 12 (libstdc++ 12's basic_string::_M_replace, inlined from
+// operator+(const char*, string&&)) reports a bogus -Wstringop-overflow and
+// -Warray-bounds for that form, which -Werror makes fatal in Release builds
+// (scripts/bench.sh). Same in coap/message.cc describe().
 std::string Address::to_string() const {
-  if (is_v6()) return "[" + ip_string() + "]:" + std::to_string(port);
-  return ip_string() + ":" + std::to_string(port);
+  std::string s;
+  if (is_v6()) s += '[';
+  s += ip_string();
+  if (is_v6()) s += ']';
+  s += ':';
+  s += std::to_string(port);
+  return s;
 }
 
 std::size_t Address::hash(uint64_t secret) const {

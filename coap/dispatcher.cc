@@ -107,6 +107,7 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   out->resource = nullptr;
   out->observe = DispatchOutput::Observe::kNone;
   out->payload = {};
+  out->request_body = msg.payload.size();
   if (reject_unusable(msg, proto, out)) return;
 
   Resource* r = dir_.find(msg);
@@ -124,6 +125,7 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   Response resp(body_);
   Request req{msg.code, msg, body, peer, proto, session};
   r->handle(req, resp);
+  out->request_body = body.size();
   if (block1) {
     if (auto b = BlockOption::decode(msg.uint_option(opt::kBlock1).value_or(0));
         b && resp.code.is_success())

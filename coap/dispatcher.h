@@ -32,6 +32,8 @@ struct DispatchOutput {
   std::span<const uint8_t> payload;  // valid until the next dispatch
   Resource* resource = nullptr;
   Observe observe = Observe::kNone;
+  // Bytes of the request body this answers: all its Block1 blocks together.
+  std::size_t request_body = 0;
 };
 
 class Dispatcher {

@@ -229,6 +229,7 @@ class Endpoint {
   // Echo (RFC 9175) on plain UDP: whether wire may go to s as is; if not,
   // wire is replaced by a 4.01 carrying an Echo challenge.
   void limit_amplification(Session& s, const Message& m, std::size_t request_size);
+  void trim_unsafe_response(const Message& m);
   bool echo_matches(const Session& s, const Message& m) const;
 
   // Outgoing sessions (endpoint_outgoing.cc).

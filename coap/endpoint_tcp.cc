@@ -125,7 +125,9 @@ void Endpoint::on_tcp_data(ConnId conn, std::span<const uint8_t> bytes, TimePoin
 
 void Endpoint::tcp_feed(Session& s, std::span<const uint8_t> bytes) {
   s.traffic.bytes_in += bytes.size();
-  s.last_activity = now_;
+  // No last_activity here: bytes of a message still incomplete are no sign
+  // of life (a peer sending one byte a second would hold its session for
+  // ever). Each complete message is, in tcp_handle_frame().
   // Every byte handed over is consumed here: parsed now, or held in the
   // decoder (at most one partial frame, bounded by our Max-Message-Size), or
   // by TLS (at most one partial record).
@@ -155,6 +157,7 @@ void Endpoint::tcp_decode(Session& s, std::span<const uint8_t> bytes) {
 
 bool Endpoint::tcp_handle_frame(Session& s, const Message& m) {
   ++s.traffic.msgs_in;
+  s.last_activity = now_;
   if (!s.tcp->csm_received && m.code != codes::kCsm) {
     // RFC 8323 5.3: the first message of each side is its CSM.
     bad_packet(s.peer, s.id, "first message is " + m.code.str() + ", not a CSM");
@@ -262,7 +265,10 @@ void Endpoint::tcp_begin_close(Session& s, bool release, std::string reason, boo
 
 void Endpoint::tcp_finish_close(Session& s) {
   detach(s, Detach::kClose);
-  tcp_connection_ended(s, /*tcp_failed=*/false, s.tcp->close_failed || !s.tcp->established,
+  // A session that never got the peer's CSM failed, unless its close was
+  // asked for (coapctl close during the CSM wait is a close like any other).
+  tcp_connection_ended(s, /*tcp_failed=*/false,
+                       s.tcp->close_failed || (!s.tcp->established && !s.close_requested()),
                        s.tcp->close_reason);
 }
 

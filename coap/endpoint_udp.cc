@@ -175,9 +175,16 @@ bool Endpoint::echo_matches(const Session& s, const Message& m) const {
 void Endpoint::limit_amplification(Session& s, const Message& m, std::size_t request_size) {
   UdpPeerPart& peer = *s.udp;
   if (!peer.verified && echo_matches(s, m)) peer.verified = true;
+  // What the peer sent for this response: this datagram, and the Block1
+  // blocks before it.
+  request_size += out_.request_body - std::min(out_.request_body, m.payload.size());
   if (peer.verified || config_.amplification_factor == 0 ||
       wire_.size() <= config_.amplification_factor * request_size)
     return;
+  // A request that changed something has been carried out: its outcome is
+  // sent, without the representation (a GET fetches that, after an Echo
+  // round trip), rather than a challenge that would have it done twice.
+  if (m.code != codes::kGet && m.code != codes::kFetch) return trim_unsafe_response(m);
   // The request is not served after all: it must not leave an observation.
   if (out_.observe == DispatchOutput::Observe::kRegister) observe_deregister(s, m.token);
   // RFC 9175 2.4: an address not yet proven gets a small 4.01 with an Echo
@@ -195,6 +202,17 @@ void Endpoint::limit_amplification(Session& s, const Message& m, std::size_t req
     write_udp(wire_, Type::kNon, codes::kUnauthorized, next_mid(s), m.token, o, {});
   }
   ++counters_.echo_challenges;
+}
+
+void Endpoint::trim_unsafe_response(const Message& m) {
+  OptionList o;
+  for (const OptionView& v : out_.options.items())
+    if (v.number != opt::kBlock2 && v.number != opt::kSize2 && v.number != opt::kContentFormat)
+      o.add(v.number, std::span<const uint8_t>(v.data, v.length));
+  // The Message ID the full response was given (the peer's, or ours for NON).
+  const auto mid = static_cast<uint16_t>(wire_[2] << 8 | wire_[3]);
+  wire_.clear();
+  write_udp(wire_, m.type == Type::kCon ? Type::kAck : Type::kNon, out_.code, mid, m.token, o, {});
 }
 
 uint64_t Endpoint::send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid,

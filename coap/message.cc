@@ -252,22 +252,35 @@ std::string describe(const Message& m) {
   std::snprintf(buf, sizeof buf, "%s %s mid=%u tok=%s", type_name(m.type),
                 m.code.is_request() ? m.code.name() : m.code.str().c_str(), m.mid,
                 m.token.hex().c_str());
+  // Appended piece by piece, never "x" + std::string: see Address::to_string()
+  // (a GCC 12 -O3 false positive).
   std::string s = buf;
-  if (m.code.is_request()) s += " " + m.path();
+  if (m.code.is_request()) {
+    s += ' ';
+    s += m.path();
+  }
   for (const OptionView& o : m.options) {
     if (o.number == opt::kUriPath) continue;
     const OptionInfo* info = find_option_info(o.number);
-    s += " ";
+    s += ' ';
     s += info ? info->name : std::to_string(o.number);
     if (info && info->format == OptionFormat::kUint) {
-      s += "=" + std::to_string(decode_uint(o.value()).value_or(0));
+      s += '=';
+      s += std::to_string(decode_uint(o.value()).value_or(0));
     } else if (info && info->format == OptionFormat::kString) {
-      s += "=" + std::string(as_string(o.value()));
+      s += '=';
+      s += as_string(o.value());
     } else if (o.length) {
-      s += "=" + std::to_string(o.length) + "B";
+      s += '=';
+      s += std::to_string(o.length);
+      s += 'B';
     }
   }
-  if (!m.payload.empty()) s += " +" + std::to_string(m.payload.size()) + "B";
+  if (!m.payload.empty()) {
+    s += " +";
+    s += std::to_string(m.payload.size());
+    s += 'B';
+  }
   return s;
 }
 

@@ -177,7 +177,8 @@ const std::vector<OptionSpec> kOptions = {
      [](const Config& c) { return std::to_string(c.max_tcp_sessions); },
      [](const std::string& v, Config& c) { return set_whole(v, 1, kU32Max, c.max_tcp_sessions); }},
     {"tcp-idle-timeout", "S", Group::kTcp, Kind::kValue,
-     "Seconds without traffic after which a TCP session is closed; 0: never.",
+     "Seconds without traffic after which a TCP session is closed: no complete message "
+     "received (bytes of an unfinished one do not count) and nothing sent; 0: never.",
      [](const Config& c) { return format_number(c.tcp_idle_timeout); },
      [](const std::string& v, Config& c) {
        return set_seconds(v, 0.0, true, kMaxSeconds, c.tcp_idle_timeout);

@@ -1,5 +1,6 @@
 #include "lwip_tap/tap_pump.h"
 
+#include "lwip_tap/frame_filter.h"
 #include "lwip_tap/time_wait.h"
 
 #include <spdlog/spdlog.h>
@@ -10,13 +11,15 @@
 
 namespace lwip_tap {
 
-void input_frame(netif* iface, std::span<const uint8_t> frame) {
+bool input_frame(netif* iface, std::span<const uint8_t> frame) {
   assume_core_locked();
+  if (refuse_reason(frame)) return false;  // counted, not logged: a flood costs no formatting
   pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
-  if (!p) return;
+  if (!p) return true;  // out of memory: the frame is lost, like on a wire
   std::memcpy(p->payload, frame.data(), frame.size());
   reopen_time_wait(frame);
   if (iface->input(p, iface) != ERR_OK) pbuf_free(p);
+  return true;
 }
 
 TapPump::TapPump(uv_loop_t* loop, int tap_fd, Stack& stack, TransportSink& sink)
@@ -69,12 +72,14 @@ void TapPump::pump() {
   }
   if (n == 0) return;
   std::size_t trimmed = 0;
+  uint64_t refused = 0;
   {
     // One core-lock acquisition per batch; ACKs and ARP replies go out after it.
     BatchedCoreLock lock(stack_, tx_);
     sink_.begin_input_batch(coap::Clock::now());
     for (int i = 0; i < n; ++i)
-      input_frame(stack_.iface(), {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
+      refused += !input_frame(stack_.iface(),
+                              {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
     if (tcp_tw_pcbs != time_wait_head_) {
       trimmed = trim_time_wait(max_time_wait_);
@@ -84,6 +89,7 @@ void TapPump::pump() {
   }
   if (trimmed) spdlog::debug("tcp: {} TIME_WAIT pcbs beyond {} dropped", trimmed, max_time_wait_);
   rx_frames_.fetch_add(n, std::memory_order_relaxed);
+  if (refused) rx_refused_.fetch_add(refused, std::memory_order_relaxed);
   rx_batches_.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -21,10 +21,11 @@
 namespace lwip_tap {
 
 // REQUIRES core lock. Hands one received Ethernet frame to lwIP as the pump
-// does: a SYN that reopens a connection in TIME_WAIT frees the old pcb first
-// (lwip_tap/time_wait.h), then netif->input. A frame lwIP has no memory for
-// is lost, like on a wire.
-void input_frame(netif* iface, std::span<const uint8_t> frame) REQUIRES(core_lock);
+// does: a frame lwIP must not see (lwip_tap/frame_filter.h) is refused and
+// false returned; a SYN that reopens a connection in TIME_WAIT frees the old
+// pcb first (lwip_tap/time_wait.h), then netif->input. A frame lwIP has no
+// memory for is lost, like on a wire.
+bool input_frame(netif* iface, std::span<const uint8_t> frame) REQUIRES(core_lock);
 
 class TapPump {
  public:
@@ -41,6 +42,8 @@ class TapPump {
 
   uint64_t rx_frames() const { return rx_frames_.load(std::memory_order_relaxed); }
   uint64_t rx_batches() const { return rx_batches_.load(std::memory_order_relaxed); }
+  // Frames read but not given to lwIP (lwip_tap/frame_filter.h).
+  uint64_t rx_refused() const { return rx_refused_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr int kBatch = 64;
@@ -62,6 +65,7 @@ class TapPump {
   std::size_t max_time_wait_ = 1024;
   std::atomic<uint64_t> rx_frames_{0};
   std::atomic<uint64_t> rx_batches_{0};
+  std::atomic<uint64_t> rx_refused_{0};
 };
 
 }  // namespace lwip_tap

@@ -10,12 +10,15 @@
 #   --quick       smoke test: 0.5 s runs after 0.2 s warmup (default 5 s + 1 s)
 #   --runs N      runs per server and scenario (default 3)
 #   --peer-only   measure coap-server-notls only (coapd not needed)
-#   --no-build    use the binaries already in BUILD_DIR
+#   --no-build    use the binaries already in BUILD_DIR (nothing installed either)
 #   --out FILE    also write the per-run coap_load JSON lines to FILE
 #   --pin         pin the server to CPU 0 and the load generator to CPU 1
 #                 (taskset), so that both servers get exactly one core
 #
-# Environment: BUILD_DIR (default: build), CMAKE_ARGS (extra cmake arguments),
+# Environment: BUILD_DIR (default: build-bench, a Release build of its own with
+#              the bench tools; never the build/ that run.sh or test.sh use),
+#              CMAKE_ARGS (extra cmake arguments), CMAKE_BUILD_PARALLEL_LEVEL
+#              (build jobs),
 #              COAPD_ARGS (extra coapd arguments), CHURN_CLOSE (eof: the
 #              client half-closes and reads to the server's FIN, the default;
 #              drain: it reads what is there and closes).
@@ -76,7 +79,7 @@ fi
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-BUILD_DIR="${BUILD_DIR:-build}"
+BUILD_DIR="${BUILD_DIR:-build-bench}"
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 BIN="$BUILD_DIR/bin"
 
@@ -97,6 +100,12 @@ log() { echo "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (ip netns)"
+if [[ $BUILD == 1 ]]; then
+  # What the build and the runs need: the build packages, and the peer.
+  "$ROOT/scripts/install-deps.sh" --runtime-only
+  dpkg-query -W -f='${Status}' libcoap3-bin 2>/dev/null | grep -q "install ok installed" ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libcoap3-bin
+fi
 command -v ip >/dev/null || die "ip (iproute2) not found"
 command -v "$PEER_SERVER" >/dev/null ||
   die "$PEER_SERVER not found: apt-get install libcoap3-bin"
@@ -173,12 +182,13 @@ ns_create() {
 if [[ $BUILD == 1 ]]; then
   log "building in $BUILD_DIR"
   # shellcheck disable=SC2086  # CMAKE_ARGS is a list of words
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOAPD_BUILD_TESTS=OFF \
+    -DCOAPD_BUILD_BENCH=ON ${CMAKE_ARGS:-} >/dev/null
   targets=(coap_load)
   if [[ $PEER_ONLY == 0 ]]; then
     targets+=(coapd coapctl)
   fi
-  ninja -C "$BUILD_DIR" "${targets[@]}"
+  cmake --build "$BUILD_DIR" --target "${targets[@]}"  # CMAKE_BUILD_PARALLEL_LEVEL applies
 fi
 [[ -x "$BIN/coap_load" ]] || die "$BIN/coap_load missing (build it, or set BUILD_DIR)"
 if [[ $PEER_ONLY == 0 && ! -x "$BIN/coapd" ]]; then

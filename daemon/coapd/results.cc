@@ -22,6 +22,7 @@ control::NamedCounts pcb_counts(const lwip_tap::PcbCounts& p) {
 control::NamedCounts endpoint_counts(const coap::EndpointCounters& c, lwip_tap::Stack& stack,
                                      const lwip_tap::TapPump* pump) {
   return {{"rx_frames", pump ? pump->rx_frames() : 0},
+          {"rx_refused", pump ? pump->rx_refused() : 0},
           {"tx_frames", stack.tx_frames()},
           {"tx_errors", stack.tx_errors()},
           {"datagrams_in", c.datagrams_in},

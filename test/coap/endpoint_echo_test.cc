@@ -8,6 +8,20 @@ namespace {
 
 using namespace coap::test;
 
+// POST runs a job and answers with a long report.
+class ReportResource final : public Resource {
+ public:
+  ReportResource() : Resource("/report", {}) {}
+  bool allows(Code m) const override { return m == codes::kPost; }
+  void handle(const Request&, Response& resp) override {
+    ++runs;
+    resp.code = codes::kChanged;
+    resp.content_format = 0;
+    resp.set_payload(std::string(500, 'r'));
+  }
+  int runs = 0;
+};
+
 class EndpointEchoTest : public EndpointTest {
  protected:
   void SetUp() override {
@@ -73,6 +87,54 @@ TEST_F(EndpointEchoTest, AChallengedObserveLeavesNoObservation) {
                             path_opts("/echo") + opt_uint(opt::kObserve, 0)));
   EXPECT_EQ(one_udp(kUdpPeer2).code, codes::kUnauthorized);
   EXPECT_EQ(ep().observation_count(), 0u);
+}
+
+TEST_F(EndpointEchoTest, ALargeAnswerToAPostIsItsOutcomeNotAChallenge) {
+  // A POST is carried out whatever the size of its answer: a challenge would
+  // have it done twice (or, for the last block of an upload, fail). The peer
+  // gets the outcome without the representation.
+  auto report = std::make_unique<ReportResource>();
+  ReportResource* r = report.get();
+  dir.add(std::move(report));
+  const auto request = udp_msg(Type::kCon, codes::kPost, 1, tok({9}), path_opts("/report"), "go");
+  udp_in(kUdpPeer, request);
+  const Decoded d = one_udp();
+  EXPECT_EQ(d.code, codes::kChanged);
+  EXPECT_TRUE(d.payload.empty());
+  EXPECT_FALSE(d.has(opt::kContentFormat));
+  EXPECT_LE(d.wire_size, 3 * request.size());
+  EXPECT_EQ(r->runs, 1);
+  EXPECT_EQ(ep().counters().echo_challenges, 0u);
+  // The same POST from a proven address gets the whole answer.
+  udp_in(kUdpPeer, get_core(2));
+  const std::vector<uint8_t> echo = *one_udp().value(opt::kEcho);
+  udp_in(kUdpPeer, get_core(3, &echo));
+  one_udp();
+  udp_in(kUdpPeer, udp_msg(Type::kCon, codes::kPost, 4, tok({9}), path_opts("/report"), "go"));
+  EXPECT_EQ(one_udp().payload.size(), 500u);
+  EXPECT_EQ(r->runs, 2);
+}
+
+TEST_F(EndpointEchoTest, TheLastBlockOfAnUploadIsMeasuredAgainstTheWholeUpload) {
+  const std::string block(64, 'b');
+  for (uint32_t num = 0; num < 8; ++num) {
+    udp_in(kUdpPeer, udp_msg(Type::kCon, codes::kPut, static_cast<uint16_t>(10 + num), tok({3}),
+                             path_opts("/echo") +
+                                 opt_uint(opt::kBlock1, BlockOption{num, num < 7, 2}.encode()),
+                             block));
+    const Decoded r = one_udp();
+    EXPECT_EQ(r.code, num < 7 ? codes::kContinue : codes::kChanged) << num;
+    if (num == 7) {
+      EXPECT_GT(r.payload.size(), 3 * 80u);  // more than three times this datagram
+      EXPECT_GT(r.wire_size, 3 * 80u);
+    }
+  }
+  // Its answer echoes all 512 bytes, more than three times the last block,
+  // and yet it came whole (above). Reading the body from another address
+  // still needs the proof.
+  udp_in(kUdpPeer2, udp_msg(Type::kCon, codes::kGet, 30, tok({4}), path_opts("/echo")));
+  EXPECT_EQ(one_udp(kUdpPeer2).code, codes::kUnauthorized);
+  EXPECT_EQ(ep().counters().echo_challenges, 1u);
 }
 
 TEST_F(EndpointEchoTest, AClientRepeatsARequestWithTheEchoItIsGiven) {

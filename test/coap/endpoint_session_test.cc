@@ -253,6 +253,37 @@ TEST_F(EndpointSessionTest, CloseWhileWaitingToReconnect) {
   EXPECT_EQ(events(), Events{});
 }
 
+TEST_F(EndpointSessionTest, CloseWhileWaitingForThePeersCsm) {
+  // The connection is up, the peer's CSM not there yet: a close by request
+  // is a close (Release, FIN), not a failure, on the first attempt and on a
+  // reconnect attempt alike.
+  for (const bool reconnecting : {false, true}) {
+    const SessionId id = open(spec_to());
+    if (reconnecting) {
+      tcp_error(net.last_connect(), TcpError::kReset);
+      advance(seconds(1));
+      EXPECT_EQ(events(), (Events{"tcp_failed", "session_failed", "reconnecting(1)"}));
+    }
+    const ConnId c = net.last_connect();
+    ep().on_tcp_connected(c, kLocal, now);
+    EXPECT_EQ(events(), Events{"tcp_connected"});
+    EXPECT_TRUE(ep().close_session(id, now));
+    const auto f = frames(c);
+    ASSERT_EQ(f.size(), 2u);
+    EXPECT_EQ(f[0].code, codes::kCsm);
+    EXPECT_EQ(f[1].code, codes::kRelease);
+    EXPECT_EQ(net.count("close", c), 1u);
+    expect_session(id);
+    EXPECT_EQ(events(), (Events{"tcp_closed", "session_closed"})) << "reconnecting " << reconnecting;
+    EXPECT_EQ(listener.last().reason, "closed by request");
+    EXPECT_EQ(ep().session_count(), 0u);
+    const std::size_t connects = net.connects().size();
+    advance(seconds(3600));
+    EXPECT_EQ(net.connects().size(), connects);
+    EXPECT_EQ(events(), Events{});
+  }
+}
+
 TEST_F(EndpointSessionTest, CloseEstablishedSendsReleaseAndDoesNotReconnect) {
   const SessionId id = open(spec_to());
   const ConnId c = net.last_connect();

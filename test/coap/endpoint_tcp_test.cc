@@ -426,6 +426,25 @@ TEST_F(EndpointTcpTest, IdleSessionIsReleasedAndClosed) {
   EXPECT_EQ(listener.events[listener.events.size() - 2].reason, "idle timeout");
 }
 
+TEST_F(EndpointTcpTest, BytesOfAnUnfinishedMessageDoNotPostponeTheIdleTimeout) {
+  // A slowloris peer: one byte of a request every 10 s never completes it,
+  // and must not hold its session (and a slot under --max-tcp-sessions).
+  config.tcp_idle_timeout = seconds(30);
+  const TimePoint t0 = now;
+  const ConnId c = accept_established();
+  const auto g = get("/time", tok({1}));
+  for (std::size_t i = 0; i + 1 < g.size() && now < t0 + seconds(29); ++i) {
+    advance(seconds(10));
+    tcp_in(c, std::span<const uint8_t>(g).subspan(i, 1));
+  }
+  advance_to(t0 + seconds(30));
+  const auto f = frames(c);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].code, codes::kRelease);
+  EXPECT_EQ(net.ops(c), std::vector<std::string>{"close"});
+  EXPECT_EQ(listener.events[listener.events.size() - 2].reason, "idle timeout");
+}
+
 TEST_F(EndpointTcpTest, PeerFinInsideAFrame) {
   const ConnId c = accept_established();
   const auto g = get("/time", tok({1}));

@@ -80,6 +80,34 @@ class Frame:
         return f"Frame({code_str(self.code)}, tok={self.token.hex()}, {len(self.payload)}B)"
 
 
+def parse_options(rest):
+    """Options and payload of a message body (the bytes after the token):
+    returns ([(number, value)], payload). Shared with CoAP over UDP."""
+    options, payload, number, i = [], b"", 0, 0
+    while i < len(rest):
+        if rest[i] == 0xFF:
+            payload = rest[i + 1:]
+            break
+        d, l = rest[i] >> 4, rest[i] & 15
+        i += 1
+        if d == 13:
+            d = rest[i] + 13
+            i += 1
+        elif d == 14:
+            d = struct.unpack("!H", rest[i:i + 2])[0] + 269
+            i += 2
+        if l == 13:
+            l = rest[i] + 13
+            i += 1
+        elif l == 14:
+            l = struct.unpack("!H", rest[i:i + 2])[0] + 269
+            i += 2
+        number += d
+        options.append((number, rest[i:i + l]))
+        i += l
+    return options, payload
+
+
 def parse_frames(buf):
     """Returns (frames, rest)."""
     frames = []
@@ -100,29 +128,7 @@ def parse_frames(buf):
             break
         c = buf[1 + ext]
         token = buf[2 + ext:2 + ext + tkl]
-        rest = buf[2 + ext + tkl:total]
-        options, payload, number, i = [], b"", 0, 0
-        while i < len(rest):
-            if rest[i] == 0xFF:
-                payload = rest[i + 1:]
-                break
-            d, l = rest[i] >> 4, rest[i] & 15
-            i += 1
-            if d == 13:
-                d = rest[i] + 13
-                i += 1
-            elif d == 14:
-                d = struct.unpack("!H", rest[i:i + 2])[0] + 269
-                i += 2
-            if l == 13:
-                l = rest[i] + 13
-                i += 1
-            elif l == 14:
-                l = struct.unpack("!H", rest[i:i + 2])[0] + 269
-                i += 2
-            number += d
-            options.append((number, rest[i:i + l]))
-            i += l
+        options, payload = parse_options(buf[2 + ext + tkl:total])
         frames.append(Frame(c, token, options, payload, total))
         buf = buf[total:]
     return frames, buf

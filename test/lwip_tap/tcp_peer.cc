@@ -46,7 +46,7 @@ bool TcpPeer::sync() {
 
 void TcpPeer::inject(const std::vector<uint8_t>& frame) {
   CoreLock lock;
-  if (!raw_input_) return input_frame(iface_, frame);
+  if (!raw_input_) return (void)input_frame(iface_, frame);
   pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
   ASSERT_NE(p, nullptr);
   std::memcpy(p->payload, frame.data(), frame.size());
