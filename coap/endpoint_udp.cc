@@ -8,7 +8,7 @@ namespace coap {
 
 Session& Endpoint::udp_session(const Address& peer, Role role, UdpSocket socket) {
   if (Session* s = sessions_.by_udp_peer(peer, socket)) {
-    s->last_activity = now_;
+    sessions_.touch(*s, now_);
     return *s;
   }
   if (sessions_.udp_count() >= config_.max_udp_sessions) {
@@ -79,7 +79,7 @@ void Endpoint::handle_udp(const Address& from, Session* known, std::span<const u
 
 void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw) {
   ++counters_.requests;
-  s.last_activity = now_;
+  sessions_.touch(s, now_);
   s.traffic.received(raw.size());
   std::span<const uint8_t> cached;
   const uint8_t space = static_cast<uint8_t>(s.socket());
@@ -121,7 +121,7 @@ void Endpoint::reply_udp(Session& s, const Message& m, std::span<const uint8_t> 
 
 void Endpoint::handle_udp_response(Session& s, const Message& m, std::size_t size) {
   s.traffic.received(size);
-  s.last_activity = now_;
+  sessions_.touch(s, now_);
   std::span<const uint8_t> cached;
   const uint8_t space = static_cast<uint8_t>(s.socket());
   if (dedup_.lookup(s.peer, m.mid, now_, &cached, space) == DedupCache::Hit::kSeenWithResponse) {
@@ -143,7 +143,7 @@ void Endpoint::handle_udp_response(Session& s, const Message& m, std::size_t siz
 
 void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, std::size_t size) {
   s.traffic.received(size);
-  s.last_activity = now_;
+  sessions_.touch(s, now_);
   std::optional<ConTracker::Transmission> t = cons_.answered(s.id, m.mid);
   if (t && m.type == Type::kAck) s.udp->verified = true;  // it got our CON
   if (!t) {

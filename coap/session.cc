@@ -45,12 +45,32 @@ void SessionTable::unbind_conn(Session& s) {
 }
 
 void SessionTable::bind_udp(Session& s) {
-  (s.socket() == UdpSocket::kSecure ? dtls_ : udp_).emplace(s.peer, s.id);
+  if (s.socket() == UdpSocket::kSecure) {
+    dtls_.emplace(s.peer, s.id);
+    return;
+  }
+  if (!udp_.emplace(s.peer, s.id).second) return;
+  s.udp->quiet_order = quiet_order_.insert(quiet_order_.end(), s.id);
+}
+
+void SessionTable::touch(Session& s, TimePoint now) {
+  s.last_activity = now;
+  if (s.proto != Proto::kUdp || s.socket() != UdpSocket::kPlain) return;
+  auto it = udp_.find(s.peer);
+  if (it == udp_.end() || it->second != s.id) return;
+  quiet_order_.splice(quiet_order_.end(), quiet_order_, s.udp->quiet_order);
 }
 
 void SessionTable::retire(Session& s) {
   unbind_conn(s);
-  if (s.proto == Proto::kUdp) (s.socket() == UdpSocket::kSecure ? dtls_ : udp_).erase(s.peer);
+  if (s.proto == Proto::kUdp && s.socket() == UdpSocket::kSecure) dtls_.erase(s.peer);
+  if (s.proto == Proto::kUdp && s.socket() == UdpSocket::kPlain) {
+    auto it = udp_.find(s.peer);
+    if (it != udp_.end() && it->second == s.id) {
+      quiet_order_.erase(s.udp->quiet_order);
+      udp_.erase(it);
+    }
+  }
   auto it = sessions_.find(s.id);
   graveyard_.push_back(std::move(it->second));
   sessions_.erase(it);
@@ -71,29 +91,29 @@ std::vector<SessionId> SessionTable::ids() const {
 }
 
 Session* SessionTable::quietest_udp() const {
-  Session* oldest = nullptr;
-  for (const auto& [peer, id] : udp_) {
-    Session* s = find(id);
-    if (!s->busy() && (!oldest || s->last_activity < oldest->last_activity)) oldest = s;
-  }
-  return oldest;
+  for (SessionId id : quiet_order_)
+    if (Session* s = find(id); !s->busy()) return s;
+  return nullptr;
 }
 
 std::vector<Session*> SessionTable::expired_udp(TimePoint now, Duration timeout,
                                                 TimePoint* next) const {
   std::vector<Session*> expired;
-  for (const auto* map : {&udp_, &dtls_}) {
-    for (const auto& [peer, id] : *map) {
-      Session* s = find(id);
-      if (s->busy() || s->outgoing) continue;  // outgoing: kept up until closed
-      const TimePoint expiry = s->last_activity + timeout;
-      if (expiry <= now) {
-        expired.push_back(s);
-      } else {
-        *next = std::min(*next, expiry);
-      }
+  auto check = [&](Session* s) {
+    if (s->busy() || s->outgoing) return true;  // outgoing: kept up until closed
+    const TimePoint expiry = s->last_activity + timeout;
+    if (expiry > now) {
+      *next = std::min(*next, expiry);
+      return false;
     }
-  }
+    expired.push_back(s);
+    return true;
+  };
+  // Plain UDP in the order of last activity: the first one not expired ends
+  // the walk, so a sweep costs what expires, not what is there.
+  for (SessionId id : quiet_order_)
+    if (!check(find(id))) break;
+  for (const auto& [peer, id] : dtls_) check(find(id));
   return expired;
 }
 

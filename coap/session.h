@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,8 @@ struct Traffic {
 
 struct UdpPeerPart {
   uint16_t next_mid = 0;  // next Message ID for messages coapd originates
+  // Place in SessionTable's order of plain UDP sessions, quietest first.
+  std::list<SessionId>::iterator quiet_order;
   UdpSocket socket = UdpSocket::kPlain;
   // The peer's address is proven (RFC 9175 2.4): it echoed our Echo value,
   // or answered a message of ours. Until then responses are at most
@@ -141,6 +144,8 @@ class SessionTable {
   void unbind_conn(Session& s);
   // A UDP session (of its udp->socket), for by_udp_peer().
   void bind_udp(Session& s);
+  // The session has just heard from its peer (or sent to it).
+  void touch(Session& s, TimePoint now);
 
   // Takes s out of every index. It stays valid until reap().
   void retire(Session& s);
@@ -153,7 +158,9 @@ class SessionTable {
   // Ids in ascending order (the order sessions were created in).
   std::vector<SessionId> ids() const;
   // The plain UDP session silent longest that nothing keeps alive, or
-  // nullptr.
+  // nullptr. Costs one step per busy session quieter than it, not one per
+  // session: plain UDP sessions are kept in the order they were last
+  // touched.
   Session* quietest_udp() const;
   // UDP and DTLS sessions silent for `timeout` at `now` and not busy; *next
   // is lowered to the earliest time another one expires.
@@ -171,6 +178,7 @@ class SessionTable {
   std::unordered_map<ConnId, SessionId> conns_;
   std::unordered_map<Address, SessionId, AddressHash> udp_;
   std::unordered_map<Address, SessionId, AddressHash> dtls_;
+  std::list<SessionId> quiet_order_;  // plain UDP sessions, least recently touched first
 };
 
 }  // namespace coap

@@ -206,13 +206,35 @@ bool ControlServer::take_input(Client& c, std::string_view bytes) {
     return false;
   }
   const std::size_t cost = c.reader.capacity() + kAllocOverhead;
-  total_cost_ = total_cost_ - c.input_cost + cost;
-  c.input_cost = cost;
-  if (total_cost_ > kMaxTotalCost) {
+  if (cost > c.input_cost && !make_room(cost - c.input_cost, id)) {
     spdlog::warn("control: clients hold {} bytes, more than {}; disconnecting client {}",
                  total_cost_, kMaxTotalCost, id);
     close_client(id);
     return false;
+  }
+  total_cost_ = total_cost_ - c.input_cost + cost;
+  c.input_cost = cost;
+  return true;
+}
+
+// Over the total bound, the client holding most goes first (one that never
+// reads its events, most likely), not whichever asked last: a client that
+// reads keeps its place however many others do not.
+bool ControlServer::make_room(std::size_t need, uint64_t requester) {
+  while (total_cost_ - releasing_ + need > kMaxTotalCost) {
+    uint64_t largest = 0;
+    std::size_t most = 0;
+    for (const auto& [id, c] : clients_) {
+      if (c->queued_cost + c->input_cost > most) {
+        most = c->queued_cost + c->input_cost;
+        largest = id;
+      }
+    }
+    if (largest == 0 || largest == requester) return false;
+    spdlog::warn("control: clients hold {} bytes, more than {}; disconnecting client {}, which "
+                 "holds {} (most of all)",
+                 total_cost_ - releasing_, kMaxTotalCost, largest, most);
+    close_client(largest);
   }
   return true;
 }
@@ -258,8 +280,7 @@ void ControlServer::send_line(uint64_t client, const nlohmann::json& msg) {
   auto* w = new WriteReq;
   w->data = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   w->cost = sizeof(WriteReq) + w->data.capacity() + 2 * kAllocOverhead;
-  if (c.queued_cost + c.input_cost + w->cost > kMaxClientCost ||
-      total_cost_ + w->cost > kMaxTotalCost) {
+  if (c.queued_cost + c.input_cost + w->cost > kMaxClientCost || !make_room(w->cost, client)) {
     spdlog::warn("control: client {} does not read its replies ({} bytes queued, {} for all "
                  "clients); disconnecting it",
                  client, c.queued_cost, total_cost_);
@@ -287,7 +308,11 @@ void ControlServer::on_written(uv_write_t* req, int status) {
   ControlServer* self = h->server;
   self->total_cost_ -= w->cost;
   auto it = self->clients_.find(h->id);
-  if (it != self->clients_.end()) it->second->queued_cost -= w->cost;
+  if (it != self->clients_.end()) {
+    it->second->queued_cost -= w->cost;
+  } else {
+    self->releasing_ -= w->cost;  // a write of a client already closed
+  }
   delete w;
   // A failed write is how a follower that no longer reads is noticed (its
   // reading side may be shut already).
@@ -314,7 +339,9 @@ ControlServer::ClientHandle* ControlServer::detach_client(uint64_t client) {
   if (it == clients_.end()) return nullptr;
   ClientHandle* handle = it->second->handle;
   const bool was_following = it->second->following;
-  total_cost_ -= it->second->input_cost;  // queued writes are given back as they complete
+  total_cost_ -= it->second->input_cost;
+  // Its queued writes are given back as they complete (or are cancelled).
+  releasing_ += it->second->queued_cost;
   clients_.erase(it);
   if (was_following && on_unfollow_) on_unfollow_();
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle->pipe));

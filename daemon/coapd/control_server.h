@@ -58,8 +58,12 @@ class ControlServer {
   using Handler =
       std::function<void(control::Command cmd, const nlohmann::json& request, Responder r)>;
 
+  // Memory the control socket may hold (lines read, answers and events
+  // queued, with their allocation overhead): per client, so that one large
+  // answer (sessions of 10,000 peers) fits; in all, so that clients that
+  // never read cannot grow coapd by more than this.
   static constexpr std::size_t kMaxClientCost = 4 << 20;
-  static constexpr std::size_t kMaxTotalCost = 64 << 20;
+  static constexpr std::size_t kMaxTotalCost = 24 << 20;
   static constexpr std::size_t kMaxClients = 4096;
 
   ControlServer(uv_loop_t* loop, std::string path, Handler handler);
@@ -115,6 +119,9 @@ class ControlServer {
   void accept_client(uv_stream_t* server);
   // Feeds received bytes; false when the client was closed for it.
   bool take_input(Client& c, std::string_view bytes);
+  // Closes the clients holding most until `need` more bytes fit in the total
+  // bound; false if the requester itself holds most.
+  bool make_room(std::size_t need, uint64_t requester);
   void handle_line(Client& c, const std::string& line);
   void send_line(uint64_t client, const nlohmann::json& msg);
   // A Responder's answer: sent, and the client closed if it is done.
@@ -137,6 +144,7 @@ class ControlServer {
   uint64_t next_client_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
   std::size_t total_cost_ = 0;
+  std::size_t releasing_ = 0;  // part of total_cost_ that closed clients' writes hold
   // Clients being shut down (their last replies still being written). One
   // that does not read would keep the loop alive: stop() closes what is left
   // after kDrainTimeMs.

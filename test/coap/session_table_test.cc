@@ -92,5 +92,36 @@ TEST_F(SessionTableTest, ExpiredUdpReportsTheNextExpiry) {
   EXPECT_TRUE(table.expired_udp(kT0 + seconds(35), seconds(30), &next).empty());
 }
 
+TEST_F(SessionTableTest, TouchingASessionMakesItTheLastToGo) {
+  Session& a = udp(kA, kT0);
+  Session& b = udp(kB, kT0 + seconds(1));
+  const Address kC = Address::v4(192, 0, 2, 12, 1000);
+  Session& c = udp(kC, kT0 + seconds(2));
+  EXPECT_EQ(table.quietest_udp(), &a);
+  table.touch(a, kT0 + seconds(3));
+  EXPECT_EQ(table.quietest_udp(), &b);
+  table.retire(b);
+  EXPECT_EQ(table.quietest_udp(), &c);
+  // Expiry follows the same order: c went quiet at 2 s, a at 3 s.
+  TimePoint next = kNever;
+  auto expired = table.expired_udp(kT0 + seconds(32), seconds(30), &next);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0], &c);
+  EXPECT_EQ(next, kT0 + seconds(33));
+  table.reap();
+}
+
+TEST_F(SessionTableTest, ADtlsSessionIsNeitherEvictedNorInThePlainOrder) {
+  Session& d = table.create(Proto::kUdp, Role::kServer, kA, kT0);
+  d.udp.emplace();
+  d.udp->socket = UdpSocket::kSecure;
+  table.bind_udp(d);
+  EXPECT_EQ(table.quietest_udp(), nullptr);  // only plain peers are forgotten to make room
+  table.touch(d, kT0 + seconds(1));
+  EXPECT_EQ(table.by_udp_peer(kA, UdpSocket::kSecure), &d);
+  TimePoint next = kNever;
+  EXPECT_EQ(table.expired_udp(kT0 + seconds(40), seconds(30), &next).size(), 1u);
+}
+
 }  // namespace
 }  // namespace coap
