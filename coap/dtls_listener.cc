@@ -1,7 +1,25 @@
 // DtlsListener: the stateless cookie exchange in front of DTLS sessions.
+#include <optional>
+
 #include "coap/security_internal.h"
 
 namespace coap {
+namespace {
+
+// The cookie of a datagram that starts with a whole ClientHello (DTLS record
+// header 13 bytes, handshake header 12, then version 2, random 32, session
+// id, cookie); nullopt for anything else.
+std::optional<std::span<const uint8_t>> hello_cookie(std::span<const uint8_t> d) {
+  constexpr std::size_t kBody = 13 + 12;
+  if (d.size() < kBody + 2 + 32 + 1 || d[0] != 22 || d[13] != 1) return std::nullopt;
+  if (d[19] != 0 || d[20] != 0 || d[21] != 0) return std::nullopt;  // a later fragment
+  std::size_t at = kBody + 2 + 32;
+  at += 1 + d[at];  // session id
+  if (at >= d.size() || at + 1 + d[at] > d.size()) return std::nullopt;
+  return d.subspan(at + 1, d[at]);
+}
+
+}  // namespace
 
 struct DtlsListener::Impl {
   explicit Impl(SecurityContext::Impl& c) : ctx(c) {}
@@ -30,9 +48,22 @@ Result<std::unique_ptr<DtlsListener>> DtlsListener::create(SecurityContext& ctx)
 }
 
 DtlsListener::Outcome DtlsListener::accept(
-    const Address& peer, std::span<const uint8_t> datagram, TimePoint now,
+    const Address& peer, std::span<const uint8_t> datagram, TimePoint now, bool room,
     const std::function<void(std::span<const uint8_t>)>& send) {
   Outcome out;
+  if (!room) {
+    // No handshake may start: a ClientHello with a valid cookie is refused
+    // before anything is computed or sent for it. (One without a cookie still
+    // gets its HelloVerifyRequest below: stateless, and it costs no state.)
+    const auto cookie = hello_cookie(datagram);
+    const TransportId id = transport_id(peer);
+    if (cookie && !cookie->empty() &&
+        mbedtls_ssl_cookie_check(&impl_->ctx.cookies, cookie->data(), cookie->size(), id.data(),
+                                 id.size()) == 0) {
+      out.kind = Outcome::Kind::kRefused;
+      return out;
+    }
+  }
   MbedChannel& c = *impl_->pending;
   if (Status st = c.reset_for(peer); !st) {
     out.why = st.error();

@@ -115,15 +115,21 @@ void Endpoint::accept_dtls(const Address& from, std::span<const uint8_t> bytes) 
     io_.send_datagram(UdpSocket::kSecure, from, b);
     ++counters_.datagrams_out;
   };
-  DtlsListener::Outcome o = dtls_listener_->accept(from, bytes, now_, send);
-  if (o.kind == DtlsListener::Outcome::Kind::kCookieSent) {
+  // Only a peer that returned its cookie counts against the limit (spoofed
+  // addresses never get that far); beyond it, it is refused before anything
+  // is computed or sent for its handshake.
+  const bool room = handshaking_ < config_.max_handshakes;
+  DtlsListener::Outcome o = dtls_listener_->accept(from, bytes, now_, room, send);
+  using Kind = DtlsListener::Outcome::Kind;
+  if (o.kind == Kind::kCookieSent) {
     ++counters_.dtls_cookies_sent;
     return;
   }
-  if (o.kind == DtlsListener::Outcome::Kind::kDropped) return bad_packet(from, 0, "DTLS: " + o.why);
-  // Only a peer that returned its cookie counts against the limit (spoofed
-  // addresses never get this far); beyond it, its channel is dropped.
-  if (handshake_refused(from)) return;
+  if (o.kind == Kind::kDropped) return bad_packet(from, 0, "DTLS: " + o.why);
+  if (o.kind == Kind::kRefused) {
+    handshake_refused(from);  // says so: handshake_failed, reason limit
+    return;
+  }
   Session& s = new_session(Proto::kUdp, Role::kServer, from);
   s.accepted = true;
   s.udp->socket = UdpSocket::kSecure;

@@ -98,6 +98,8 @@ void Endpoint::on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& pe
   emit(EventKind::kServerSessionNew, s);
   emit(EventKind::kTcpConnected, s);
   if (kind != ListenerKind::kSecure) return tcp_connection_up(s);
+  // Beyond --max-handshakes: FIN before a byte of TLS is spent on it.
+  if (handshake_refused(peer)) return tcp_begin_close(s, false, "handshake limit", true);
   if (Status st = start_secure_server(s); !st) {
     bad_packet(peer, s.id, st.error());
     tcp_begin_close(s, false, "no TLS: " + st.error(), true);

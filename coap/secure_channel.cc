@@ -108,13 +108,8 @@ void MbedChannel::adopt_config(std::unique_ptr<mbedtls_ssl_config> conf,
 Status MbedChannel::reset_for(const Address& peer) {
   int rc = mbedtls_ssl_session_reset(&ssl_);
   if (rc != 0) return error("cannot reset the DTLS context: ", mbedtls_error_text(rc));
-  // The cookie binds the client's address and port (RFC 6347 4.2.1).
-  unsigned char id[19];
-  std::memcpy(id, peer.ip.data(), 16);
-  id[16] = static_cast<unsigned char>(peer.port >> 8);
-  id[17] = static_cast<unsigned char>(peer.port);
-  id[18] = peer.zone;
-  rc = mbedtls_ssl_set_client_transport_id(&ssl_, id, sizeof id);
+  const TransportId id = transport_id(peer);
+  rc = mbedtls_ssl_set_client_transport_id(&ssl_, id.data(), id.size());
   if (rc != 0) return error("cannot bind the cookie to the peer: ", mbedtls_error_text(rc));
   datagrams_.clear();
   state_ = State::kHandshake;

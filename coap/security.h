@@ -158,12 +158,14 @@ class DtlsListener {
       kCookieSent,  // a HelloVerifyRequest went out (through `send`)
       kDropped,     // not a ClientHello we can answer
       kAccepted,    // cookie valid: `channel` continues the handshake
+      kRefused,     // cookie valid, but there was no room for a handshake
     } kind = Kind::kDropped;
     std::unique_ptr<SecureChannel> channel;
     std::string why;  // kDropped: a sentence
   };
   // A datagram from `peer`, which has no session. `send` transmits to it.
-  Outcome accept(const Address& peer, std::span<const uint8_t> datagram, TimePoint now,
+  // Without `room` a handshake may not start: a valid cookie is refused.
+  Outcome accept(const Address& peer, std::span<const uint8_t> datagram, TimePoint now, bool room,
                  const std::function<void(std::span<const uint8_t>)>& send);
 
   struct Impl;

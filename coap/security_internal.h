@@ -2,6 +2,9 @@
 // other file includes mbedTLS.
 #pragma once
 
+#include <array>
+#include <cstring>
+
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
@@ -51,6 +54,18 @@ struct SecurityContext::Impl {
 
 // Applies what every configuration of coapd shares: the RNG, timeouts.
 void configure_common(mbedtls_ssl_config& conf, SecurityContext::Impl& ctx, bool datagram);
+
+// What a DTLS cookie is bound to: the client's address and port (RFC 6347
+// 4.2.1).
+using TransportId = std::array<unsigned char, 19>;
+inline TransportId transport_id(const Address& peer) {
+  TransportId id{};
+  std::memcpy(id.data(), peer.ip.data(), 16);
+  id[16] = static_cast<unsigned char>(peer.port >> 8);
+  id[17] = static_cast<unsigned char>(peer.port);
+  id[18] = peer.zone;
+  return id;
+}
 
 // The one SecureChannel implementation: a client, a TLS server, or a DTLS
 // server that starts life inside a DtlsListener.

@@ -130,12 +130,36 @@ TEST_F(EndpointSecureTest, HandshakesBeyondTheLimitAreRefusedAndCounted) {
   move_datagrams(other, *server_, other_addr);  // a cookie, as for anybody
   EXPECT_EQ(server_->ep->counters().dtls_cookies_sent, 2u);
   move_datagrams(*server_, other, kServerAddr);
+  server_->net.datagrams.clear();
   move_datagrams(other, *server_, other_addr);  // with its cookie: refused
+  // ... before its handshake cost anything: no server flight went out.
+  EXPECT_TRUE(server_->net.datagrams.empty());
   const Event* refused = server_->last(EventKind::kHandshakeFailed);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->reason, "limit");
   EXPECT_EQ(server_->ep->counters().handshake_failures, 1u);
   other.ep->shutdown(now);
+}
+
+TEST_F(EndpointSecureTest, TlsConnectionsBeyondTheHandshakeLimitAreClosed) {
+  Credentials c;
+  c.ca_pem = read_cert("ca.pem");
+  make(c, cert_server());
+  server_->config.max_handshakes = 1;
+  server_->ep = std::make_unique<Endpoint>(server_->config, server_->dir, server_->net,
+                                           server_->listener, 3);
+  ASSERT_TRUE(server_->ep->set_security(server_->security.get()).ok());
+  const Address second = Address::v4(192, 0, 2, 9, 41000);
+  server_->ep->on_tcp_accepted(1, ListenerKind::kSecure, kClientAddr, kServerAddr, now);
+  server_->events();
+  server_->ep->on_tcp_accepted(2, ListenerKind::kSecure, second, kServerAddr, now);
+  EXPECT_EQ(server_->events(), (Events{"server_session_new", "tcp_connected", "handshake_failed",
+                                       "tcp_closed", "session_failed", "server_session_del"}));
+  EXPECT_EQ(server_->last(EventKind::kHandshakeFailed)->reason, "limit");
+  EXPECT_EQ(server_->net.count("close", 2), 1u);  // FIN, not RST
+  EXPECT_EQ(server_->net.count("abort", 2), 0u);
+  EXPECT_EQ(server_->ep->counters().handshake_failures, 1u);
+  server_->ep->on_tcp_peer_closed(1, now);
 }
 
 }  // namespace

@@ -96,7 +96,7 @@ class SecurityTest : public ::testing::Test {
     for (int i = 0; i < 4 && !client_end.out.empty(); ++i) {
       auto hello = std::move(client_end.out.front());
       client_end.out.pop_front();
-      DtlsListener::Outcome o = listener.accept(peer, hello, now, send);
+      DtlsListener::Outcome o = listener.accept(peer, hello, now, /*room=*/true, send);
       for (auto& d : to_client) client.feed(d, now);
       to_client.clear();
       if (o.kind == DtlsListener::Outcome::Kind::kAccepted) {
@@ -303,13 +303,13 @@ TEST_F(SecurityTest, AFloodOfClientHellosWithoutCookiesMakesNoChannel) {
     End ce;
     auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
     auto send = [&](std::span<const uint8_t>) { ++answered; };
-    auto o = (*listener)->accept(Address::v4(198, 51, 100, 1, port), ce.out.front(), now, send);
+    auto o = (*listener)->accept(Address::v4(198, 51, 100, 1, port), ce.out.front(), now, /*room=*/true, send);
     EXPECT_EQ(o.kind, DtlsListener::Outcome::Kind::kCookieSent);
     EXPECT_FALSE(o.channel);
   }
   EXPECT_EQ(answered, 200);  // one HelloVerifyRequest each, nothing kept
   const std::vector<uint8_t> garbage(60, 0x17);
-  auto o = (*listener)->accept(Address::v4(198, 51, 100, 2, 1), garbage, now, [](auto) {});
+  auto o = (*listener)->accept(Address::v4(198, 51, 100, 2, 1), garbage, now, /*room=*/true, [](auto) {});
   EXPECT_EQ(o.kind, DtlsListener::Outcome::Kind::kDropped);
   EXPECT_FALSE(o.why.empty());
 }
