@@ -22,14 +22,17 @@ struct Address {
   static Address v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port);
   // Parses "192.0.2.1", "fe80::1%coap0" (zone names resolved by zone_index,
   // numeric zones accepted as is), with an optional separate port.
-  static std::optional<Address> parse_ip(std::string_view text, uint16_t port = 0,
-                                         const std::function<int(std::string_view)>& zone_index = {});
+  static std::optional<Address> parse_ip(
+      std::string_view text, uint16_t port = 0,
+      const std::function<int(std::string_view)>& zone_index = {});
 
   bool is_v4() const { return family == Family::kV4; }
   bool is_v6() const { return family == Family::kV6; }
   bool is_link_local() const { return is_v6() && ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80; }
   bool is_multicast() const { return is_v4() ? (ip[0] & 0xf0) == 0xe0 : is_v6() && ip[0] == 0xff; }
-  bool same_host(const Address& o) const { return family == o.family && ip == o.ip && zone == o.zone; }
+  bool same_host(const Address& o) const {
+    return family == o.family && ip == o.ip && zone == o.zone;
+  }
   bool operator==(const Address& o) const = default;
 
   // "192.0.2.1" / "fe80::1%2"

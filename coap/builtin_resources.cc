@@ -114,8 +114,8 @@ std::string format_utc(std::chrono::system_clock::time_point t) {
 void add_builtin_resources(ResourceDirectory& dir, const BuiltinResourceOptions& options) {
   dir.add(std::make_unique<RootResource>());
   dir.add(std::make_unique<WellKnownCore>(dir));
-  dir.add(std::make_unique<TimeResource>(options.wall_clock ? options.wall_clock
-                                                            : [] { return std::chrono::system_clock::now(); }));
+  dir.add(std::make_unique<TimeResource>(
+      options.wall_clock ? options.wall_clock : [] { return std::chrono::system_clock::now(); }));
   dir.add(std::make_unique<EchoResource>(options.max_echo_size));
   dir.add(std::make_unique<StatusResource>(options.status_json));
 }

@@ -1,7 +1,8 @@
 #include "coap/code.h"
 
-#include <cstdio>
 #include <strings.h>
+
+#include <cstdio>
 
 namespace coap {
 
@@ -65,7 +66,7 @@ Code method_from_name(const std::string& name) {
   static constexpr struct {
     const char* name;
     Code code;
-  } kMethods[] = {{"GET", codes::kGet},     {"POST", codes::kPost},   {"PUT", codes::kPut},
+  } kMethods[] = {{"GET", codes::kGet},       {"POST", codes::kPost},   {"PUT", codes::kPut},
                   {"DELETE", codes::kDelete}, {"FETCH", codes::kFetch}, {"PATCH", codes::kPatch},
                   {"IPATCH", codes::kIPatch}};
   for (const auto& m : kMethods)

@@ -117,7 +117,8 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   if (serve_kept_block2(msg, *r, session, limits, now, out)) return;
 
   std::span<const uint8_t> body = msg.payload;
-  const bool block1 = msg.find(opt::kBlock1) && (msg.code == codes::kPut || msg.code == codes::kPost);
+  const bool block1 =
+      msg.find(opt::kBlock1) && (msg.code == codes::kPut || msg.code == codes::kPost);
   if (block1 && !collect_block1(msg, *r, session, now, &body, out)) return;
 
   // The handler writes into body_, so a reassembled request body must not

@@ -115,13 +115,11 @@ std::vector<SessionInfo> Endpoint::sessions(TimePoint now) const {
     const Session& s = *sessions_.find(id);
     if (s.rejected) continue;
     const Traffic& t = s.traffic;
-    out.push_back(SessionInfo{s.id, s.proto, s.role, s.state, s.peer, s.local, now - s.created,
-                              t.bytes_in, t.bytes_out, t.msgs_in, t.msgs_out,
-                              s.outgoing.has_value(), s.outgoing && s.outgoing->spec.call_home,
-                              s.outgoing ? s.outgoing->attempt : 0, s.tcp ? s.tcp->tx.size() : 0,
-                              s.observations.size(),
-                              s.is_secure() || (s.outgoing && s.outgoing->spec.secure),
-                              s.security});
+    out.push_back(SessionInfo{
+        s.id, s.proto, s.role, s.state, s.peer, s.local, now - s.created, t.bytes_in, t.bytes_out,
+        t.msgs_in, t.msgs_out, s.outgoing.has_value(), s.outgoing && s.outgoing->spec.call_home,
+        s.outgoing ? s.outgoing->attempt : 0, s.tcp ? s.tcp->tx.size() : 0, s.observations.size(),
+        s.is_secure() || (s.outgoing && s.outgoing->spec.secure), s.security});
   }
   return out;
 }

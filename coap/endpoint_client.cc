@@ -40,8 +40,8 @@ Result<Session*> Endpoint::tcp_session_for_request(const ClientRequest& r) {
       found = s;
     // A device that called home connects from a port of its choosing: match
     // its address alone.
-    if (s->call_home_client && s->peer.same_host(peer) &&
-        s->state == SessionState::kEstablished && !called_home)
+    if (s->call_home_client && s->peer.same_host(peer) && s->state == SessionState::kEstablished &&
+        !called_home)
       called_home = s;
   }
   if (found) return found;
@@ -97,7 +97,7 @@ void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now)
   x.block1_szx = szx_for(config_.udp_block_size);
   arm(x.deadline, kTimerRequest, id, 0);
   const bool ready = s.proto == Proto::kUdp ? !s.secure || s.secure->established
-                                             : s.state == SessionState::kEstablished;
+                                            : s.state == SessionState::kEstablished;
   if (ready) {
     s.exchanges.push_back(id);
     send_exchange(x);
@@ -206,15 +206,15 @@ bool Endpoint::handle_block2(Exchange& x, Session& s, const Message& m) {
   const auto b2 = BlockOption::decode(*m.uint_option(opt::kBlock2));
   if (!b2 || b2->offset() != x.body.size()) {
     // Not the block asked for: appending it would corrupt the body.
-    complete_exchange(x.id, client_error(s.id, "Block2 response is not the block at offset " +
-                                                   std::to_string(x.body.size()) +
-                                                   " that was asked for"));
+    complete_exchange(
+        x.id, client_error(s.id, "Block2 response is not the block at offset " +
+                                     std::to_string(x.body.size()) + " that was asked for"));
     return true;
   }
   if (x.body.size() + m.payload.size() > config_.max_body_size) {
-    complete_exchange(x.id, client_error(s.id, "response body exceeds " +
-                                                   std::to_string(config_.max_body_size) +
-                                                   " bytes"));
+    complete_exchange(
+        x.id, client_error(s.id, "response body exceeds " + std::to_string(config_.max_body_size) +
+                                     " bytes"));
     return true;
   }
   x.body.insert(x.body.end(), m.payload.begin(), m.payload.end());

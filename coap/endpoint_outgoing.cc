@@ -26,8 +26,7 @@ Result<Endpoint::OpenedSession> Endpoint::open_outgoing(const SessionSpec& spec)
       return OpenedSession{id, true};
   }
   if (spec.proto == Proto::kUdp) return open_dtls_outgoing(spec);
-  Session& s =
-      new_session(Proto::kTcp, spec.call_home ? Role::kServer : Role::kClient, spec.peer);
+  Session& s = new_session(Proto::kTcp, spec.call_home ? Role::kServer : Role::kClient, spec.peer);
   s.outgoing.emplace(OutgoingPart{spec});
   start_attempt(s);
   return OpenedSession{s.id, false};
@@ -176,9 +175,7 @@ void Endpoint::close_on_request(Session& s) {
       break;
     case SessionState::kHandshaking:
     case SessionState::kCsmWait:
-    case SessionState::kEstablished:
-      tcp_begin_close(s, true, "closed by request", false);
-      break;
+    case SessionState::kEstablished: tcp_begin_close(s, true, "closed by request", false); break;
     case SessionState::kClosing: break;
   }
 }
@@ -188,8 +185,8 @@ void Endpoint::shutdown(TimePoint now) {
   // Requests first, so that they end as cancelled rather than failed by the
   // sessions closing under them.
   for (RequestId id : exchanges_.ids())
-    complete_exchange(id, ClientResult::failed(ClientResult::Status::kCancelled, 0,
-                                               "coapd is shutting down"));
+    complete_exchange(
+        id, ClientResult::failed(ClientResult::Status::kCancelled, 0, "coapd is shutting down"));
   for (SessionId id : sessions_.ids()) {
     Session* s = sessions_.find(id);
     if (!s) continue;

@@ -65,8 +65,8 @@ Status Endpoint::start_secure_client(Session& s, const ClientSecurity& options) 
   part.sink = std::make_unique<ChannelSink>(*this, s.id);
   ++handshaking_;
   arm(now_ + config_.handshake_timeout, kTimerHandshake, s.id, part.epoch);
-  const auto transport =
-      s.proto == Proto::kUdp ? SecureChannel::Transport::kDatagram : SecureChannel::Transport::kStream;
+  const auto transport = s.proto == Proto::kUdp ? SecureChannel::Transport::kDatagram
+                                                : SecureChannel::Transport::kStream;
   auto channel = SecureChannel::client(*security_, transport, options, *part.sink, now_);
   if (!channel) {
     handshake_over(s);
@@ -110,7 +110,8 @@ void Endpoint::handle_dtls(const Address& from, std::span<const uint8_t> bytes) 
 }
 
 void Endpoint::accept_dtls(const Address& from, std::span<const uint8_t> bytes) {
-  if (!dtls_listener_) return bad_packet(from, 0, "DTLS datagram, but coapd has no DTLS credentials");
+  if (!dtls_listener_)
+    return bad_packet(from, 0, "DTLS datagram, but coapd has no DTLS credentials");
   auto send = [&](std::span<const uint8_t> b) {
     io_.send_datagram(UdpSocket::kSecure, from, b);
     ++counters_.datagrams_out;
@@ -208,7 +209,8 @@ void Endpoint::secure_failed(SessionId id, HandshakeFailure kind, const std::str
     // The alert mbedTLS queued goes out, then FIN.
     return tcp_begin_close(*s, false, in_handshake ? "handshake" : "TLS failure: " + why, true);
   }
-  if (s->outgoing) return dtls_session_ended(*s, true, in_handshake ? "handshake" : "DTLS failure: " + why);
+  if (s->outgoing)
+    return dtls_session_ended(*s, true, in_handshake ? "handshake" : "DTLS failure: " + why);
   fail_session_exchanges(*s, "DTLS handshake with " + s->peer.to_string() + " failed: " + why,
                          /*include_waiting=*/true);
   remove_session(*s);

@@ -219,7 +219,8 @@ void Endpoint::tcp_handle_signal(Session& s, const Message& m) {
     s.tcp->tx.clear();
     std::string why = "aborted by peer";
     if (!m.payload.empty())
-      why += ": " + std::string(as_string(m.payload.first(std::min<std::size_t>(m.payload.size(), 128))));
+      why += ": " +
+             std::string(as_string(m.payload.first(std::min<std::size_t>(m.payload.size(), 128))));
     return tcp_begin_close(s, false, why, true);
   }
   // Pong and unknown signaling codes are ignored.
@@ -288,9 +289,9 @@ void Endpoint::on_tcp_peer_closed(ConnId conn, TimePoint now) {
   if (!s) return;
   const std::size_t partial = s->tcp->decoder.buffered();
   if (partial > 0 && s->state != SessionState::kClosing) {
-    bad_packet(s->peer, s->id,
-               "connection closed inside a frame (" + std::to_string(partial) +
-                   " bytes of it received)");
+    bad_packet(
+        s->peer, s->id,
+        "connection closed inside a frame (" + std::to_string(partial) + " bytes of it received)");
   }
   // Answers already queued still go out, then our FIN.
   tcp_begin_close(*s, false, "closed by peer", !s->tcp->established);
@@ -339,8 +340,8 @@ void Endpoint::tcp_connection_ended(Session& s, bool tcp_failed, bool session_fa
   // A reconnect attempt whose connection came up but never got the peer's
   // CSM failed like one that did not connect: it keeps its number, for the
   // backoff and the reconnect_attempts limit.
-  const bool failed_attempt = s.outgoing && s.outgoing->attempt > 0 && !s.tcp->established &&
-                              !s.outgoing->close_requested;
+  const bool failed_attempt =
+      s.outgoing && s.outgoing->attempt > 0 && !s.tcp->established && !s.outgoing->close_requested;
   emit(tcp_failed ? EventKind::kTcpFailed : EventKind::kTcpClosed, s, reason);
   if (failed_attempt) {
     emit(EventKind::kReconnectFailed, s, reason, s.outgoing->attempt);

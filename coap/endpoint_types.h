@@ -122,12 +122,12 @@ class EndpointListener {
 
 enum class Role : uint8_t { kServer, kClient };
 enum class SessionState : uint8_t {
-  kConnecting,      // outgoing TCP: SYN sent
-  kCsmWait,         // TCP up, peer's CSM not yet received
+  kConnecting,  // outgoing TCP: SYN sent
+  kCsmWait,     // TCP up, peer's CSM not yet received
   kEstablished,
-  kClosing,         // closing after the queued bytes are written
-  kReconnectWait,   // outgoing TCP: waiting for the next attempt
-  kHandshaking,     // DTLS/TLS handshake under way
+  kClosing,        // closing after the queued bytes are written
+  kReconnectWait,  // outgoing TCP: waiting for the next attempt
+  kHandshaking,    // DTLS/TLS handshake under way
 };
 const char* role_name(Role r);
 const char* session_state_name(SessionState s);
@@ -162,7 +162,7 @@ struct ClientRequest {
   std::optional<uint32_t> content_format;
   std::optional<uint32_t> accept;
   Duration timeout = seconds(30);
-  SessionId session = 0;  // send on this session instead of choosing by URI
+  SessionId session = 0;    // send on this session instead of choosing by URI
   ClientSecurity security;  // for coaps:// and coaps+tcp:// URIs
 };
 
@@ -180,17 +180,17 @@ struct SessionInfo {
   uint32_t reconnect_attempt;
   std::size_t queued_bytes;
   std::size_t observers;
-  bool secure;             // DTLS or TLS
-  PeerSecurity security;   // once the handshake is done
+  bool secure;            // DTLS or TLS
+  PeerSecurity security;  // once the handshake is done
 };
 
 struct EndpointCounters {
   uint64_t datagrams_in = 0;
   uint64_t datagrams_out = 0;
-  uint64_t requests = 0;        // requests received and answered or dropped
-  uint64_t responses = 0;       // responses sent
-  uint64_t bad_packets = 0;     // malformed datagrams or frames
-  uint64_t duplicates = 0;      // retransmitted requests answered from the cache
+  uint64_t requests = 0;     // requests received and answered or dropped
+  uint64_t responses = 0;    // responses sent
+  uint64_t bad_packets = 0;  // malformed datagrams or frames
+  uint64_t duplicates = 0;   // retransmitted requests answered from the cache
   uint64_t rst_sent = 0;
   uint64_t client_requests = 0;   // requests coapd sent as a client
   uint64_t client_responses = 0;  // responses coapd received as a client

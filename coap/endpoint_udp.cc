@@ -89,8 +89,7 @@ void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const 
       if (m.type == Type::kCon) send_udp(s, cached);
       return;
     case DedupCache::Hit::kSeen:  // the response was too large to keep: answer again
-    case DedupCache::Hit::kMiss:
-      break;
+    case DedupCache::Hit::kMiss: break;
   }
   if (m.type == Type::kNon) {
     // RFC 7252 5.4.1 and 4.3: a NON with an unrecognized critical option is
@@ -240,10 +239,10 @@ void Endpoint::on_retransmit_timer(uint64_t id, uint64_t generation) {
     return;
   }
   if (exchanges_.find(out.ref)) {
-    complete_exchange(out.ref, ClientResult::failed(ClientResult::Status::kTimeout, out.session,
-                                                    "no ACK after " +
-                                                        std::to_string(out.transmissions) +
-                                                        " transmissions"));
+    complete_exchange(out.ref,
+                      ClientResult::failed(
+                          ClientResult::Status::kTimeout, out.session,
+                          "no ACK after " + std::to_string(out.transmissions) + " transmissions"));
   }
   // A DTLS peer that acknowledges nothing has most likely lost our session
   // (it restarted): the next request starts a new handshake.

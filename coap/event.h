@@ -13,24 +13,24 @@ namespace coap {
 
 using SessionId = uint64_t;
 
-#define COAP_EVENT_KINDS(X)                                                  \
-  X(kServerSessionNew, "server_session_new")                                 \
-  X(kServerSessionDel, "server_session_del")                                 \
-  X(kServerSessionConnected, "server_session_connected")                     \
-  X(kTcpConnected, "tcp_connected")                                          \
-  X(kTcpClosed, "tcp_closed")                                                \
-  X(kTcpFailed, "tcp_failed")                                                \
-  X(kSessionConnected, "session_connected")                                  \
-  X(kSessionClosed, "session_closed")                                        \
-  X(kSessionFailed, "session_failed")                                        \
-  X(kSessionRejected, "session_rejected")                                    \
-  X(kRoleChanged, "role_changed")                                            \
-  X(kReconnecting, "reconnecting")                                           \
-  X(kReconnectFailed, "reconnect_failed")                                    \
-  X(kReconnectSuccess, "reconnect_success")                                  \
-  X(kReconnectNoMore, "reconnect_no_more")                                   \
-  X(kHandshakeDone, "handshake_done")                                        \
-  X(kHandshakeFailed, "handshake_failed")                                    \
+#define COAP_EVENT_KINDS(X)                              \
+  X(kServerSessionNew, "server_session_new")             \
+  X(kServerSessionDel, "server_session_del")             \
+  X(kServerSessionConnected, "server_session_connected") \
+  X(kTcpConnected, "tcp_connected")                      \
+  X(kTcpClosed, "tcp_closed")                            \
+  X(kTcpFailed, "tcp_failed")                            \
+  X(kSessionConnected, "session_connected")              \
+  X(kSessionClosed, "session_closed")                    \
+  X(kSessionFailed, "session_failed")                    \
+  X(kSessionRejected, "session_rejected")                \
+  X(kRoleChanged, "role_changed")                        \
+  X(kReconnecting, "reconnecting")                       \
+  X(kReconnectFailed, "reconnect_failed")                \
+  X(kReconnectSuccess, "reconnect_success")              \
+  X(kReconnectNoMore, "reconnect_no_more")               \
+  X(kHandshakeDone, "handshake_done")                    \
+  X(kHandshakeFailed, "handshake_failed")                \
   X(kBadPacket, "bad_packet")
 
 enum class EventKind : uint8_t {

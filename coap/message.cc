@@ -115,8 +115,8 @@ ParseError parse_options_and_payload(std::span<const uint8_t> bytes, Message& ou
     if (!extend(delta) || !extend(len)) return ParseError::kBadOption;
     number += delta;
     if (number > 0xffff || len > 0xffff || len > n - i) return ParseError::kBadOption;
-    out.options.push_back(OptionView{static_cast<uint16_t>(number), static_cast<uint16_t>(len),
-                                     bytes.data() + i});
+    out.options.push_back(
+        OptionView{static_cast<uint16_t>(number), static_cast<uint16_t>(len), bytes.data() + i});
     i += len;
   }
   return ParseError::kNone;

@@ -42,12 +42,12 @@ struct OptionView {
 
 enum class ParseError : uint8_t {
   kNone,
-  kTruncated,         // shorter than the 4-byte header, or than the token
-  kBadVersion,        // version is not 1
-  kBadTokenLength,    // TKL 9..15
-  kBadOption,         // delta or length nibble 15, or an option running past the end
-  kEmptyPayload,      // payload marker followed by nothing
-  kNonEmptyEmpty,     // code 0.00 with a token, options or payload
+  kTruncated,       // shorter than the 4-byte header, or than the token
+  kBadVersion,      // version is not 1
+  kBadTokenLength,  // TKL 9..15
+  kBadOption,       // delta or length nibble 15, or an option running past the end
+  kEmptyPayload,    // payload marker followed by nothing
+  kNonEmptyEmpty,   // code 0.00 with a token, options or payload
 };
 const char* parse_error_name(ParseError e);
 

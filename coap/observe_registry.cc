@@ -12,8 +12,7 @@ Observation* ObserveRegistry::find(const Session& s, const Token& token) {
   return nullptr;
 }
 
-Observation* ObserveRegistry::observe(Session& s, Resource& r, const Token& token,
-                                      TimePoint now) {
+Observation* ObserveRegistry::observe(Session& s, Resource& r, const Token& token, TimePoint now) {
   Observation* o = find(s, token);
   if (!o) {
     if (s.observations.size() >= kMaxPerSession || observations_.size() >= kMaxTotal)

@@ -47,7 +47,11 @@ const char* option_name(uint16_t number) {
 }
 
 std::size_t encode_uint(uint32_t value, uint8_t* out) {
-  std::size_t n = value == 0 ? 0 : value <= 0xff ? 1 : value <= 0xffff ? 2 : value <= 0xffffff ? 3 : 4;
+  std::size_t n = value == 0          ? 0
+                  : value <= 0xff     ? 1
+                  : value <= 0xffff   ? 2
+                  : value <= 0xffffff ? 3
+                                      : 4;
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(value >> (8 * (n - 1 - i)));
   return n;
 }

@@ -30,7 +30,7 @@ inline constexpr uint16_t kSize2 = 28;
 inline constexpr uint16_t kProxyUri = 35;
 inline constexpr uint16_t kProxyScheme = 39;
 inline constexpr uint16_t kSize1 = 60;
-inline constexpr uint16_t kEcho = 252;        // RFC 9175
+inline constexpr uint16_t kEcho = 252;  // RFC 9175
 inline constexpr uint16_t kNoResponse = 258;
 inline constexpr uint16_t kRequestTag = 292;  // RFC 9175
 

@@ -64,15 +64,15 @@ Result<std::unique_ptr<mbedtls_ssl_config>> client_config(SecurityContext::Impl&
     mbedtls_ssl_conf_ciphersuites(conf.get(), psk_suites());
   }
   const bool own = !opt.cert_pem.empty();
-  if (Status st = certs.load(own ? opt.cert_pem : ctx.creds.cert_pem,
-                             own ? opt.key_pem : ctx.creds.key_pem,
-                             opt.ca_pem.empty() ? ctx.creds.ca_pem : opt.ca_pem, &ctx.drbg);
+  if (Status st =
+          certs.load(own ? opt.cert_pem : ctx.creds.cert_pem, own ? opt.key_pem : ctx.creds.key_pem,
+                     opt.ca_pem.empty() ? ctx.creds.ca_pem : opt.ca_pem, &ctx.drbg);
       !st)
     return std::move(st).take_error();
   if (certs.has_own) mbedtls_ssl_conf_own_cert(conf.get(), &certs.own, &certs.key);
   if (certs.has_ca) mbedtls_ssl_conf_ca_chain(conf.get(), &certs.ca, nullptr);
-  mbedtls_ssl_conf_authmode(conf.get(),
-                            opt.insecure ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_REQUIRED);
+  mbedtls_ssl_conf_authmode(
+      conf.get(), opt.insecure ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_REQUIRED);
   return conf;
 }
 

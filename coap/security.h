@@ -41,8 +41,8 @@ struct Credentials {
   std::vector<PskEntry> psk;  // server side: the identities accepted
   std::string psk_hint;
   std::optional<PskEntry> client_psk;  // client side, unless a request names its own
-  std::string cert_pem;  // own certificate (chain), both directions
-  std::string key_pem;   // its private key
+  std::string cert_pem;                // own certificate (chain), both directions
+  std::string key_pem;                 // its private key
   // Trust anchors. Server side: when set, clients must present a
   // certificate that chains to them (mutual authentication); without them
   // no client certificate is requested. Client side: servers are verified
@@ -53,10 +53,10 @@ struct Credentials {
 
 // A client's choices for one connection (coapctl flags, session options).
 struct ClientSecurity {
-  std::optional<PskEntry> psk;        // instead of Credentials::client_psk
-  std::string cert_pem, key_pem;      // instead of Credentials' own certificate
-  std::string ca_pem;                 // instead of Credentials::ca_pem
-  bool insecure = false;              // do not verify the server
+  std::optional<PskEntry> psk;    // instead of Credentials::client_psk
+  std::string cert_pem, key_pem;  // instead of Credentials' own certificate
+  std::string ca_pem;             // instead of Credentials::ca_pem
+  bool insecure = false;          // do not verify the server
   // The URI's host: checked against the server's certificate (a DNS name
   // against subjectAltName DNS entries or the CN, and sent as SNI; an IP
   // literal against subjectAltName IP entries).

@@ -177,7 +177,8 @@ Status SecurityContext::Impl::init(const Credentials& c, RandomBytes rnd) {
 Result<std::unique_ptr<SecurityContext>> SecurityContext::create(const Credentials& credentials,
                                                                  RandomBytes random) {
   auto impl = std::make_unique<Impl>();
-  if (Status st = impl->init(credentials, std::move(random)); !st) return std::move(st).take_error();
+  if (Status st = impl->init(credentials, std::move(random)); !st)
+    return std::move(st).take_error();
   return std::unique_ptr<SecurityContext>(new SecurityContext(std::move(impl)));
 }
 

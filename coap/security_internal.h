@@ -2,15 +2,14 @@
 // other file includes mbedTLS.
 #pragma once
 
-#include <array>
-#include <cstring>
-
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_cookie.h>
 #include <mbedtls/x509_crt.h>
 
+#include <array>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <vector>

@@ -84,7 +84,8 @@ bool certificate_names_host(std::span<const uint8_t> der, const std::string& hos
       match |= value.size() == n && std::equal(value.begin(), value.end(), ip->ip.begin());
     } else if (s->buf.tag == kDnsTag) {
       any_dns = true;
-      if (!ip) match |= dns_matches({reinterpret_cast<const char*>(value.data()), value.size()}, name);
+      if (!ip)
+        match |= dns_matches({reinterpret_cast<const char*>(value.data()), value.size()}, name);
     }
   }
   // RFC 6125 6.4.4: the CN only when there is no DNS subjectAltName.

@@ -54,11 +54,11 @@ struct UdpPeerPart {
 struct SecurePart {
   std::unique_ptr<SecureChannel> channel;
   std::unique_ptr<SecureChannel::Sink> sink;  // the channel's way back into the endpoint
-  TimePoint timer_at = kNever;  // the channel's timer, as armed last
+  TimePoint timer_at = kNever;                // the channel's timer, as armed last
   uint64_t timer_generation = 0;
-  uint64_t epoch = 0;           // names this channel in its handshake timer
-  TimePoint last_received{};    // ciphertext last came from the peer
-  bool handshaking = false;     // counted in Endpoint::handshaking_
+  uint64_t epoch = 0;         // names this channel in its handshake timer
+  TimePoint last_received{};  // ciphertext last came from the peer
+  bool handshaking = false;   // counted in Endpoint::handshaking_
   bool established = false;
   bool failed = false;
 };

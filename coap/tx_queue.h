@@ -31,8 +31,8 @@ class TxQueue {
     uint32_t size;
     bool priority;
   };
-  std::vector<Frame> frames_;  // queued frames, oldest first
-  std::size_t first_frame_ = 0;   // index of the oldest frame in frames_
+  std::vector<Frame> frames_;    // queued frames, oldest first
+  std::size_t first_frame_ = 0;  // index of the oldest frame in frames_
   std::size_t written_of_first_ = 0;
 };
 

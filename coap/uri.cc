@@ -159,7 +159,8 @@ Result<Uri> parse_uri(std::string_view text, const ZoneIndex& zone_index) {
   if (rest.find('#') != std::string_view::npos) return error("a CoAP URI has no fragment");
   const std::size_t auth_end = rest.find_first_of("/?");
   const uint16_t default_port = uri.is_secure() ? 5684 : 5683;
-  Result<Address> peer = parse_authority(rest.substr(0, auth_end), default_port, zone_index, &uri.host);
+  Result<Address> peer =
+      parse_authority(rest.substr(0, auth_end), default_port, zone_index, &uri.host);
   if (!peer) return std::move(peer).take_error();
   uri.peer = *peer;
   rest = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);

@@ -19,14 +19,14 @@ const char* scheme_name(Scheme s);
 
 struct Uri {
   Scheme scheme = Scheme::kCoap;
-  Address peer;                       // with port (default 5683, secure 5684)
-  std::string host;                   // the host as written, without brackets
-  std::vector<std::string> path;      // decoded Uri-Path segments
-  std::vector<std::string> query;     // decoded Uri-Query items
+  Address peer;                    // with port (default 5683, secure 5684)
+  std::string host;                // the host as written, without brackets
+  std::vector<std::string> path;   // decoded Uri-Path segments
+  std::vector<std::string> query;  // decoded Uri-Query items
 
   bool is_tcp() const { return scheme == Scheme::kCoapTcp || scheme == Scheme::kCoapsTcp; }
   bool is_secure() const { return scheme == Scheme::kCoaps || scheme == Scheme::kCoapsTcp; }
-  std::string path_string() const;    // "/a/b" or "/"
+  std::string path_string() const;  // "/a/b" or "/"
   std::string to_string() const;
 };
 

@@ -37,9 +37,9 @@ struct Ipv6Prefix {
 struct SessionConfig {
   std::string uri;  // validated: coap+tcp:// or coaps+tcp:// with an IP literal host
   bool call_home = false;
-  double reconnect_interval = 1.0;      // seconds, > 0
-  double reconnect_max_interval = 0.0;  // seconds; > interval enables backoff
-  uint32_t reconnect_attempts = 0;      // 0: forever
+  double reconnect_interval = 1.0;          // seconds, > 0
+  double reconnect_max_interval = 0.0;      // seconds; > interval enables backoff
+  uint32_t reconnect_attempts = 0;          // 0: forever
   std::optional<std::string> psk_identity;  // coaps+tcp: instead of --client-psk-identity
   std::optional<std::vector<uint8_t>> psk_key;
   bool insecure = false;  // coaps+tcp: do not verify the server's certificate
@@ -55,17 +55,17 @@ struct Config {
   std::optional<std::array<uint8_t, 4>> gateway;
   // The kernel side of the TAP; nullopt when `--host-address none`.
   std::optional<Ipv4Prefix> host_address = Ipv4Prefix{{192, 0, 2, 1}, 24};
-  std::optional<Ipv6Prefix> ipv6;       // besides the link-local address
-  std::optional<Ipv6Prefix> host_ipv6;  // given to the kernel side, if set
+  std::optional<Ipv6Prefix> ipv6;             // besides the link-local address
+  std::optional<Ipv6Prefix> host_ipv6;        // given to the kernel side, if set
   std::optional<std::array<uint8_t, 6>> mac;  // default: derived from the TAP name
-  uint16_t udp_port = 5683;         // 0: no UDP
-  uint16_t tcp_port = 5683;         // 0: no TCP listener
-  uint16_t call_home_listen = 0;    // 0: off
+  uint16_t udp_port = 5683;                   // 0: no UDP
+  uint16_t tcp_port = 5683;                   // 0: no TCP listener
+  uint16_t call_home_listen = 0;              // 0: off
 
   // Control and logging.
   std::string control_socket = "/run/coapd/coapd.sock";
-  std::string log_level = "info";  // trace debug info warn error critical off
-  bool debug_commands = false;     // enables `coapctl debug ...` (tests only)
+  std::string log_level = "info";      // trace debug info warn error critical off
+  bool debug_commands = false;         // enables `coapctl debug ...` (tests only)
   std::string cpu_placement = "auto";  // auto spread shared (daemon/placement.h)
 
   // CoAP over UDP (RFC 7252 4.8).

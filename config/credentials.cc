@@ -71,7 +71,8 @@ coap::Status load_credentials(Config& c) {
   }
   if (c.client_psk_identity.has_value() != c.client_psk_key.has_value())
     return coap::Error{"--client-psk-identity and --client-psk-key go together"};
-  if (c.client_psk_identity) cr.client_psk = coap::PskEntry{*c.client_psk_identity, *c.client_psk_key};
+  if (c.client_psk_identity)
+    cr.client_psk = coap::PskEntry{*c.client_psk_identity, *c.client_psk_key};
   // Parsed once here, so that a bad file stops coapd at once.
   auto ctx = coap::SecurityContext::create(cr, [](std::span<uint8_t> out) {
     for (uint8_t& b : out) b = 0;  // a throwaway context: its randomness is never used

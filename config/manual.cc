@@ -85,34 +85,37 @@ ManSection exit_status_section() {
 }
 
 ManSection examples_section() {
-  return {
-      "EXAMPLES",
-      {item("coapd",
-            "Serve CoAP on 192.0.2.2, UDP and TCP port 5683, behind the TAP interface coap0 "
-            "whose kernel side is 192.0.2.1/24."),
-       item("coapd --config /etc/coapd/coapd.conf --log-level debug",
-            "Take the settings from the config file, but log more."),
-       item("coapd --tap coap1 --address 10.9.0.2/24 --host-address 10.9.0.1/24",
-            "A second instance, on its own interface and subnet."),
-       item("coapd --ipv6 fd00:9::2/64 --host-ipv6 fd00:9::1/64",
-            "Serve on IPv6 at fd00:9::2 too, with the kernel side at fd00:9::1."),
-       item("coapd --host-address none",
-            "Leave the kernel side of coap0 without addresses, for instance to put it in a "
-            "bridge."),
-       item("coapd --session 'coap+tcp://192.0.2.1:5683,call-home,reconnect-max-interval=60'",
-            "Connect to 192.0.2.1 at start-up and serve its requests on that connection, "
-            "reconnecting with backoff up to a minute when it fails."),
-       item("coapctl status", "Ask the running coapd for its state.")}};
+  return {"EXAMPLES",
+          {item("coapd",
+                "Serve CoAP on 192.0.2.2, UDP and TCP port 5683, behind the TAP interface coap0 "
+                "whose kernel side is 192.0.2.1/24."),
+           item("coapd --config /etc/coapd/coapd.conf --log-level debug",
+                "Take the settings from the config file, but log more."),
+           item("coapd --tap coap1 --address 10.9.0.2/24 --host-address 10.9.0.1/24",
+                "A second instance, on its own interface and subnet."),
+           item("coapd --ipv6 fd00:9::2/64 --host-ipv6 fd00:9::1/64",
+                "Serve on IPv6 at fd00:9::2 too, with the kernel side at fd00:9::1."),
+           item("coapd --host-address none",
+                "Leave the kernel side of coap0 without addresses, for instance to put it in a "
+                "bridge."),
+           item("coapd --session 'coap+tcp://192.0.2.1:5683,call-home,reconnect-max-interval=60'",
+                "Connect to 192.0.2.1 at start-up and serve its requests on that connection, "
+                "reconnecting with backoff up to a minute when it fails."),
+           item("coapctl status", "Ask the running coapd for its state.")}};
 }
 
 }  // namespace
 
 ManPage coapd_manual() {
-  ManPage page{"coapd", 8, "CoAP endpoint on its own lwIP stack, attached to a TAP interface",
-               "coapd [OPTION]...", {}};
-  page.sections = {description(), options_section(), files_section(), exit_status_section(),
-                   examples_section(),
-                   {"SEE ALSO", {para("coapctl(1), coapd.conf(5), RFC 7252, RFC 8323.")}}};
+  ManPage page{"coapd",
+               8,
+               "CoAP endpoint on its own lwIP stack, attached to a TAP interface",
+               "coapd [OPTION]...",
+               {}};
+  page.sections = {
+      description(),      options_section(),
+      files_section(),    exit_status_section(),
+      examples_section(), {"SEE ALSO", {para("coapctl(1), coapd.conf(5), RFC 7252, RFC 8323.")}}};
   return page;
 }
 

@@ -77,15 +77,11 @@ std::string upper(std::string_view s) {
 
 void roff_block(std::string& out, const ManBlock& b) {
   switch (b.kind) {
-    case ManBlock::Kind::kParagraph:
-      out += ".PP\n" + roff_escape(b.text) + "\n";
-      break;
+    case ManBlock::Kind::kParagraph: out += ".PP\n" + roff_escape(b.text) + "\n"; break;
     case ManBlock::Kind::kItem:
       out += ".TP\n.B " + roff_escape(b.term) + "\n" + roff_escape(b.text) + "\n";
       break;
-    case ManBlock::Kind::kSubheading:
-      out += ".SS " + roff_escape(b.term) + "\n";
-      break;
+    case ManBlock::Kind::kSubheading: out += ".SS " + roff_escape(b.term) + "\n"; break;
   }
 }
 

@@ -26,20 +26,13 @@ const std::vector<std::string_view> kLogLevels = {"trace", "debug",    "info", "
 
 std::string_view group_title(Group g) {
   switch (g) {
-    case Group::kGeneral:
-      return "General";
-    case Group::kNetwork:
-      return "Network";
-    case Group::kUdp:
-      return "CoAP over UDP (RFC 7252)";
-    case Group::kTcp:
-      return "CoAP over TCP (RFC 8323)";
-    case Group::kSecurity:
-      return "DTLS and TLS (coaps://, coaps+tcp://)";
-    case Group::kSessions:
-      return "Outgoing sessions";
-    case Group::kControl:
-      return "Control and logging";
+    case Group::kGeneral: return "General";
+    case Group::kNetwork: return "Network";
+    case Group::kUdp: return "CoAP over UDP (RFC 7252)";
+    case Group::kTcp: return "CoAP over TCP (RFC 8323)";
+    case Group::kSecurity: return "DTLS and TLS (coaps://, coaps+tcp://)";
+    case Group::kSessions: return "Outgoing sessions";
+    case Group::kControl: return "Control and logging";
   }
   return "";
 }
@@ -94,7 +87,9 @@ const std::vector<OptionSpec> kOptions = {
          return {};
        }
        auto p = parse_ipv4_prefix(v);
-       if (!p) return problem("is not an IPv4 address with prefix length or 'none' (example: 192.0.2.1/24)");
+       if (!p)
+         return problem(
+             "is not an IPv4 address with prefix length or 'none' (example: 192.0.2.1/24)");
        c.host_address = *p;
        return {};
      }},
@@ -253,8 +248,7 @@ const std::vector<OptionSpec> kOptions = {
        c.cert_file = v;
        return {};
      }},
-    {"key", "FILE", Group::kSecurity, Kind::kValue,
-     "The private key (PEM) of --cert.", show_none,
+    {"key", "FILE", Group::kSecurity, Kind::kValue, "The private key (PEM) of --cert.", show_none,
      [](const std::string& v, Config& c) -> Problem {
        c.key_file = v;
        return {};
@@ -354,7 +348,8 @@ const std::vector<OptionSpec> kOptions = {
      "never pinned.",
      [](const Config& c) { return c.cpu_placement; },
      [](const std::string& v, Config& c) -> Problem {
-       if (v != "auto" && v != "spread" && v != "shared") return problem("is not auto, spread or shared");
+       if (v != "auto" && v != "spread" && v != "shared")
+         return problem("is not auto, spread or shared");
        c.cpu_placement = v;
        return {};
      }},

@@ -54,7 +54,7 @@ Problem parse_whole(const std::string& s, uint64_t lo, uint64_t hi, uint64_t* ou
   if (ec != std::errc{} || end != digits.data() + digits.size() || (negative && v != 0) || v < lo ||
       v > hi) {
     return problem(std::string(negative && v != 0 ? "is negative (" : "is out of range (") +
-           whole_range(lo, hi) + ")");
+                   whole_range(lo, hi) + ")");
   }
   *out = v;
   return {};
@@ -314,7 +314,8 @@ coap::Result<std::array<uint8_t, 6>> parse_mac(const std::string& s) {
     if (ec != std::errc{} || end != begin + 2) return shape;
     m[i] = static_cast<uint8_t>(v);
   }
-  if ((m[0] & 1) != 0) return coap::Error{"is a multicast MAC address (the first byte must be even)"};
+  if ((m[0] & 1) != 0)
+    return coap::Error{"is a multicast MAC address (the first byte must be even)"};
   if (m == std::array<uint8_t, 6>{}) return coap::Error{"is the all-zero MAC address"};
   return m;
 }
@@ -339,7 +340,8 @@ coap::Result<SessionConfig> parse_session(const std::string& s) {
   }
   if (!secure && (sc.psk_identity || sc.psk_key || sc.insecure))
     return problem(
-               "has TLS items (psk-identity, psk-key, insecure) but is not coaps+tcp:// or coaps://")
+               "has TLS items (psk-identity, psk-key, insecure) but is not coaps+tcp:// or "
+               "coaps://")
         .take_error();
   if (sc.psk_identity.has_value() != sc.psk_key.has_value())
     return problem("has psk-identity without psk-key or psk-key without psk-identity").take_error();
@@ -348,10 +350,11 @@ coap::Result<SessionConfig> parse_session(const std::string& s) {
 
 coap::Status check_session_zones(const Config& c) {
   for (const SessionConfig& s : c.sessions) {
-    auto uri = coap::parse_uri(s.uri, [&](std::string_view name) { return name == c.tap ? 1 : -1; });
+    auto uri =
+        coap::parse_uri(s.uri, [&](std::string_view name) { return name == c.tap ? 1 : -1; });
     if (!uri)
-      return coap::error("session '", s.uri, "': ", uri.error(), " (link-local peers are reached on --tap ",
-                         c.tap, ")");
+      return coap::error("session '", s.uri, "': ", uri.error(),
+                         " (link-local peers are reached on --tap ", c.tap, ")");
   }
   return {};
 }

@@ -20,14 +20,14 @@
 #undef TCP_MSS  // the socket option's number, not lwIP's segment size
 
 extern "C" {
-#include <lwip/opt.h>
 #include <lwip/err.h>
 #include <lwip/etharp.h>
 #include <lwip/ethip6.h>
 #include <lwip/init.h>
 #include <lwip/ip_addr.h>
-#include <lwip/netif.h>
 #include <lwip/nd6.h>
+#include <lwip/netif.h>
+#include <lwip/opt.h>
 #include <lwip/pbuf.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/sys.h>
@@ -37,8 +37,9 @@ extern "C" {
 #include <netif/ethernet.h>
 }
 
-static_assert(TCP_MSS == 1460, "TCP_MSS is not lwIP's value: include lwip_tap/lwip.h before any "
-                               "other header that may pull in <netinet/tcp.h>, or not at all");
+static_assert(TCP_MSS == 1460,
+              "TCP_MSS is not lwIP's value: include lwip_tap/lwip.h before any "
+              "other header that may pull in <netinet/tcp.h>, or not at all");
 static_assert(LWIP_TCPIP_CORE_LOCKING == 1 && NO_SYS == 0,
               "coapd relies on Debian's lwIP build: threads and the core lock");
 

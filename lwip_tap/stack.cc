@@ -47,7 +47,8 @@ void Stack::start_tcpip() {
   // otherwise. (The initial TCP sequence number is `iss += tcp_ticks` in this
   // build, with no hook: predictable, and documented in the README.)
   unsigned seed = 0;
-  if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = static_cast<unsigned>(getpid() ^ time(nullptr));
+  if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+    seed = static_cast<unsigned>(getpid() ^ time(nullptr));
   std::srand(seed);
   std::promise<void> ready;
   tcpip_init([](void* arg) { static_cast<std::promise<void>*>(arg)->set_value(); }, &ready);
@@ -95,7 +96,8 @@ coap::Status Stack::add_netif(const NetifOptions& options, FrameSink& frames) {
   frames_ = &frames;
   ip4_addr_t ip, mask, gw;
   IP4_ADDR(&ip, options.ipv4[0], options.ipv4[1], options.ipv4[2], options.ipv4[3]);
-  const uint32_t m = options.ipv4_prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - options.ipv4_prefix_len);
+  const uint32_t m =
+      options.ipv4_prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - options.ipv4_prefix_len);
   ip4_addr_set_u32(&mask, htonl(m));
   ip4_addr_set_zero(&gw);
   if (options.gateway) {
@@ -188,8 +190,8 @@ std::vector<NetifAddress> Stack::addresses(const std::string& zone_name) const {
     inet_ntop(AF_INET6, a->addr, buf, sizeof buf);  // lower case, RFC 5952 form
     std::string text = buf;
     if (ip6_addr_islinklocal(a)) text += "%" + zone_name;
-    const char* state = ip6_addr_ispreferred(st)   ? "preferred"
-                        : ip6_addr_istentative(st) ? "tentative"
+    const char* state = ip6_addr_ispreferred(st)    ? "preferred"
+                        : ip6_addr_istentative(st)  ? "tentative"
                         : ip6_addr_isdeprecated(st) ? "deprecated"
                                                     : "valid";
     out.push_back({text + "/64", state});

@@ -29,7 +29,7 @@ struct NetifOptions {
 };
 
 struct PcbCounts {
-  std::size_t tcp_active = 0;     // SYN_SENT .. LAST_ACK
+  std::size_t tcp_active = 0;  // SYN_SENT .. LAST_ACK
   std::size_t tcp_listen = 0;
   std::size_t tcp_time_wait = 0;
   std::size_t tcp_bound = 0;

@@ -38,7 +38,8 @@ class TapDevice final : public FrameSink {
   coap::Status set_mtu(int mtu);
 
  private:
-  TapDevice(int fd, std::string name, int ifindex) : fd_(fd), name_(std::move(name)), ifindex_(ifindex) {}
+  TapDevice(int fd, std::string name, int ifindex)
+      : fd_(fd), name_(std::move(name)), ifindex_(ifindex) {}
   int fd_;
   std::string name_;
   int ifindex_;

@@ -1,13 +1,13 @@
 #include "lwip_tap/tap_pump.h"
 
-#include "lwip_tap/frame_filter.h"
-#include "lwip_tap/time_wait.h"
-
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "lwip_tap/frame_filter.h"
+#include "lwip_tap/time_wait.h"
 
 namespace lwip_tap {
 
@@ -64,7 +64,8 @@ void TapPump::pump() {
   while (n < kBatch) {
     const ssize_t len = ::read(fd_, frames_[n].data(), kFrameMax);
     if (len < 0) {
-      if (errno != EAGAIN && errno != EINTR) spdlog::warn("tap: read failed: {}", std::strerror(errno));
+      if (errno != EAGAIN && errno != EINTR)
+        spdlog::warn("tap: read failed: {}", std::strerror(errno));
       break;
     }
     if (len == 0) break;
@@ -78,8 +79,8 @@ void TapPump::pump() {
     BatchedCoreLock lock(stack_, tx_);
     sink_.begin_input_batch(coap::Clock::now());
     for (int i = 0; i < n; ++i)
-      refused += !input_frame(stack_.iface(),
-                              {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
+      refused +=
+          !input_frame(stack_.iface(), {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
     if (tcp_tw_pcbs != time_wait_head_) {
       trimmed = trim_time_wait(max_time_wait_);

@@ -13,8 +13,8 @@
 #include <span>
 #include <vector>
 
-#include "lwip_tap/lwip.h"
 #include "coap/result.h"
+#include "lwip_tap/lwip.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/transport_sink.h"
 

@@ -96,8 +96,9 @@ err_t TcpTransport::on_accept(void* arg, tcp_pcb* newpcb, err_t err) {
   const ConnId id = self->allocate_id();
   self->conns_[id] = Conn{newpcb};
   self->attach(id, newpcb);
-  self->sink_.on_tcp_accepted(id, l->kind, Stack::from_lwip(&newpcb->remote_ip, newpcb->remote_port),
-                           Stack::from_lwip(&newpcb->local_ip, newpcb->local_port));
+  self->sink_.on_tcp_accepted(id, l->kind,
+                              Stack::from_lwip(&newpcb->remote_ip, newpcb->remote_port),
+                              Stack::from_lwip(&newpcb->local_ip, newpcb->local_port));
   return ERR_OK;
 }
 
@@ -121,7 +122,8 @@ void TcpTransport::connect(ConnId id, const coap::Address& to) {
     conns_.erase(id);
     clear_callbacks(pcb);
     tcp_abort(pcb);
-    sink_.on_tcp_error(id, err == ERR_RTE ? coap::TcpError::kUnreachable : classify(err, true), err);
+    sink_.on_tcp_error(id, err == ERR_RTE ? coap::TcpError::kUnreachable : classify(err, true),
+                       err);
   }
 }
 

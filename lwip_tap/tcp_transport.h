@@ -66,9 +66,9 @@ class TcpTransport {
   struct Conn {
     tcp_pcb* pcb = nullptr;
     bool connecting = false;
-    uint64_t rx_total = 0;      // bytes delivered to the sink
-    uint64_t recved_total = 0;  // bytes given back with tcp_recved
-    bool write_blocked = false; // ERR_MEM with nothing in flight: poll retries
+    uint64_t rx_total = 0;       // bytes delivered to the sink
+    uint64_t recved_total = 0;   // bytes given back with tcp_recved
+    bool write_blocked = false;  // ERR_MEM with nothing in flight: poll retries
   };
   struct Listener {
     tcp_pcb* pcb = nullptr;

@@ -66,8 +66,8 @@ bool reopen_time_wait(std::span<const uint8_t> frame) {
   const uint16_t sport = be16(s.tcp), dport = be16(s.tcp + 2);
   const uint32_t seq = be32(s.tcp + 4);
   for (tcp_pcb* p = tcp_tw_pcbs; p; p = p->next) {
-    if (p->remote_port != sport || p->local_port != dport || !same_address(p->remote_ip, s.src, s.v6) ||
-        !same_address(p->local_ip, s.dst, s.v6))
+    if (p->remote_port != sport || p->local_port != dport ||
+        !same_address(p->remote_ip, s.src, s.v6) || !same_address(p->local_ip, s.dst, s.v6))
       continue;
     // An old duplicate SYN stays lwIP's business (it gets an ACK or RST).
     if (!TCP_SEQ_GT(seq, p->rcv_nxt)) return false;
@@ -87,7 +87,10 @@ std::size_t trim_time_wait(std::size_t max) {
   if (n <= max) return 0;
   std::size_t freed = 0;
   if (max == 0) {
-    while (tcp_tw_pcbs) { tcp_abort(tcp_tw_pcbs); ++freed; }
+    while (tcp_tw_pcbs) {
+      tcp_abort(tcp_tw_pcbs);
+      ++freed;
+    }
     return freed;
   }
   while (tcp_pcb* victim = keep_last->next) {

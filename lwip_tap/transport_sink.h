@@ -18,7 +18,7 @@ class TransportSink {
   virtual void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from,
                                const pbuf* p) = 0;
   virtual void on_tcp_accepted(ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
-                            const coap::Address& local) = 0;
+                               const coap::Address& local) = 0;
   virtual void on_tcp_connected(ConnId conn, const coap::Address& local) = 0;
   virtual void on_tcp_data(ConnId conn, const pbuf* p) = 0;
   virtual void on_tcp_peer_closed(ConnId conn) = 0;

@@ -14,7 +14,9 @@ void* arg_for(coap::UdpSocket s) { return reinterpret_cast<void*>(static_cast<ui
 
 }  // namespace
 
-UdpTransport::~UdpTransport() { assert(!pcb_ && "UdpTransport::close() must run under the core lock first"); }
+UdpTransport::~UdpTransport() {
+  assert(!pcb_ && "UdpTransport::close() must run under the core lock first");
+}
 
 coap::Status UdpTransport::bind(uint16_t port) {
   LWIP_ASSERT_CORE_LOCKED();

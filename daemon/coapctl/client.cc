@@ -139,16 +139,10 @@ bool ControlClient::send_line(const std::string& line, Clock::time_point deadlin
       return false;
     }
     switch (wait(POLLOUT, deadline, error)) {
-      case ReadStatus::kMessage:
-        break;
-      case ReadStatus::kTimedOut:
-        *error = "timed out sending to coapd on " + path_;
-        return false;
-      case ReadStatus::kInterrupted:
-        *error = "interrupted";
-        return false;
-      default:
-        return false;
+      case ReadStatus::kMessage: break;
+      case ReadStatus::kTimedOut: *error = "timed out sending to coapd on " + path_; return false;
+      case ReadStatus::kInterrupted: *error = "interrupted"; return false;
+      default: return false;
     }
   }
   return true;
@@ -208,19 +202,15 @@ ControlClient::Answer ControlClient::call(control::Command cmd, nlohmann::json a
   for (;;) {
     nlohmann::json message;
     switch (read_message(deadline, &message, &answer.error)) {
-      case ReadStatus::kMessage:
-        break;
+      case ReadStatus::kMessage: break;
       case ReadStatus::kClosed:
         answer.error = "coapd closed the control connection without answering";
         return answer;
       case ReadStatus::kTimedOut:
         answer.error = "timed out waiting for coapd to answer on " + path_;
         return answer;
-      case ReadStatus::kInterrupted:
-        answer.error = "interrupted";
-        return answer;
-      case ReadStatus::kFailed:
-        return answer;
+      case ReadStatus::kInterrupted: answer.error = "interrupted"; return answer;
+      case ReadStatus::kFailed: return answer;
     }
     if (auto event = message.find("event"); event != message.end() && !message.contains("ok")) {
       early_events_.push_back(*event);

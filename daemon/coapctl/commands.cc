@@ -86,7 +86,7 @@ std::optional<T> decoded(const json& result) {
   coap::Result<T> r = T::decode(result);
   if (r) return std::move(*r);
   print_error(r.error().find("coapd sent") == 0 ? r.error()
-                                                 : "coapd sent a malformed result: " + r.error());
+                                                : "coapd sent a malformed result: " + r.error());
   return std::nullopt;
 }
 
@@ -149,8 +149,7 @@ std::optional<control::SecurityArgs> security_args(const SecurityOptions& o) {
   if (o.key_file && !read_text_file(*o.key_file, "--key", &a.key_pem)) return std::nullopt;
   if (o.ca_file && !read_text_file(*o.ca_file, "--ca", &a.ca_pem)) return std::nullopt;
   a.insecure = o.insecure;
-  if (o.insecure)
-    print_error("warning: --insecure: the server's certificate is not verified");
+  if (o.insecure) print_error("warning: --insecure: the server's certificate is not verified");
   return a;
 }
 
@@ -180,9 +179,7 @@ int request_status(const control::RequestResult& r) {
     case 2: return kExitOk;
     case 4: return kExitClientError;
     case 5: return kExitServerError;
-    default:
-      print_error("unexpected response code \"" + r.code + "\"");
-      return kExitRequestFailed;
+    default: print_error("unexpected response code \"" + r.code + "\""); return kExitRequestFailed;
   }
 }
 
@@ -227,12 +224,9 @@ int run_events(const GlobalOptions& global, bool follow) {
         if (auto event = message.find("event"); event != message.end()) print_event(*event);
         break;
       case ControlClient::ReadStatus::kClosed:
-      case ControlClient::ReadStatus::kInterrupted:
-        return kExitOk;
+      case ControlClient::ReadStatus::kInterrupted: return kExitOk;
       case ControlClient::ReadStatus::kTimedOut:  // cannot happen without a deadline
-      case ControlClient::ReadStatus::kFailed:
-        print_error(error);
-        return kExitFailure;
+      case ControlClient::ReadStatus::kFailed: print_error(error); return kExitFailure;
     }
   }
 }
@@ -244,7 +238,8 @@ int run_request(const GlobalOptions& global, const RequestOptions& options) {
   args.timeout = options.timeout_s;
   std::string payload;
   if (options.payload) payload = *options.payload;
-  if (options.payload_file && !read_payload_file(*options.payload_file, &payload)) return kExitUsage;
+  if (options.payload_file && !read_payload_file(*options.payload_file, &payload))
+    return kExitUsage;
   if (options.payload || options.payload_file) args.payload.emplace(payload.begin(), payload.end());
   args.content_format = options.content_format;
   args.accept = options.accept;

@@ -91,12 +91,9 @@ std::string engine_text(const json& engine) {
 
 std::string value_text(const json& value) {
   switch (value.type()) {
-    case json::value_t::null:
-      return "-";
-    case json::value_t::string:
-      return value.get<std::string>();
-    case json::value_t::boolean:
-      return value.get<bool>() ? "yes" : "no";
+    case json::value_t::null: return "-";
+    case json::value_t::string: return value.get<std::string>();
+    case json::value_t::boolean: return value.get<bool>() ? "yes" : "no";
     case json::value_t::array: {
       std::string text;
       for (const auto& element : value) {
@@ -113,8 +110,7 @@ std::string value_text(const json& value) {
       }
       return text.empty() ? "-" : text;
     }
-    default:
-      return value.dump();
+    default: return value.dump();
   }
 }
 
@@ -251,9 +247,10 @@ std::string format_sessions(const json& result) {
       if (auto a = s.find("age"); a != s.end() && a->is_number())
         age = format_duration(a->get<double>());
       table.add_row({member_text(s, "id"), member_text(s, "protocol"), member_text(s, "role"),
-                     member_text(s, "state"), member_text(s, "peer"), member_text(s, "local_address"), age,
-                     member_text(s, "bytes_in"), member_text(s, "bytes_out"),
-                     member_text(s, "messages_in"), member_text(s, "messages_out")});
+                     member_text(s, "state"), member_text(s, "peer"),
+                     member_text(s, "local_address"), age, member_text(s, "bytes_in"),
+                     member_text(s, "bytes_out"), member_text(s, "messages_in"),
+                     member_text(s, "messages_out")});
     }
   }
   return table.render();
@@ -292,8 +289,8 @@ std::string format_event_line(const nlohmann::json& event) {
 }
 
 std::string format_timer_probe(const control::TimerProbeResult& r) {
-  return "timers:    " + std::to_string(r.count) + " x " + std::to_string(r.interval_ms) +
-         " ms\n" + "early:     " + std::to_string(r.early) + "\n" + "lateness:  min " +
+  return "timers:    " + std::to_string(r.count) + " x " + std::to_string(r.interval_ms) + " ms\n" +
+         "early:     " + std::to_string(r.early) + "\n" + "lateness:  min " +
          std::to_string(r.min_lateness_us) + " us, p50 " + std::to_string(r.lateness_us.p50) +
          " us, p99 " + std::to_string(r.lateness_us.p99) + " us, max " +
          std::to_string(r.lateness_us.max) + " us\n";

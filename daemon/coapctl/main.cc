@@ -2,10 +2,10 @@
 // the command line (CLI11) and its help text; commands.cc does the work.
 #include <CLI/CLI.hpp>
 #include <cmath>
-#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -205,14 +205,14 @@ struct SecurityFlags {
               *o_ca = nullptr;
 
   void add(CLI::App* cmd) {
-    o_identity = cmd->add_option("--psk-identity", psk_identity, "PSK identity (coaps)")
-                     ->type_name("ID");
-    o_key = cmd->add_option("--psk-key", psk_key, "PSK key: text, or hex after 0x")
-                ->type_name("KEY");
+    o_identity =
+        cmd->add_option("--psk-identity", psk_identity, "PSK identity (coaps)")->type_name("ID");
+    o_key =
+        cmd->add_option("--psk-key", psk_key, "PSK key: text, or hex after 0x")->type_name("KEY");
     o_cert = cmd->add_option("--cert", cert, "Client certificate (PEM)")->type_name("FILE");
     o_keyfile = cmd->add_option("--key", key, "Its private key (PEM)")->type_name("FILE");
-    o_ca = cmd->add_option("--ca", ca, "Trust anchors to verify the server (PEM)")
-               ->type_name("FILE");
+    o_ca =
+        cmd->add_option("--ca", ca, "Trust anchors to verify the server (PEM)")->type_name("FILE");
     cmd->add_flag("--insecure", insecure, "Do not verify the server's certificate (says so)");
   }
   void apply(SecurityOptions& out) const {
@@ -291,9 +291,7 @@ void add_query_commands(CLI::App& app, CommandLine& cl, std::function<int()>* ac
   CLI::App* events = app.add_subcommand("events", "Show recent session events");
   events->footer("Each line: TIME EVENT session=N peer=IP:PORT [reason=TEXT] [attempt=N]");
   events->add_flag("-f,--follow", cl.follow, "Keep printing events as they happen");
-  events->callback([action, &cl] {
-    *action = [&cl] { return run_events(cl.global, cl.follow); };
-  });
+  events->callback([action, &cl] { *action = [&cl] { return run_events(cl.global, cl.follow); }; });
 }
 
 void add_request_commands(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
@@ -318,8 +316,9 @@ void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* a
       "  coapctl connect coap+tcp://192.0.2.1 --reconnect-attempts 10\n"
       "  coapctl connect coaps+tcp://192.0.2.1 --call-home --ca ca.pem\n"
       "  coapctl connect coaps://192.0.2.1 --call-home --psk-identity dev1 --psk-key secret");
-  connect->add_option("URI", cl.connect.uri,
-                      "coap+tcp://, coaps+tcp:// (TLS) or coaps:// (DTLS) URI of the peer")
+  connect
+      ->add_option("URI", cl.connect.uri,
+                   "coap+tcp://, coaps+tcp:// (TLS) or coaps:// (DTLS) URI of the peer")
       ->required();
   connect->add_flag("--call-home", cl.connect.call_home,
                     "Serve the peer's requests on the session (RFC 8323 role reversal; over "
@@ -362,13 +361,13 @@ void add_debug_commands(CLI::App& app, CommandLine& cl, std::function<int()>* ac
   stall->add_option("SECONDS", cl.stall_seconds, "How long to stall")
       ->required()
       ->check(kNonNegativeSeconds);
-  stall->callback([action, &cl] {
-    *action = [&cl] { return run_debug_stall(cl.global, cl.stall_seconds); };
-  });
+  stall->callback(
+      [action, &cl] { *action = [&cl] { return run_debug_stall(cl.global, cl.stall_seconds); }; });
   CLI::App* probe = debug->add_subcommand(
       "timer-probe", "Measure the engine's timer accuracy (needs --debug-commands)");
-  probe->add_option("--interval-ms", cl.probe_interval_ms,
-                    "Timer length in milliseconds (default 50)")
+  probe
+      ->add_option("--interval-ms", cl.probe_interval_ms,
+                   "Timer length in milliseconds (default 50)")
       ->check(CLI::PositiveNumber);
   probe->add_option("--count", cl.probe_count, "Number of timers (default 100)")
       ->check(CLI::Range(1, 100000));

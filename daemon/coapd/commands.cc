@@ -43,7 +43,8 @@ coap::Result<coap::Uri> client_uri(const CommandContext& ctx, const std::string&
 
 coap::ClientSecurity client_security(const control::SecurityArgs& a, const coap::Uri& uri) {
   coap::ClientSecurity s;
-  if (a.psk_identity) s.psk = coap::PskEntry{*a.psk_identity, a.psk_key.value_or(std::vector<uint8_t>{})};
+  if (a.psk_identity)
+    s.psk = coap::PskEntry{*a.psk_identity, a.psk_key.value_or(std::vector<uint8_t>{})};
   s.cert_pem = a.cert_pem;
   s.key_pem = a.key_pem;
   s.ca_pem = a.ca_pem;
@@ -65,7 +66,8 @@ void handle_status(CommandContext& ctx, const json&, Responder r) {
     s.mac = ctx.mac;
     {
       lwip_tap::CoreLock lock;  // the engine thread holds no other lock here
-      for (const auto& a : ctx.stack.addresses(ctx.cfg.tap)) s.addresses.push_back({a.address, a.state});
+      for (const auto& a : ctx.stack.addresses(ctx.cfg.tap))
+        s.addresses.push_back({a.address, a.state});
     }
     s.udp_port = ctx.cfg.udp_port;
     s.tcp_port = ctx.cfg.tcp_port;
@@ -210,11 +212,11 @@ void handle_debug_timer_probe(CommandContext& ctx, const json& request, Responde
   const auto interval = std::chrono::duration_cast<coap::Duration>(
       std::chrono::duration<double, std::milli>(args->interval_ms));
   LoopPoster& poster = ctx.poster;
-  ctx.engine.post_timer_probe(interval, static_cast<int>(args->count),
-                              [&poster, r](TimerProbeResult res) {
-                                control::TimerProbeResult out = summarize(res);
-                                poster.post([r, j = out.encode()]() mutable { r.ok(std::move(j)); });
-                              });
+  ctx.engine.post_timer_probe(
+      interval, static_cast<int>(args->count), [&poster, r](TimerProbeResult res) {
+        control::TimerProbeResult out = summarize(res);
+        poster.post([r, j = out.encode()]() mutable { r.ok(std::move(j)); });
+      });
 }
 
 // A line for the audit log: what a state-changing command asked for.
@@ -245,7 +247,8 @@ const std::array<CommandEntry, control::kCommandCount>& command_table() { return
 
 coap::Result<coap::Uri> parse_client_uri(const std::string& text, const std::string& tap,
                                          int zone_index) {
-  return coap::parse_uri(text, [&](std::string_view name) { return name == tap ? zone_index : -1; });
+  return coap::parse_uri(text,
+                         [&](std::string_view name) { return name == tap ? zone_index : -1; });
 }
 
 void handle_command(CommandContext& ctx, Command cmd, const json& request, Responder r) {

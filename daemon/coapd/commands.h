@@ -33,8 +33,8 @@ struct CommandContext {
   const ThreadPlacement& placement;
   const lwip_tap::TapPump* pump;  // null until the pump started
   std::chrono::steady_clock::time_point started;
-  std::string mac;     // "02:..", for status
-  int zone_index = 0;  // the netif's index: the zone of link-local URIs
+  std::string mac;       // "02:..", for status
+  int zone_index = 0;    // the netif's index: the zone of link-local URIs
   bool dtls_on = false;  // the DTLS server runs
   bool tls_on = false;   // the TLS listener runs
 };

@@ -48,8 +48,8 @@ coap::Status prepare_socket_path(const std::string& path) {
   if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
     std::filesystem::create_directories(dir, ec);
     if (ec)
-      return coap::error("cannot create directory ", dir.string(), " for the control socket: ",
-                         ec.message());
+      return coap::error("cannot create directory ", dir.string(),
+                         " for the control socket: ", ec.message());
   }
   if (std::filesystem::exists(path, ec)) {
     if (socket_in_use(path))
@@ -199,9 +199,9 @@ void ControlServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
 bool ControlServer::take_input(Client& c, std::string_view bytes) {
   const uint64_t id = c.id;
   if (!c.reader.feed(bytes)) {
-    send_line(id, control::error_message(nullptr, "request line longer than " +
-                                                      std::to_string(control::kMaxLineBytes) +
-                                                      " bytes"));
+    send_line(
+        id, control::error_message(nullptr, "request line longer than " +
+                                                std::to_string(control::kMaxLineBytes) + " bytes"));
     close_client(id);
     return false;
   }
@@ -231,9 +231,10 @@ bool ControlServer::make_room(std::size_t need, uint64_t requester) {
       }
     }
     if (largest == 0 || largest == requester) return false;
-    spdlog::warn("control: clients hold {} bytes, more than {}; disconnecting client {}, which "
-                 "holds {} (most of all)",
-                 total_cost_ - releasing_, kMaxTotalCost, largest, most);
+    spdlog::warn(
+        "control: clients hold {} bytes, more than {}; disconnecting client {}, which "
+        "holds {} (most of all)",
+        total_cost_ - releasing_, kMaxTotalCost, largest, most);
     close_client(largest);
   }
   return true;
@@ -281,9 +282,10 @@ void ControlServer::send_line(uint64_t client, const nlohmann::json& msg) {
   w->data = msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   w->cost = sizeof(WriteReq) + w->data.capacity() + 2 * kAllocOverhead;
   if (c.queued_cost + c.input_cost + w->cost > kMaxClientCost || !make_room(w->cost, client)) {
-    spdlog::warn("control: client {} does not read its replies ({} bytes queued, {} for all "
-                 "clients); disconnecting it",
-                 client, c.queued_cost, total_cost_);
+    spdlog::warn(
+        "control: client {} does not read its replies ({} bytes queued, {} for all "
+        "clients); disconnecting it",
+        client, c.queued_cost, total_cost_);
     delete w;
     close_client(client);
     return;

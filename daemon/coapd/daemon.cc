@@ -51,8 +51,11 @@ uint64_t random_seed() {
 std::array<uint8_t, 6> default_mac(const std::string& tap) {
   uint64_t h = 1469598103934665603ull;
   for (char c : tap) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-  return {0x02, static_cast<uint8_t>(h >> 8), static_cast<uint8_t>(h >> 16),
-          static_cast<uint8_t>(h >> 24), static_cast<uint8_t>(h >> 32),
+  return {0x02,
+          static_cast<uint8_t>(h >> 8),
+          static_cast<uint8_t>(h >> 16),
+          static_cast<uint8_t>(h >> 24),
+          static_cast<uint8_t>(h >> 32),
           static_cast<uint8_t>(h >> 40)};
 }
 
@@ -87,7 +90,8 @@ void log_event(const coap::Event& e) {
   if (!e.reason.empty()) extra += " reason=" + e.reason;
   if (e.attempt) extra += " attempt=" + std::to_string(e.attempt);
   if (!e.security.empty())
-    extra += " security=" + e.security + " peer_identity=" + e.peer_identity + " cipher=" + e.cipher;
+    extra +=
+        " security=" + e.security + " peer_identity=" + e.peer_identity + " cipher=" + e.cipher;
   if (!e.detail.empty()) extra += " detail=" + e.detail;
   spdlog::info("event {} session={} peer={}{}", e.name(), e.session,
                e.peer.family == coap::Address::Family::kNone ? "-" : e.peer.to_string(), extra);
@@ -166,9 +170,9 @@ Daemon::Daemon(const config::Config& cfg)
     : cfg_(cfg), mac_(cfg.mac ? *cfg.mac : default_mac(cfg.tap)), lifecycle_(start_list()) {
   uv_loop_init(&loop_);
   poster_ = std::make_unique<LoopPoster>(&loop_);
-  control_ = std::make_unique<ControlServer>(
-      &loop_, cfg_.control_socket,
-      [this](control::Command cmd, const nlohmann::json& req, Responder r) { handle(cmd, req, r); });
+  control_ = std::make_unique<ControlServer>(&loop_, cfg_.control_socket,
+                                             [this](control::Command cmd, const nlohmann::json& req,
+                                                    Responder r) { handle(cmd, req, r); });
   control_->set_on_unfollow([this] { events_.unfollow(); });
   coap::BuiltinResourceOptions ropts;
   ropts.max_echo_size = 1 << 20;
@@ -196,8 +200,8 @@ Daemon::Daemon(const config::Config& cfg)
   engine_ = std::make_unique<Engine>(endpoint_config(cfg_), resources_, stack_, std::move(hooks),
                                      random_seed());
   udp_ = std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink());
-  dtls_ = std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink(),
-                                                   coap::UdpSocket::kSecure);
+  dtls_ =
+      std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink(), coap::UdpSocket::kSecure);
   tcp_ = std::make_unique<lwip_tap::TcpTransport>(stack_, engine_->sink());
 }
 
@@ -209,7 +213,12 @@ std::vector<Lifecycle::Step> Daemon::start_list() {
       {"TAP", [this] { return start_tap(); }, [this] { tap_.reset(); }},
       {"lwIP", [this] { return start_stack(); }, [this] { stop_stack(); }},
       {"control socket", [this] { return control_->start(); }, [this] { control_->stop(); }},
-      {"engine", [this] { engine_->start(); return Status{}; }, [this] { stop_engine(); }},
+      {"engine",
+       [this] {
+         engine_->start();
+         return Status{};
+       },
+       [this] { stop_engine(); }},
       {"TAP pump", [this] { return start_pump(); }, [this] { pump_->stop(); }},
       {"signals", [this] { return start_signals(); }, [this] { stop_signals(); }},
   };
@@ -259,7 +268,8 @@ Status Daemon::start_stack() {
     if (Status st = tcp_->listen(cfg_.tcp_port, coap::ListenerKind::kServer); !st) return st;
   if (serves_tls())
     if (Status st = tcp_->listen(cfg_.tls_port, coap::ListenerKind::kSecure); !st) return st;
-  if (cfg_.call_home_listen) return tcp_->listen(cfg_.call_home_listen, coap::ListenerKind::kCallHome);
+  if (cfg_.call_home_listen)
+    return tcp_->listen(cfg_.call_home_listen, coap::ListenerKind::kCallHome);
   return {};
 }
 
@@ -330,23 +340,20 @@ void Daemon::act(Action action) {
     case Action::kExit: return;  // the loop ends once every handle is closed
     case Action::kServe: return serve();
     case Action::kBeginLinger: return begin_linger();
-    case Action::kStopParts:
-      lifecycle_.stop();
-      return act(machine_.on(Cue::kStopped));
+    case Action::kStopParts: lifecycle_.stop(); return act(machine_.on(Cue::kStopped));
   }
 }
 
 void Daemon::serve() {
   commands_ = std::make_unique<CommandContext>(
-      CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_,
-                     pump_.get(), started_, mac_text(mac_), zone_index_, serves_dtls(),
-                     serves_tls()});
+      CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_, pump_.get(),
+                     started_, mac_text(mac_), zone_index_, serves_dtls(), serves_tls()});
   for (const auto& s : cfg_.sessions) open_session(s);
   // Ready once the engine answers: a job that has run proves its loop runs.
   engine_->post([this](coap::Endpoint&, coap::TimePoint) {
     poster_->post([this] {
-      std::string ports = "udp " + std::to_string(cfg_.udp_port) + ", tcp " +
-                          std::to_string(cfg_.tcp_port);
+      std::string ports =
+          "udp " + std::to_string(cfg_.udp_port) + ", tcp " + std::to_string(cfg_.tcp_port);
       if (serves_dtls()) ports += ", dtls " + std::to_string(cfg_.dtls_port);
       if (serves_tls()) ports += ", tls " + std::to_string(cfg_.tls_port);
       if (cfg_.call_home_listen) ports += ", call-home " + std::to_string(cfg_.call_home_listen);

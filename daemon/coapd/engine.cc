@@ -77,8 +77,9 @@ bool Engine::pass(TimePoint now) {
   wakeups_.fetch_add(1, std::memory_order_relaxed);
   ++stats_.wakeups;
   stats_.udp_dropped = batch_.dropped_total;
-  const bool stopping = std::any_of(batch_.items.begin(), batch_.items.end(),
-                                    [](const Mailbox::Item& it) { return it.kind == Mailbox::Item::kStop; });
+  const bool stopping =
+      std::any_of(batch_.items.begin(), batch_.items.end(),
+                  [](const Mailbox::Item& it) { return it.kind == Mailbox::Item::kStop; });
   process(batch_, now);
   if (stopping) endpoint_->shutdown(now);
   if (endpoint_->next_deadline() <= now) endpoint_->on_timer(now);

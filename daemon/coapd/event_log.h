@@ -44,7 +44,7 @@ class EventLog {
   Post post_;
   Deliver deliver_;
   std::size_t capacity_;
-  std::deque<coap::Event> history_;      // engine thread only
+  std::deque<coap::Event> history_;       // engine thread only
   std::vector<coap::Event> undelivered_;  // engine thread only
   std::atomic<int> followers_{0};
 };

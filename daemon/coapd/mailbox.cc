@@ -138,8 +138,8 @@ void Mailbox::on_udp_datagram(coap::UdpSocket socket, const coap::Address& from,
   post(it, p, /*droppable=*/true);  // dropped, and counted, when the mailbox is full
 }
 
-void Mailbox::on_tcp_accepted(coap::ConnId conn, coap::ListenerKind kind,
-                              const coap::Address& peer, const coap::Address& local) {
+void Mailbox::on_tcp_accepted(coap::ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
+                              const coap::Address& local) {
   post(Item{Item::kAccepted, static_cast<uint8_t>(kind), conn, peer, local}, nullptr, false);
 }
 

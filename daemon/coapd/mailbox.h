@@ -36,7 +36,15 @@ class Mailbox final : public lwip_tap::TransportSink {
 
   struct Item {
     enum Kind : uint8_t {
-      kDatagram, kAccepted, kConnected, kData, kPeerClosed, kError, kWritable, kJob, kStop,
+      kDatagram,
+      kAccepted,
+      kConnected,
+      kData,
+      kPeerClosed,
+      kError,
+      kWritable,
+      kJob,
+      kStop,
     };
     Kind kind;
     uint8_t extra = 0;  // UDP socket, listener kind, error kind
@@ -68,8 +76,7 @@ class Mailbox final : public lwip_tap::TransportSink {
   void post_stop() EXCLUDES(mu_);
 
   // lwip_tap::TransportSink: lwIP callbacks, core lock held.
-  void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from,
-                       const pbuf* p) override;
+  void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p) override;
   void on_tcp_accepted(coap::ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
                        const coap::Address& local) override;
   void on_tcp_connected(coap::ConnId conn, const coap::Address& local) override;

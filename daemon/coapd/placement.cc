@@ -33,8 +33,7 @@ bool PlacementPolicy::update(double seconds, uint64_t datagrams, uint64_t items)
   return shared_;
 }
 
-ThreadPlacement::ThreadPlacement(CpuPlacement mode, pid_t io_tid)
-    : policy_(mode), io_tid_(io_tid) {
+ThreadPlacement::ThreadPlacement(CpuPlacement mode, pid_t io_tid) : policy_(mode), io_tid_(io_tid) {
   if (sched_getaffinity(0, sizeof allowed_, &allowed_) != 0) return;
   usable_ = CPU_COUNT(&allowed_) > 1 && mode != CpuPlacement::kSpread;
 }
@@ -70,9 +69,10 @@ void ThreadPlacement::apply(bool shared) {
   }
   for (pid_t tid : {engine_tid_, io_tid_}) {
     if (sched_setaffinity(tid, sizeof set, &set) != 0) {
-      spdlog::warn("cpu placement: cannot set the affinity of thread {} ({}); leaving threads "
-                   "where the scheduler puts them",
-                   tid, std::strerror(errno));
+      spdlog::warn(
+          "cpu placement: cannot set the affinity of thread {} ({}); leaving threads "
+          "where the scheduler puts them",
+          tid, std::strerror(errno));
       usable_ = false;
       for (pid_t t : {engine_tid_, io_tid_}) sched_setaffinity(t, sizeof allowed_, &allowed_);
       applied_shared_ = false;

@@ -44,7 +44,8 @@ class PlacementPolicy {
   // Consecutive intervals that must agree before the placement changes.
   static constexpr int kAgree = 2;
 
-  explicit PlacementPolicy(CpuPlacement mode) : mode_(mode), shared_(mode == CpuPlacement::kShared) {}
+  explicit PlacementPolicy(CpuPlacement mode)
+      : mode_(mode), shared_(mode == CpuPlacement::kShared) {}
 
   // seconds since the last call; datagrams and items: totals so far.
   // Returns the placement to use from now on (true: shared).

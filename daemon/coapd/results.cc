@@ -66,9 +66,9 @@ control::OptionEntry option_entry(uint16_t number, const std::vector<uint8_t>& v
 
 std::string wall_time(coap::TimePoint t) {
   // Events carry monotonic time; show it as wall-clock time, to the ms.
-  const auto wall = std::chrono::system_clock::now() -
-                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                        coap::Clock::now() - t);
+  const auto wall =
+      std::chrono::system_clock::now() -
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(coap::Clock::now() - t);
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() % 1000;
   std::string s = coap::format_utc(wall);
@@ -104,15 +104,14 @@ control::SessionsResult sessions_result(const coap::Endpoint& ep, coap::TimePoin
   control::SessionsResult out;
   for (const coap::SessionInfo& s : ep.sessions(now)) {
     const bool has_local = s.local.family != coap::Address::Family::kNone;
-    const char* protocol = s.secure ? (s.proto == coap::Proto::kUdp ? "dtls" : "tls")
-                                    : coap::proto_name(s.proto);
-    out.sessions.push_back({s.id, protocol, coap::role_name(s.role),
-                            coap::session_state_name(s.state), s.peer.to_string(),
-                            has_local ? s.local.to_string() : "", coap::to_seconds(s.age),
-                            s.bytes_in, s.bytes_out, s.msgs_in, s.msgs_out, s.outgoing,
-                            s.call_home, s.reconnect_attempt, s.queued_bytes, s.observers,
-                            coap::security_mode_name(s.security.mode), s.security.peer_identity,
-                            s.security.cipher});
+    const char* protocol =
+        s.secure ? (s.proto == coap::Proto::kUdp ? "dtls" : "tls") : coap::proto_name(s.proto);
+    out.sessions.push_back(
+        {s.id, protocol, coap::role_name(s.role), coap::session_state_name(s.state),
+         s.peer.to_string(), has_local ? s.local.to_string() : "", coap::to_seconds(s.age),
+         s.bytes_in, s.bytes_out, s.msgs_in, s.msgs_out, s.outgoing, s.call_home,
+         s.reconnect_attempt, s.queued_bytes, s.observers,
+         coap::security_mode_name(s.security.mode), s.security.peer_identity, s.security.cipher});
   }
   return out;
 }

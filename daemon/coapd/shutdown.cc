@@ -38,8 +38,7 @@ Action ShutdownMachine::on(Cue cue) {
       if (cue != Cue::kStopped) return Action::kNone;
       phase_ = Phase::kStopped;
       return Action::kExit;
-    case Phase::kStopped:
-      return Action::kNone;
+    case Phase::kStopped: return Action::kNone;
   }
   return Action::kNone;
 }

@@ -28,8 +28,8 @@ void TimerProbe::start(coap::Duration interval, int count, coap::TimePoint now, 
     done(TimerProbeResult{interval, {}});
     return;
   }
-  running_ = Running{interval, count, now + interval, TimerProbeResult{interval, {}},
-                     std::move(done)};
+  running_ =
+      Running{interval, count, now + interval, TimerProbeResult{interval, {}}, std::move(done)};
 }
 
 void TimerProbe::on_pass(coap::TimePoint now) {

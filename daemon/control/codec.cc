@@ -130,7 +130,9 @@ const nlohmann::json* FieldReader::find(const char* key) const {
   return it == object_.end() ? nullptr : &*it;
 }
 
-bool FieldReader::has(const char* key) const { return object_.is_object() && object_.contains(key); }
+bool FieldReader::has(const char* key) const {
+  return object_.is_object() && object_.contains(key);
+}
 
 void FieldReader::fail(std::string sentence) {
   if (error_.empty()) error_ = std::move(sentence);

@@ -139,13 +139,17 @@ Result<RequestResult> RequestResult::decode(const json& j) {
   const json* opts = r.array("options");
   for (std::size_t i = 0; opts && i < opts->size() && r.ok(); ++i) {
     Result<OptionEntry> o = OptionEntry::decode((*opts)[i]);
-    if (!o) r.fail(o.error());
-    else out.options.push_back(std::move(*o));
+    if (!o)
+      r.fail(o.error());
+    else
+      out.options.push_back(std::move(*o));
   }
   if (std::optional<std::string> b64 = r.optional_string("payload_b64")) {
     auto bytes = base64_decode(*b64);
-    if (!bytes) r.fail("coapd sent a response payload that is not valid base64");
-    else out.payload = std::move(*bytes);
+    if (!bytes)
+      r.fail("coapd sent a response payload that is not valid base64");
+    else
+      out.payload = std::move(*bytes);
   }
   return r.result(std::move(out));
 }
@@ -234,8 +238,10 @@ Result<TimerProbeResult> TimerProbeResult::decode(const json& j) {
   t.early = r.uint("early", 0, UINT64_MAX);
   if (const json* l = r.object("lateness_us")) {
     Result<LatencySummary> lateness = LatencySummary::decode(*l);
-    if (lateness) t.lateness_us = *lateness;
-    else r.fail("lateness_us: " + lateness.error());
+    if (lateness)
+      t.lateness_us = *lateness;
+    else
+      r.fail("lateness_us: " + lateness.error());
   }
   t.min_lateness_us = r.number("min_lateness_us", 0, 0, 1e18);
   return r.result(t);

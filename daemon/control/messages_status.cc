@@ -90,7 +90,8 @@ json StatusResult::encode() const {
   j["tap"] = tap;
   j["mac"] = mac;
   json list = json::array();
-  for (const AddressState& a : addresses) list.push_back({{"address", a.address}, {"state", a.state}});
+  for (const AddressState& a : addresses)
+    list.push_back({{"address", a.address}, {"state", a.state}});
   j["addresses"] = std::move(list);
   j["udp_port"] = udp_port;
   j["tcp_port"] = tcp_port;
@@ -276,8 +277,10 @@ Result<EventsResult> EventsResult::decode(const json& j) {
   const json* list = r.array("events");
   for (std::size_t i = 0; list && i < list->size() && r.ok(); ++i) {
     Result<EventRecord> e = EventRecord::decode((*list)[i]);
-    if (!e) r.fail("events: " + e.error());
-    else out.events.push_back(std::move(*e));
+    if (!e)
+      r.fail("events: " + e.error());
+    else
+      out.events.push_back(std::move(*e));
   }
   return r.result(std::move(out));
 }

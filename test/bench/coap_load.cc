@@ -23,12 +23,9 @@ namespace {
 
 const char* mode_name(bench::Mode m) {
   switch (m) {
-    case bench::Mode::kUdp:
-      return "udp";
-    case bench::Mode::kTcp:
-      return "tcp";
-    case bench::Mode::kChurn:
-      return "churn";
+    case bench::Mode::kUdp: return "udp";
+    case bench::Mode::kTcp: return "tcp";
+    case bench::Mode::kChurn: return "churn";
   }
   return "?";
 }
@@ -119,15 +116,9 @@ int main(int argc, char** argv) {
   const int64_t t0 = bench::now_ns();
   bench::Stats stats;
   switch (opts.mode) {
-    case bench::Mode::kUdp:
-      stats = bench::run_udp(opts, target);
-      break;
-    case bench::Mode::kTcp:
-      stats = bench::run_tcp(opts, target, sources);
-      break;
-    case bench::Mode::kChurn:
-      stats = bench::run_churn(opts, target, sources);
-      break;
+    case bench::Mode::kUdp: stats = bench::run_udp(opts, target); break;
+    case bench::Mode::kTcp: stats = bench::run_tcp(opts, target, sources); break;
+    case bench::Mode::kChurn: stats = bench::run_churn(opts, target, sources); break;
   }
   const double wall = static_cast<double>(bench::now_ns() - t0) / 1e9;
   const double cpu_pct = wall > 0 ? 100.0 * (cpu_seconds() - cpu0) / wall : 0.0;

@@ -36,7 +36,8 @@ std::vector<uint8_t> udp_get(uint16_t mid, uint64_t token) {
   std::vector<uint8_t> out;
   coap::OptionList o;
   o.add(coap::opt::kUriPath, "time");
-  coap::write_udp(out, coap::Type::kCon, coap::codes::kGet, mid, coap::Token::from_u64(token), o, {});
+  coap::write_udp(out, coap::Type::kCon, coap::codes::kGet, mid, coap::Token::from_u64(token), o,
+                  {});
   return out;
 }
 
@@ -61,12 +62,13 @@ int main(int argc, char** argv) {
     ep.on_datagram(peer, dgram, t0 + std::chrono::microseconds(i));
   }
   const double udp_ns =
-      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / n;
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() /
+      n;
 
   // TCP: one connection, frames of 32 requests.
   const coap::ConnId conn = 7;
-  ep.on_tcp_accepted(conn, coap::ListenerKind::kServer, peer,
-                     coap::Address::v4(192, 0, 2, 2, 5683), t0);
+  ep.on_tcp_accepted(conn, coap::ListenerKind::kServer, peer, coap::Address::v4(192, 0, 2, 2, 5683),
+                     t0);
   std::vector<uint8_t> csm;
   coap::OptionList co;
   co.add_uint(coap::opt::kCsmMaxMessageSize, 65536);

@@ -94,26 +94,16 @@ bool parse_address(const std::string& host, Target& out, std::string& error) {
 
 std::string errno_kind(int err) {
   switch (err) {
-    case ECONNRESET:
-      return "econnreset";
-    case ECONNREFUSED:
-      return "econnrefused";
-    case ETIMEDOUT:
-      return "etimedout";
-    case EPIPE:
-      return "epipe";
-    case EADDRNOTAVAIL:
-      return "eaddrnotavail";
-    case EHOSTUNREACH:
-      return "ehostunreach";
-    case ENETUNREACH:
-      return "enetunreach";
-    case EMFILE:
-      return "emfile";
-    case ENOBUFS:
-      return "enobufs";
-    default:
-      return "errno_" + std::to_string(err);
+    case ECONNRESET: return "econnreset";
+    case ECONNREFUSED: return "econnrefused";
+    case ETIMEDOUT: return "etimedout";
+    case EPIPE: return "epipe";
+    case EADDRNOTAVAIL: return "eaddrnotavail";
+    case EHOSTUNREACH: return "ehostunreach";
+    case ENETUNREACH: return "enetunreach";
+    case EMFILE: return "emfile";
+    case ENOBUFS: return "enobufs";
+    default: return "errno_" + std::to_string(err);
   }
 }
 

@@ -168,7 +168,8 @@ void run_model(std::size_t capacity, std::size_t peers, std::size_t mids, int op
   std::vector<Address> peer_list;
   for (std::size_t i = 0; i < peers; ++i)
     peer_list.push_back(Address::v4(10, 0, static_cast<uint8_t>(i / 250),
-                                    static_cast<uint8_t>(i % 250), static_cast<uint16_t>(5683 + i % 3)));
+                                    static_cast<uint8_t>(i % 250),
+                                    static_cast<uint16_t>(5683 + i % 3)));
   TimePoint now = kT0;
   for (int op = 0; op < ops; ++op) {
     const Address& p = peer_list[rng() % peers];

@@ -25,7 +25,9 @@ const Address kPeer = Address::v4(192, 0, 2, 7, 40000);
 // 2026-11-29T01:31:18Z
 const std::chrono::system_clock::time_point kWall{seconds(1795915878)};
 
-uint32_t block(uint32_t num, bool more, uint8_t szx) { return BlockOption{num, more, szx}.encode(); }
+uint32_t block(uint32_t num, bool more, uint8_t szx) {
+  return BlockOption{num, more, szx}.encode();
+}
 
 class DispatcherTest : public ::testing::Test {
  protected:
@@ -160,8 +162,7 @@ TEST_F(DispatcherTest, CriticalOptionWithBadLengthIs402) {
 TEST_F(DispatcherTest, ProxyOptionsAre505) {
   const Decoded d = get("/time", {opt_str(opt::kProxyUri, "coap://192.0.2.1/x")});
   EXPECT_EQ(d.code, codes::kProxyingNotSupported);
-  EXPECT_EQ(get("/nope", {opt_str(opt::kProxyScheme, "coap")}).code,
-            codes::kProxyingNotSupported);
+  EXPECT_EQ(get("/nope", {opt_str(opt::kProxyScheme, "coap")}).code, codes::kProxyingNotSupported);
   // A Proxy-Uri of the maximum length (1034 bytes) is still recognised as such.
   EXPECT_EQ(get("/", {opt_str(opt::kProxyUri, test::pattern(1034))}).code,
             codes::kProxyingNotSupported);
@@ -189,8 +190,8 @@ TEST_F(DispatcherTest, RootAndStatus) {
 }
 
 TEST_F(DispatcherTest, EchoPutThenGet) {
-  const Decoded put = run(codes::kPut, path_opts("/echo") + opt_uint(opt::kContentFormat, 50),
-                          R"({"a":1})");
+  const Decoded put =
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kContentFormat, 50), R"({"a":1})");
   EXPECT_EQ(put.code, codes::kChanged);
   const Decoded d = get("/echo");
   EXPECT_EQ(d.code, codes::kContent);
@@ -231,9 +232,8 @@ TEST_F(DispatcherTest, WellKnownCoreListsResources) {
   const Decoded d = get("/.well-known/core");
   EXPECT_EQ(d.code, codes::kContent);
   EXPECT_EQ(d.uint(opt::kContentFormat), content_format::kLinkFormat);
-  EXPECT_EQ(d.body(),
-            R"(</>;title="coapd",</time>;rt="time";ct=0;obs,</echo>;rt="echo";obs,)"
-            R"(</status>;rt="status";ct=50)");
+  EXPECT_EQ(d.body(), R"(</>;title="coapd",</time>;rt="time";ct=0;obs,</echo>;rt="echo";obs,)"
+                      R"(</status>;rt="status";ct=50)");
 }
 
 TEST_F(DispatcherTest, WellKnownCoreFilters) {
@@ -394,19 +394,21 @@ TEST_F(DispatcherTest, BertBlockOverUdpIs400) {
 
 TEST_F(DispatcherTest, Block1Reassembly) {
   const std::string body = test::pattern(2148);
-  const Decoded c0 = run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(0, true, 6)),
-                         body.substr(0, 1024));
+  const Decoded c0 =
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(0, true, 6)),
+          body.substr(0, 1024));
   EXPECT_EQ(c0.code, codes::kContinue);
   EXPECT_EQ(c0.uint(opt::kBlock1), block(0, true, 6));
   EXPECT_TRUE(c0.payload.empty());
   EXPECT_EQ(dispatcher_.block1_transfers(), 1u);
-  const Decoded c1 = run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, true, 6)),
-                         body.substr(1024, 1024));
+  const Decoded c1 =
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, true, 6)),
+          body.substr(1024, 1024));
   EXPECT_EQ(c1.code, codes::kContinue);
   EXPECT_EQ(c1.uint(opt::kBlock1), block(1, true, 6));
-  const Decoded done = run(codes::kPut,
-                           path_opts("/echo") + opt_uint(opt::kBlock1, block(2, false, 6)),
-                           body.substr(2048));
+  const Decoded done =
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(2, false, 6)),
+          body.substr(2048));
   EXPECT_EQ(done.code, codes::kChanged);
   EXPECT_EQ(done.uint(opt::kBlock1), block(2, false, 6));
   EXPECT_EQ(dispatcher_.block1_transfers(), 0u);
@@ -436,10 +438,10 @@ TEST_F(DispatcherTest, Block1OutOfOrderIs408) {
 
 TEST_F(DispatcherTest, Block1TooLargeIs413WithSize1) {
   // Announced up front with Size1.
-  const Decoded early = run(codes::kPut,
-                            path_opts("/echo") + opt_uint(opt::kBlock1, block(0, true, 6)) +
-                                opt_uint(opt::kSize1, 5000),
-                            test::pattern(1024));
+  const Decoded early = run(
+      codes::kPut,
+      path_opts("/echo") + opt_uint(opt::kBlock1, block(0, true, 6)) + opt_uint(opt::kSize1, 5000),
+      test::pattern(1024));
   EXPECT_EQ(early.code, codes::kRequestEntityTooLarge);
   EXPECT_EQ(early.uint(opt::kSize1), 4096u);
   EXPECT_EQ(dispatcher_.block1_transfers(), 0u);
@@ -450,8 +452,8 @@ TEST_F(DispatcherTest, Block1TooLargeIs413WithSize1) {
                   test::pattern(1024))
                   .code,
               codes::kContinue);
-  const Decoded late = run(codes::kPut,
-                           path_opts("/echo") + opt_uint(opt::kBlock1, block(4, false, 6)), "x");
+  const Decoded late =
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(4, false, 6)), "x");
   EXPECT_EQ(late.code, codes::kRequestEntityTooLarge);
   EXPECT_EQ(late.uint(opt::kSize1), 4096u);
   EXPECT_EQ(dispatcher_.block1_transfers(), 0u);
@@ -477,10 +479,10 @@ TEST_F(DispatcherTest, Block1StateIsForgottenAndExpires) {
   EXPECT_EQ(dispatcher_.expire(kT0 + seconds(247)), kNever);
   EXPECT_EQ(dispatcher_.block1_transfers(), 0u);
   // Continuing the expired transfer fails.
-  EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, false, 4)),
-                "end", 2)
-                .code,
-            codes::kRequestEntityIncomplete);
+  EXPECT_EQ(
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, false, 4)), "end", 2)
+          .code,
+      codes::kRequestEntityIncomplete);
 }
 
 TEST_F(DispatcherTest, Block1TransfersAreBounded) {
@@ -491,14 +493,14 @@ TEST_F(DispatcherTest, Block1TransfersAreBounded) {
   }
   EXPECT_EQ(dispatcher_.block1_transfers(), 64u);
   // The oldest ones were dropped, the newest survive.
-  EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, false, 4)), "e",
-                1)
-                .code,
-            codes::kRequestEntityIncomplete);
-  EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, false, 4)), "e",
-                70)
-                .code,
-            codes::kChanged);
+  EXPECT_EQ(
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, false, 4)), "e", 1)
+          .code,
+      codes::kRequestEntityIncomplete);
+  EXPECT_EQ(
+      run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, false, 4)), "e", 70)
+          .code,
+      codes::kChanged);
 }
 
 TEST_F(DispatcherTest, LargePutResponseIsKeptForBlock2FollowUps) {
@@ -512,7 +514,8 @@ TEST_F(DispatcherTest, LargePutResponseIsKeptForBlock2FollowUps) {
   // request with Block2 and without a body; the handler does not run again.
   std::string got = put.body();
   for (uint32_t n = 1; n < 3; ++n) {
-    const Decoded d = run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock2, block(n, false, 6)));
+    const Decoded d =
+        run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock2, block(n, false, 6)));
     EXPECT_EQ(d.code, codes::kChanged);
     EXPECT_EQ(d.uint(opt::kBlock2), block(n, n < 2, 6));
     EXPECT_EQ(*d.value(opt::kETag), *put.value(opt::kETag));

@@ -228,9 +228,9 @@ TEST_F(EndpointClientTest, Block2DownloadIsFollowed) {
   EXPECT_EQ(req1.path(), "/big");
   EXPECT_EQ(req1.uint(opt::kBlock2), (BlockOption{1, false, 6}.encode()));
   EXPECT_NE(req1.mid, req0.mid);
-  udp_in(kUdpPeer, udp_msg(Type::kAck, codes::kContent, req1.mid, req1.token,
-                           {opt_uint(opt::kBlock2, BlockOption{1, false, 6}.encode())},
-                           body.substr(1024)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, req1.mid, req1.token,
+                 {opt_uint(opt::kBlock2, BlockOption{1, false, 6}.encode())}, body.substr(1024)));
   const ClientResult& r = listener.result(1);
   EXPECT_EQ(r.status, ClientResult::Status::kResponse);
   EXPECT_EQ(string_of(r.payload), body);
@@ -242,9 +242,9 @@ TEST_F(EndpointClientTest, Block2DownloadIsFollowed) {
 TEST_F(EndpointClientTest, Block2DownloadFollowsTheServerBlockSize) {
   const std::string body = pattern(300);
   const Decoded req0 = send_udp(1, "/big");
-  udp_in(kUdpPeer, udp_msg(Type::kAck, codes::kContent, req0.mid, req0.token,
-                           {opt_uint(opt::kBlock2, BlockOption{0, true, 3}.encode())},
-                           body.substr(0, 128)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, req0.mid, req0.token,
+                 {opt_uint(opt::kBlock2, BlockOption{0, true, 3}.encode())}, body.substr(0, 128)));
   const Decoded req1 = one_udp();
   EXPECT_EQ(req1.uint(opt::kBlock2), (BlockOption{1, false, 3}.encode()));
   udp_in(kUdpPeer, udp_msg(Type::kAck, codes::kContent, req1.mid, req1.token,
@@ -252,9 +252,9 @@ TEST_F(EndpointClientTest, Block2DownloadFollowsTheServerBlockSize) {
                            body.substr(128, 128)));
   const Decoded req2 = one_udp();
   EXPECT_EQ(req2.uint(opt::kBlock2), (BlockOption{2, false, 3}.encode()));
-  udp_in(kUdpPeer, udp_msg(Type::kAck, codes::kContent, req2.mid, req2.token,
-                           {opt_uint(opt::kBlock2, BlockOption{2, false, 3}.encode())},
-                           body.substr(256)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, req2.mid, req2.token,
+                 {opt_uint(opt::kBlock2, BlockOption{2, false, 3}.encode())}, body.substr(256)));
   EXPECT_EQ(string_of(listener.result(1).payload), body);
 }
 
@@ -287,13 +287,13 @@ TEST_F(EndpointClientTest, Block2ResponseForAnotherBlockFailsTheRequest) {
 TEST_F(EndpointClientTest, Block2DownloadIsBoundedByMaxBodySize) {
   config.max_body_size = 2000;
   const Decoded req0 = send_udp(1, "/big");
-  udp_in(kUdpPeer, udp_msg(Type::kAck, codes::kContent, req0.mid, req0.token,
-                           {opt_uint(opt::kBlock2, BlockOption{0, true, 6}.encode())},
-                           pattern(1024)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, req0.mid, req0.token,
+                 {opt_uint(opt::kBlock2, BlockOption{0, true, 6}.encode())}, pattern(1024)));
   const Decoded req1 = one_udp();
-  udp_in(kUdpPeer, udp_msg(Type::kAck, codes::kContent, req1.mid, req1.token,
-                           {opt_uint(opt::kBlock2, BlockOption{1, true, 6}.encode())},
-                           pattern(1024)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kContent, req1.mid, req1.token,
+                 {opt_uint(opt::kBlock2, BlockOption{1, true, 6}.encode())}, pattern(1024)));
   EXPECT_EQ(listener.result(1).status, ClientResult::Status::kError);
   EXPECT_NE(listener.result(1).error.find("exceeds 2000 bytes"), std::string::npos);
   advance(seconds(100));
@@ -376,8 +376,8 @@ class EndpointLoopbackTest : public EndpointClientTest {
     auto sink = std::make_unique<SinkResource>();
     sink_ = sink.get();
     server_dir_.add(std::move(sink));
-    server_ = std::make_unique<Endpoint>(server_config_, server_dir_, server_net_,
-                                         server_listener_, 7);
+    server_ =
+        std::make_unique<Endpoint>(server_config_, server_dir_, server_net_, server_listener_, 7);
   }
   void TearDown() override {
     server_->shutdown(now);
@@ -461,8 +461,8 @@ TEST_F(EndpointLoopbackTest, Block1Upload) {
 TEST_F(EndpointLoopbackTest, Block2Download) {
   const std::string body = pattern(5000);
   // Stored directly by a third party in one large datagram.
-  server_->on_datagram(kUdpPeer2, udp_msg(Type::kNon, codes::kPut, 1, tok({1}), path_opts("/echo"), body),
-                       now);
+  server_->on_datagram(
+      kUdpPeer2, udp_msg(Type::kNon, codes::kPut, 1, tok({1}), path_opts("/echo"), body), now);
   server_net_.datagrams.clear();
   request(1, request_to(codes::kGet, "/echo"));
   pump();
@@ -550,7 +550,8 @@ TEST_F(EndpointClientTest, TcpSessionLossFailsOutstandingRequests) {
   frames(c);
   tcp_error(c, TcpError::kReset);
   EXPECT_EQ(listener.result(1).status, ClientResult::Status::kError);
-  EXPECT_EQ(events(), (Events{"tcp_connected", "session_connected", "tcp_failed", "session_failed"}));
+  EXPECT_EQ(events(),
+            (Events{"tcp_connected", "session_connected", "tcp_failed", "session_failed"}));
 }
 
 TEST_F(EndpointClientTest, TcpRequestTimeout) {

@@ -148,8 +148,8 @@ TEST_F(EndpointEchoTest, AClientRepeatsARequestWithTheEchoItIsGiven) {
   ASSERT_TRUE(again.has(opt::kEcho));
   EXPECT_EQ(*again.value(opt::kEcho), (std::vector<uint8_t>{1, 2, 3, 4}));
   // A second challenge is not followed: the request ends with it.
-  udp_in(kUdpPeer, udp_msg(Type::kAck, codes::kUnauthorized, again.mid, again.token,
-                           {{opt::kEcho, {5, 6}}}));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kAck, codes::kUnauthorized, again.mid, again.token, {{opt::kEcho, {5, 6}}}));
   const ClientResult& r = listener.result(id);
   EXPECT_EQ(r.status, ClientResult::Status::kResponse);
   EXPECT_EQ(r.code, codes::kUnauthorized);

@@ -203,7 +203,8 @@ class EndpointTest : public ::testing::Test {
   void SetUp() override {
     BuiltinResourceOptions o;
     o.wall_clock = [this] {
-      return kWallStart + std::chrono::duration_cast<std::chrono::system_clock::duration>(now - kStart);
+      return kWallStart +
+             std::chrono::duration_cast<std::chrono::system_clock::duration>(now - kStart);
     };
     add_builtin_resources(dir, o);
     auto counter_resource = std::make_unique<CounterResource>();

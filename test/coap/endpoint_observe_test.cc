@@ -41,8 +41,8 @@ class EndpointObserveTest : public EndpointTest {
   // Registers on path over UDP and returns the Observe value of the answer.
   uint32_t observe_udp(std::string_view path, const Token& t, uint16_t mid,
                        const Address& from = kUdpPeer) {
-    udp_in(from, udp_msg(Type::kCon, codes::kGet, mid, t,
-                         path_opts(path) + opt_uint(opt::kObserve, 0)));
+    udp_in(from,
+           udp_msg(Type::kCon, codes::kGet, mid, t, path_opts(path) + opt_uint(opt::kObserve, 0)));
     const Decoded r = one_udp(from);
     EXPECT_EQ(r.type, Type::kAck);
     EXPECT_EQ(r.code, codes::kContent);
@@ -98,7 +98,8 @@ TEST_F(EndpointObserveTest, DeregisterWithObserveOne) {
   observe_udp("/time", t, 1);
   advance(seconds(1));
   EXPECT_EQ(take_udp().size(), 1u);
-  udp_in(kUdpPeer, udp_msg(Type::kCon, codes::kGet, 2, t, path_opts("/time") + opt_uint(opt::kObserve, 1)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kCon, codes::kGet, 2, t, path_opts("/time") + opt_uint(opt::kObserve, 1)));
   const Decoded r = one_udp();
   EXPECT_EQ(r.type, Type::kAck);
   EXPECT_EQ(r.code, codes::kContent);
@@ -261,8 +262,8 @@ TEST_F(EndpointObserveTest, EchoPutNotifiesObservers) {
   advance(seconds(10));
   EXPECT_TRUE(net.datagrams.empty()) << "/echo only notifies on change";
 
-  udp_in(kUdpPeer2, udp_msg(Type::kCon, codes::kPut, 9, tok({9}), path_opts("/echo") +
-                                opt_uint(opt::kContentFormat, 0), "hello"));
+  udp_in(kUdpPeer2, udp_msg(Type::kCon, codes::kPut, 9, tok({9}),
+                            path_opts("/echo") + opt_uint(opt::kContentFormat, 0), "hello"));
   ASSERT_EQ(net.datagrams.size(), 2u);
   EXPECT_EQ(net.datagrams[0].to, kUdpPeer2);
   EXPECT_EQ(decode_udp(net.datagrams[0].bytes).code, codes::kChanged);

@@ -112,8 +112,8 @@ TEST_F(EndpointSecureTest, HandshakesBeyondTheLimitAreRefusedAndCounted) {
   c.client_psk = PskEntry{"device-1", key("secret-1")};
   make(c, psk_server());
   server_->config.max_handshakes = 1;
-  server_->ep = std::make_unique<Endpoint>(server_->config, server_->dir, server_->net,
-                                           server_->listener, 3);
+  server_->ep =
+      std::make_unique<Endpoint>(server_->config, server_->dir, server_->net, server_->listener, 3);
   ASSERT_TRUE(server_->ep->set_security(server_->security.get()).ok());
   // Two clients' ClientHellos reach the server; the second after the cookie
   // of the first is back.
@@ -146,8 +146,8 @@ TEST_F(EndpointSecureTest, TlsConnectionsBeyondTheHandshakeLimitAreClosed) {
   c.ca_pem = read_cert("ca.pem");
   make(c, cert_server());
   server_->config.max_handshakes = 1;
-  server_->ep = std::make_unique<Endpoint>(server_->config, server_->dir, server_->net,
-                                           server_->listener, 3);
+  server_->ep =
+      std::make_unique<Endpoint>(server_->config, server_->dir, server_->net, server_->listener, 3);
   ASSERT_TRUE(server_->ep->set_security(server_->security.get()).ok());
   const Address second = Address::v4(192, 0, 2, 9, 41000);
   server_->ep->on_tcp_accepted(1, ListenerKind::kSecure, kClientAddr, kServerAddr, now);

@@ -274,7 +274,8 @@ TEST_F(EndpointSessionTest, CloseWhileWaitingForThePeersCsm) {
     EXPECT_EQ(f[1].code, codes::kRelease);
     EXPECT_EQ(net.count("close", c), 1u);
     expect_session(id);
-    EXPECT_EQ(events(), (Events{"tcp_closed", "session_closed"})) << "reconnecting " << reconnecting;
+    EXPECT_EQ(events(), (Events{"tcp_closed", "session_closed"}))
+        << "reconnecting " << reconnecting;
     EXPECT_EQ(listener.last().reason, "closed by request");
     EXPECT_EQ(ep().session_count(), 0u);
     const std::size_t connects = net.connects().size();

@@ -221,8 +221,8 @@ TEST_F(EndpointTcpTest, CloseThatCannotFlushBecomesAnAbort) {
   EXPECT_EQ(net.ops(c), std::vector<std::string>{});
   advance(milliseconds(1));
   EXPECT_EQ(net.ops(c), std::vector<std::string>{"abort"});
-  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_failed",
-                              "session_failed", "server_session_del"}));
+  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_failed", "session_failed",
+                              "server_session_del"}));
 }
 
 TEST_F(EndpointTcpTest, UnknownCriticalCsmOptionAborts) {
@@ -234,8 +234,8 @@ TEST_F(EndpointTcpTest, UnknownCriticalCsmOptionAborts) {
   EXPECT_EQ(f[0].code, codes::kAbort);
   EXPECT_EQ(f[0].uint(opt::kAbortBadCsmOption), 9u);
   EXPECT_EQ(net.ops(c), std::vector<std::string>{"close"});
-  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_closed",
-                              "session_failed", "server_session_del"}));
+  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_closed", "session_failed",
+                              "server_session_del"}));
 }
 
 TEST_F(EndpointTcpTest, UnknownElectiveCsmOptionIsIgnored) {
@@ -312,8 +312,8 @@ TEST_F(EndpointTcpTest, TcpErrorEndsTheSessionAndTheConnIsNeverUsedAgain) {
 TEST_F(EndpointTcpTest, TcpErrorBeforeCsm) {
   const ConnId c = accept();
   tcp_error(c, TcpError::kTimeout);
-  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_failed",
-                              "session_failed", "server_session_del"}));
+  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_failed", "session_failed",
+                              "server_session_del"}));
   advance(seconds(60));  // the CSM and idle timers find nothing to do
   EXPECT_EQ(events(), Events{});
   EXPECT_EQ(net.ops(c), std::vector<std::string>{});
@@ -473,8 +473,8 @@ TEST_F(EndpointTcpTest, PeerFinBeforeCsmFailsTheSession) {
   const ConnId c = accept();
   frames(c);
   ep().on_tcp_peer_closed(c, now);
-  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_closed",
-                              "session_failed", "server_session_del"}));
+  EXPECT_EQ(events(), (Events{"server_session_new", "tcp_connected", "tcp_closed", "session_failed",
+                              "server_session_del"}));
 }
 
 TEST_F(EndpointTcpTest, CloseSessionOfAnAcceptedSession) {
@@ -512,7 +512,8 @@ TEST_F(EndpointTcpTest, AnswersRespectThePeerMaxMessageSize) {
   uint32_t num = 0;
   uint8_t szx = 6;
   for (int i = 0; i < 20; ++i) {
-    tcp_in(c, get("/echo", tok({2}), {opt_uint(opt::kBlock2, BlockOption{num, false, szx}.encode())}));
+    tcp_in(c,
+           get("/echo", tok({2}), {opt_uint(opt::kBlock2, BlockOption{num, false, szx}.encode())}));
     const auto f = frames(c);
     ASSERT_EQ(f.size(), 1u);
     EXPECT_EQ(f[0].code, codes::kContent);

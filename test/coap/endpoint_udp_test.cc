@@ -45,7 +45,8 @@ TEST_F(EndpointUdpTest, ErrorsArePiggybackedToo) {
   EXPECT_EQ(r.type, Type::kAck);
   EXPECT_EQ(r.code, codes::kNotFound);
   EXPECT_EQ(r.mid, 1);
-  udp_in(kUdpPeer, udp_msg(Type::kCon, codes::kGet, 2, tok({2}), path_opts("/time") + opt_empty(9)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kCon, codes::kGet, 2, tok({2}), path_opts("/time") + opt_empty(9)));
   EXPECT_EQ(one_udp().code, codes::kBadOption);
 }
 
@@ -53,7 +54,8 @@ TEST_F(EndpointUdpTest, NonRequestWithUnknownCriticalOptionIsRejected) {
   // RFC 7252 5.4.1: an unrecognized critical option in a NON message "MUST
   // cause the message to be rejected" (4.3: at most a RST, otherwise silence);
   // the 4.02 response is for CON requests only.
-  udp_in(kUdpPeer, udp_msg(Type::kNon, codes::kGet, 0x3000, tok({7}), path_opts("/time") + opt_empty(9)));
+  udp_in(kUdpPeer,
+         udp_msg(Type::kNon, codes::kGet, 0x3000, tok({7}), path_opts("/time") + opt_empty(9)));
   for (const Decoded& d : take_udp()) {
     EXPECT_EQ(d.type, Type::kRst);
     EXPECT_EQ(d.mid, 0x3000);
@@ -128,9 +130,9 @@ TEST_F(EndpointUdpTest, MalformedNonIsDroppedAndCounted) {
 }
 
 TEST_F(EndpointUdpTest, UnreadableHeaderIsDroppedWithoutRst) {
-  udp_in(kUdpPeer, {0x40, 0x01, 0x12});                     // truncated
-  udp_in(kUdpPeer, {0x80, 0x01, 0x12, 0x34, 0xb1, 'a'});    // version 2
-  udp_in(kUdpPeer, {0x44, 0x01, 0x12, 0x34, 0xaa});         // token cut short
+  udp_in(kUdpPeer, {0x40, 0x01, 0x12});                   // truncated
+  udp_in(kUdpPeer, {0x80, 0x01, 0x12, 0x34, 0xb1, 'a'});  // version 2
+  udp_in(kUdpPeer, {0x44, 0x01, 0x12, 0x34, 0xaa});       // token cut short
   EXPECT_TRUE(take_udp().empty());
   EXPECT_EQ(events(), (Events{"bad_packet", "bad_packet", "bad_packet"}));
   EXPECT_EQ(ep().counters().bad_packets, 3u);

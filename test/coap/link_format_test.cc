@@ -20,29 +20,28 @@ class Fixed final : public Resource {
 class LinkFormatTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.add(std::make_unique<Fixed>("/.well-known/core", std::vector<std::pair<std::string, std::string>>{{"ct", "40"}}));
+    dir_.add(std::make_unique<Fixed>(
+        "/.well-known/core", std::vector<std::pair<std::string, std::string>>{{"ct", "40"}}));
     dir_.add(std::make_unique<Fixed>(
         "/sensors/temp",
-        std::vector<std::pair<std::string, std::string>>{{"rt", "\"temperature-c sensor\""},
-                                                         {"if", "\"sensor\""},
-                                                         {"ct", "0"}}));
-    dir_.add(std::make_unique<Fixed>(
-        "/sensors/light",
-        std::vector<std::pair<std::string, std::string>>{{"rt", "\"light-lux sensor\""},
-                                                         {"obs", ""}}));
+        std::vector<std::pair<std::string, std::string>>{
+            {"rt", "\"temperature-c sensor\""}, {"if", "\"sensor\""}, {"ct", "0"}}));
+    dir_.add(std::make_unique<Fixed>("/sensors/light",
+                                     std::vector<std::pair<std::string, std::string>>{
+                                         {"rt", "\"light-lux sensor\""}, {"obs", ""}}));
     dir_.add(std::make_unique<Fixed>("/t", std::vector<std::pair<std::string, std::string>>{}));
   }
   ResourceDirectory dir_;
 };
 
 TEST_F(LinkFormatTest, ListsEverythingButWellKnown) {
-  EXPECT_EQ(link_format(dir_, ""),
-            R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0,)"
-            R"(</sensors/light>;rt="light-lux sensor";obs,</t>)");
+  EXPECT_EQ(link_format(dir_, ""), R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0,)"
+                                   R"(</sensors/light>;rt="light-lux sensor";obs,</t>)");
 }
 
 TEST_F(LinkFormatTest, HrefFilter) {
-  EXPECT_EQ(link_format(dir_, "href=/sensors/light"), R"(</sensors/light>;rt="light-lux sensor";obs)");
+  EXPECT_EQ(link_format(dir_, "href=/sensors/light"),
+            R"(</sensors/light>;rt="light-lux sensor";obs)");
   EXPECT_EQ(link_format(dir_, "href=/t"), "</t>");
   EXPECT_EQ(link_format(dir_, "href=/s*"),
             R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0,)"
@@ -60,8 +59,10 @@ TEST_F(LinkFormatTest, AttributeFiltersMatchAnyWord) {
             R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0)");
   EXPECT_EQ(link_format(dir_, "rt=light*"), R"(</sensors/light>;rt="light-lux sensor";obs)");
   EXPECT_EQ(link_format(dir_, "rt=temp"), "");
-  EXPECT_EQ(link_format(dir_, "ct=0"), R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0)");
-  EXPECT_EQ(link_format(dir_, "if=sensor"), R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0)");
+  EXPECT_EQ(link_format(dir_, "ct=0"),
+            R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0)");
+  EXPECT_EQ(link_format(dir_, "if=sensor"),
+            R"(</sensors/temp>;rt="temperature-c sensor";if="sensor";ct=0)");
   EXPECT_EQ(link_format(dir_, "obs"), R"(</sensors/light>;rt="light-lux sensor";obs)");
   EXPECT_EQ(link_format(dir_, "sz=10"), "");
 }

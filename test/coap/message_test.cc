@@ -40,7 +40,8 @@ ParseError parse(const std::vector<uint8_t>& d) {
 
 // RFC 7252 Appendix A, figure 16: CON GET /temperature, MID 0x7d34, no token.
 TEST(MessageTest, EncodesRfc7252AppendixAExample) {
-  const auto wire = udp_msg(Type::kCon, codes::kGet, 0x7d34, Token{}, test::path_opts("/temperature"));
+  const auto wire =
+      udp_msg(Type::kCon, codes::kGet, 0x7d34, Token{}, test::path_opts("/temperature"));
   const std::vector<uint8_t> expected =
       cat({0x40, 0x01, 0x7d, 0x34, 0xbb}, bytes_of("temperature"));
   EXPECT_EQ(wire, expected);
@@ -72,8 +73,8 @@ TEST(MessageTest, HeaderFieldsRoundTrip) {
 TEST(MessageTest, AllTypesRoundTrip) {
   for (Type type : {Type::kCon, Type::kNon, Type::kAck, Type::kRst}) {
     const Code code = type == Type::kRst ? codes::kEmpty : codes::kContent;
-    const auto wire = type == Type::kRst ? test::udp_empty(type, 77)
-                                         : udp_msg(type, code, 77, test::tok({1}));
+    const auto wire =
+        type == Type::kRst ? test::udp_empty(type, 77) : udp_msg(type, code, 77, test::tok({1}));
     Message m;
     ASSERT_EQ(parse_udp(wire, m), ParseError::kNone) << type_name(type);
     EXPECT_EQ(m.type, type);
@@ -125,15 +126,15 @@ struct OptionCase {
 
 TEST(MessageTest, OptionDeltaAndLengthNibbles) {
   const std::vector<OptionCase> cases = {
-      {1, 0, {0x10}},                    // If-Match, empty
-      {12, 12, {0xcc}},                  // delta 12 and length 12 fit the nibbles
-      {13, 0, {0xd0, 0x00}},             // delta 13: nibble 13 + (13-13)
-      {14, 13, {0xdd, 0x01, 0x00}},      // delta 14 -> ext 1; length 13 -> ext 0
-      {268, 268, {0xdd, 0xff, 0xff}},    // the largest one-byte extensions
+      {1, 0, {0x10}},                              // If-Match, empty
+      {12, 12, {0xcc}},                            // delta 12 and length 12 fit the nibbles
+      {13, 0, {0xd0, 0x00}},                       // delta 13: nibble 13 + (13-13)
+      {14, 13, {0xdd, 0x01, 0x00}},                // delta 14 -> ext 1; length 13 -> ext 0
+      {268, 268, {0xdd, 0xff, 0xff}},              // the largest one-byte extensions
       {269, 269, {0xee, 0x00, 0x00, 0x00, 0x00}},  // the smallest two-byte extensions
-      {258, 1, {0xd1, 258 - 13}},        // No-Response: 13 + 245
-      {35, 1034, {0xde, 35 - 13, 0x02, 0xfd}},  // Proxy-Uri of 1034 bytes: 269 + 765
-      {2049, 0, {0xe0, 0x06, 0xf4}},     // 2049 = 269 + 0x06f4
+      {258, 1, {0xd1, 258 - 13}},                  // No-Response: 13 + 245
+      {35, 1034, {0xde, 35 - 13, 0x02, 0xfd}},     // Proxy-Uri of 1034 bytes: 269 + 765
+      {2049, 0, {0xe0, 0x06, 0xf4}},               // 2049 = 269 + 0x06f4
   };
   for (const OptionCase& c : cases) {
     SCOPED_TRACE("option " + std::to_string(c.number) + " length " + std::to_string(c.length));
@@ -154,8 +155,8 @@ TEST(MessageTest, DeltasAreRelativeToThePreviousOption) {
   // Uri-Host(3) "h", Uri-Path(11) "a", Uri-Path "b" (delta 0), Size1(60) 5.
   const auto wire = udp_msg(Type::kCon, codes::kPut, 2, Token{},
                             {opt_str(3, "h"), opt_str(11, "a"), opt_str(11, "b"), opt_uint(60, 5)});
-  const std::vector<uint8_t> expected = {0x40, 0x03, 0x00, 0x02, 0x31, 'h', 0x81, 'a',
-                                         0x01, 'b',  0xd1, 60 - 11 - 13, 5};
+  const std::vector<uint8_t> expected = {0x40, 0x03, 0x00, 0x02, 0x31,         'h', 0x81,
+                                         'a',  0x01, 'b',  0xd1, 60 - 11 - 13, 5};
   EXPECT_EQ(wire, expected);
   Message m;
   ASSERT_EQ(parse_udp(wire, m), ParseError::kNone);
@@ -244,8 +245,8 @@ TEST(MessageTest, RoundTripManyOptionsBeyondInlineStorage) {
   opts.push_back(opt_uint(opt::kNoResponse, 26));
   opts.push_back(opt_empty(2052));
   const std::string payload = test::pattern(3000);
-  const auto wire = udp_msg(Type::kCon, codes::kFetch, 999, test::tok({9, 8, 7, 6, 5, 4, 3, 2}),
-                            opts, payload);
+  const auto wire =
+      udp_msg(Type::kCon, codes::kFetch, 999, test::tok({9, 8, 7, 6, 5, 4, 3, 2}), opts, payload);
 
   OptionList list;
   test::fill(list, opts);
@@ -288,8 +289,8 @@ TEST(MessageTest, RandomRoundTrips) {
     std::vector<uint8_t> tb(rng() % 9);
     for (auto& b : tb) b = static_cast<uint8_t>(rng());
     const std::string payload = test::pattern(rng() % 50, iter);
-    const auto wire = udp_msg(static_cast<Type>(rng() % 2), Code(2, 5), static_cast<uint16_t>(rng()),
-                              Token::from(tb), opts, payload);
+    const auto wire = udp_msg(static_cast<Type>(rng() % 2), Code(2, 5),
+                              static_cast<uint16_t>(rng()), Token::from(tb), opts, payload);
     Message m;
     ASSERT_EQ(parse_udp(wire, m), ParseError::kNone);
     ASSERT_EQ(m.options.size(), opts.size());

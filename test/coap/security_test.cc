@@ -31,7 +31,9 @@ std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
 // One end: records what its channel emits.
 struct End : SecureChannel::Sink {
-  void send_ciphertext(std::span<const uint8_t> b) override { out.emplace_back(b.begin(), b.end()); }
+  void send_ciphertext(std::span<const uint8_t> b) override {
+    out.emplace_back(b.begin(), b.end());
+  }
   void on_plaintext(std::span<const uint8_t> b) override { plain.emplace_back(b.begin(), b.end()); }
   void on_established(const PeerSecurity& p) override {
     established = true;
@@ -89,7 +91,7 @@ class SecurityTest : public ::testing::Test {
   }
   // A DTLS server channel for `client`, through the listener's cookie exchange.
   std::unique_ptr<SecureChannel> dtls_accept(DtlsListener& listener, End& client_end,
-                                            SecureChannel& client, End& server_end) {
+                                             SecureChannel& client, End& server_end) {
     const Address peer = Address::v4(192, 0, 2, 10, 40000);
     std::deque<std::vector<uint8_t>> to_client;
     auto send = [&](std::span<const uint8_t> b) { to_client.emplace_back(b.begin(), b.end()); };
@@ -121,7 +123,8 @@ TEST_F(SecurityTest, DtlsPskHandshakeAfterACookieCarriesDatagramsBothWays) {
   auto listener = DtlsListener::create(*server_ctx);
   ASSERT_TRUE(listener.ok()) << listener.error();
   End ce, se;
-  auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
+  auto client =
+      SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
   ASSERT_TRUE(client.ok()) << client.error();
   ASSERT_EQ(ce.out.size(), 1u);  // the first ClientHello
   auto server = dtls_accept(**listener, ce, **client, se);
@@ -155,7 +158,8 @@ TEST_F(SecurityTest, AWrongPskFailsAsBadPskOnBothSides) {
   auto client_ctx = context(cc, 4);
   auto listener = DtlsListener::create(*server_ctx);
   End ce, se;
-  auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
+  auto client =
+      SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
   auto server = dtls_accept(**listener, ce, **client, se);
   ASSERT_TRUE(server);
   exchange(**client, ce, *server, se);
@@ -189,7 +193,8 @@ TEST_F(SecurityTest, TlsX509VerifiesTheServerByNameAndAddress) {
     End ce, se;
     ClientSecurity opt;
     opt.host = host;
-    auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kStream, opt, ce, now);
+    auto client =
+        SecureChannel::client(*client_ctx, SecureChannel::Transport::kStream, opt, ce, now);
     ASSERT_TRUE(client.ok()) << client.error();
     auto server = SecureChannel::server(*server_ctx, se);
     exchange(**client, ce, **server, se);
@@ -201,11 +206,13 @@ TEST_F(SecurityTest, TlsX509VerifiesTheServerByNameAndAddress) {
 }
 
 TEST_F(SecurityTest, AWrongHostOrAnUntrustedCertificateFailsAsBadCertificate) {
-  auto client_ctx = context([] {
-    Credentials c;
-    c.ca_pem = read("ca.pem");
-    return c;
-  }(), 9);
+  auto client_ctx = context(
+      [] {
+        Credentials c;
+        c.ca_pem = read("ca.pem");
+        return c;
+      }(),
+      9);
   struct Case {
     Credentials server;
     const char* host;
@@ -219,7 +226,8 @@ TEST_F(SecurityTest, AWrongHostOrAnUntrustedCertificateFailsAsBadCertificate) {
     End ce, se;
     ClientSecurity opt;
     opt.host = c.host;
-    auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kStream, opt, ce, now);
+    auto client =
+        SecureChannel::client(*client_ctx, SecureChannel::Transport::kStream, opt, ce, now);
     auto server = SecureChannel::server(*server_ctx, se);
     exchange(**client, ce, **server, se);
     EXPECT_FALSE(ce.established) << c.host;
@@ -259,7 +267,8 @@ TEST_F(SecurityTest, MutualAuthenticationNeedsAClientCertificate) {
     End ce, se;
     ClientSecurity opt;
     opt.host = "coapd.test";
-    auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kStream, opt, ce, now);
+    auto client =
+        SecureChannel::client(*client_ctx, SecureChannel::Transport::kStream, opt, ce, now);
     auto server = SecureChannel::server(*server_ctx, se);
     exchange(**client, ce, **server, se);
     const bool has_cert = !cc.cert_pem.empty();
@@ -278,7 +287,8 @@ TEST_F(SecurityTest, ALostDtlsFlightIsResentAtItsTimeoutNeverEarly) {
   cc.client_psk = PskEntry{"device-1", bytes("secret-key-1")};
   auto client_ctx = context(cc, 15);
   End ce;
-  auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
+  auto client =
+      SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
   ASSERT_EQ(ce.out.size(), 1u);
   ce.out.clear();  // the ClientHello is lost
   const TimePoint due = (*client)->next_timer();
@@ -301,15 +311,18 @@ TEST_F(SecurityTest, AFloodOfClientHellosWithoutCookiesMakesNoChannel) {
   int answered = 0;
   for (uint16_t port = 1; port <= 200; ++port) {
     End ce;
-    auto client = SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
+    auto client =
+        SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, {}, ce, now);
     auto send = [&](std::span<const uint8_t>) { ++answered; };
-    auto o = (*listener)->accept(Address::v4(198, 51, 100, 1, port), ce.out.front(), now, /*room=*/true, send);
+    auto o = (*listener)->accept(Address::v4(198, 51, 100, 1, port), ce.out.front(), now,
+                                 /*room=*/true, send);
     EXPECT_EQ(o.kind, DtlsListener::Outcome::Kind::kCookieSent);
     EXPECT_FALSE(o.channel);
   }
   EXPECT_EQ(answered, 200);  // one HelloVerifyRequest each, nothing kept
   const std::vector<uint8_t> garbage(60, 0x17);
-  auto o = (*listener)->accept(Address::v4(198, 51, 100, 2, 1), garbage, now, /*room=*/true, [](auto) {});
+  auto o = (*listener)->accept(Address::v4(198, 51, 100, 2, 1), garbage, now, /*room=*/true,
+                               [](auto) {});
   EXPECT_EQ(o.kind, DtlsListener::Outcome::Kind::kDropped);
   EXPECT_FALSE(o.why.empty());
 }

@@ -1,7 +1,7 @@
 // SessionTable: the indexes by id, connection and UDP peer, retirement.
-#include "coap/session.h"
-
 #include <gtest/gtest.h>
+
+#include "coap/session.h"
 
 namespace coap {
 namespace {

@@ -82,8 +82,8 @@ TEST(TcpFramingTest, LenNibbleBoundaries) {
 
 TEST(TcpFramingTest, OptionsCountTowardsLen) {
   // Body = Uri-Path "time" (5 bytes) + Observe 0 (1 byte) + marker + 8 = 15.
-  const auto f = tcp_msg(codes::kGet, Token{}, test::path_opts("/time") + opt_uint(opt::kObserve, 0),
-                         "12345678");
+  const auto f = tcp_msg(codes::kGet, Token{},
+                         test::path_opts("/time") + opt_uint(opt::kObserve, 0), "12345678");
   EXPECT_EQ(f[0], 0xd0);
   EXPECT_EQ(f[1], 15 - 13);
   const auto d = test::decode_tcp(f);
@@ -300,17 +300,16 @@ TEST(TcpFramingTest, RejectsMalformedOptions) {
 }
 
 TEST(TcpFramingTest, SignalingOptionsRoundTrip) {
-  const auto csm = tcp_msg(codes::kCsm, Token{},
-                           {opt_uint(opt::kCsmMaxMessageSize, 132096),
-                            test::opt_empty(opt::kCsmBlockWiseTransfer)});
+  const auto csm = tcp_msg(
+      codes::kCsm, Token{},
+      {opt_uint(opt::kCsmMaxMessageSize, 132096), test::opt_empty(opt::kCsmBlockWiseTransfer)});
   // Len=5: MMS (1 + 3 bytes) and BWT (1 byte).
   EXPECT_EQ(csm, (std::vector<uint8_t>{0x50, 0xe1, 0x23, 0x02, 0x04, 0x00, 0x20}));
   const auto d = test::decode_tcp(csm);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].uint(opt::kCsmMaxMessageSize), 132096u);
   EXPECT_TRUE(d[0].has(opt::kCsmBlockWiseTransfer));
-  const auto abort = tcp_msg(codes::kAbort, Token{}, {opt_uint(opt::kAbortBadCsmOption, 9)},
-                             "bad");
+  const auto abort = tcp_msg(codes::kAbort, Token{}, {opt_uint(opt::kAbortBadCsmOption, 9)}, "bad");
   const auto a = test::decode_tcp(abort);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].code, codes::kAbort);

@@ -841,10 +841,10 @@ TEST(ParseValues, SessionSpecs) {
   EXPECT_TRUE(s->call_home);
   EXPECT_EQ(s->reconnect_attempts, 2u);
 
-  for (const char* good : {"coap+tcp://[::1]", "coap+tcp://[fe80::1%25coap0]:5683",
-                           "coap+tcp://192.0.2.1/", "coap+tcp://192.0.2.1:65535",
-                           "coaps://192.0.2.1,call-home,psk-identity=a,psk-key=b",
-                           "coaps+tcp://[2001:db8::1]:5684,insecure"}) {
+  for (const char* good :
+       {"coap+tcp://[::1]", "coap+tcp://[fe80::1%25coap0]:5683", "coap+tcp://192.0.2.1/",
+        "coap+tcp://192.0.2.1:65535", "coaps://192.0.2.1,call-home,psk-identity=a,psk-key=b",
+        "coaps+tcp://[2001:db8::1]:5684,insecure"}) {
     EXPECT_TRUE(parse_session(good, &error)) << good << ": " << error;
   }
 }

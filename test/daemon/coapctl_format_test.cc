@@ -1,8 +1,8 @@
-#include "daemon/coapctl/format.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+
+#include "daemon/coapctl/format.h"
 
 namespace coapctl {
 namespace {
@@ -38,8 +38,8 @@ TEST(FormatStatus, AlignsLabelsAndKeepsUnknownFields) {
 }
 
 TEST(FormatStatus, SaysWhetherTheDtlsAndTlsPortsListen) {
-  json status = {{"udp_port", 5683}, {"dtls_port", 5684}, {"tls_port", 5684},
-                 {"dtls", true},     {"tls", false}};
+  json status = {
+      {"udp_port", 5683}, {"dtls_port", 5684}, {"tls_port", 5684}, {"dtls", true}, {"tls", false}};
   EXPECT_EQ(format_status(status),
             "UDP port:   5683\n"
             "DTLS port:  5684 (on)\n"

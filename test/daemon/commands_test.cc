@@ -1,12 +1,13 @@
 // The control contract, end to end without a socket: every command has one
 // handler on coapd's side, every message survives encode and decode, and
 // coapctl's formatting is run against what coapd's own encoders produce.
+#include "daemon/coapd/commands.h"
+
 #include <gtest/gtest.h>
 
 #include "coap/code.h"
 #include "coap/option.h"
 #include "daemon/coapctl/format.h"
-#include "daemon/coapd/commands.h"
 #include "daemon/coapd/results.h"
 #include "daemon/control/messages.h"
 
@@ -51,8 +52,9 @@ TEST(Contract, RequestResultCarriesEachOptionValueInItsDocumentedType) {
   const nlohmann::json j = request_result(sample_response()).encode();
   const auto& opts = j.at("options");
   ASSERT_EQ(opts.size(), 4u);
-  EXPECT_EQ(opts[0], (nlohmann::json{{"number", 4}, {"name", "ETag"}, {"format", "opaque"},
-                                     {"value", "0a0b"}}));
+  EXPECT_EQ(
+      opts[0],
+      (nlohmann::json{{"number", 4}, {"name", "ETag"}, {"format", "opaque"}, {"value", "0a0b"}}));
   EXPECT_EQ(opts[1]["format"], "string");
   EXPECT_EQ(opts[1]["value"], "sen");
   EXPECT_EQ(opts[2]["format"], "uint");
@@ -77,8 +79,8 @@ TEST(Contract, CoapctlFormatsWhatCoapdEncodes) {
 }
 
 TEST(Contract, FailedRequestsCarryTheirStatusAndSentence) {
-  const auto r = coap::ClientResult::failed(coap::ClientResult::Status::kTimeout, 3,
-                                            "no response within 1 s");
+  const auto r =
+      coap::ClientResult::failed(coap::ClientResult::Status::kTimeout, 3, "no response within 1 s");
   auto decoded = control::RequestResult::decode(request_result(r).encode());
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->status, "timeout");
@@ -87,8 +89,12 @@ TEST(Contract, FailedRequestsCarryTheirStatusAndSentence) {
 }
 
 TEST(Contract, EventsKeepTheirOptionalFieldsOptional) {
-  coap::Event e{coap::Clock::now(), coap::EventKind::kReconnectFailed, 7,
-                coap::Address::v4(192, 0, 2, 1, 5683), "reset", 2};
+  coap::Event e{coap::Clock::now(),
+                coap::EventKind::kReconnectFailed,
+                7,
+                coap::Address::v4(192, 0, 2, 1, 5683),
+                "reset",
+                2};
   const nlohmann::json j = event_record(e).encode();
   EXPECT_EQ(j["event"], "reconnect_failed");
   EXPECT_EQ(j["attempt"], 2);

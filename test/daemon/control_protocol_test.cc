@@ -1,14 +1,14 @@
-#include "daemon/coapctl/format.h"
-#include "daemon/control/codec.h"
-#include "daemon/control/line_reader.h"
-#include "daemon/control/protocol.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "daemon/coapctl/format.h"
+#include "daemon/control/codec.h"
+#include "daemon/control/line_reader.h"
+#include "daemon/control/protocol.h"
 
 namespace control {
 namespace {

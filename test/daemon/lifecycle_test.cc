@@ -44,8 +44,7 @@ TEST(Lifecycle, AFailedStepIsNamedAndUndoneWithTheOnesBeforeIt) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error(), "lwip: broken");
   l.stop();
-  EXPECT_EQ(r.log,
-            (std::vector<std::string>{"start tap", "start lwip", "stop lwip", "stop tap"}));
+  EXPECT_EQ(r.log, (std::vector<std::string>{"start tap", "start lwip", "stop lwip", "stop tap"}));
 }
 
 TEST(ShutdownMachine, ServesThenLingersThenStops) {

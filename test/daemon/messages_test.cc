@@ -45,8 +45,8 @@ TEST(Messages, SessionsRoundTrip) {
   SessionsResult s;
   s.sessions.push_back({3, "tcp", "client", "established", "192.0.2.1:5683", "192.0.2.2:49152",
                         7.25, 1, 2, 3, 4, true, true, 2, 10, 1});
-  s.sessions.push_back({4, "udp", "server", "established", "[2001:db8::1]:40000", "", 0, 0, 0, 0,
-                        0, false, false, 0, 0, 0});
+  s.sessions.push_back({4, "udp", "server", "established", "[2001:db8::1]:40000", "", 0, 0, 0, 0, 0,
+                        false, false, 0, 0, 0});
   EXPECT_EQ(round_trip(s), s);
 }
 

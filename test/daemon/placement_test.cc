@@ -27,23 +27,23 @@ TEST(PlacementPolicy, BusyUdpSharesAfterTwoIntervalsAndSpreadsWhenItStops) {
   EXPECT_FALSE(p.interval(50000, 50000));  // 200k datagrams/s: one vote
   EXPECT_TRUE(p.interval(50000, 50000));   // two in a row
   EXPECT_TRUE(p.interval(50000, 50100));
-  EXPECT_TRUE(p.interval(100, 100));       // quiet: one vote to spread
+  EXPECT_TRUE(p.interval(100, 100));  // quiet: one vote to spread
   EXPECT_FALSE(p.interval(100, 100));
 }
 
 TEST(PlacementPolicy, TcpOrMixedTrafficStaysSpread) {
   PolicyDriver p(CpuPlacement::kAuto);
-  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(0, 40000));       // TCP segments
-  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(30000, 40000));   // 75% datagrams
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(0, 40000));      // TCP segments
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(30000, 40000));  // 75% datagrams
 }
 
 TEST(PlacementPolicy, TrafficNearTheThresholdDoesNotFlipFlop) {
   PolicyDriver p(CpuPlacement::kAuto);
-  p.interval(6000, 6000);                 // 24k/s
+  p.interval(6000, 6000);  // 24k/s
   ASSERT_TRUE(p.interval(6000, 6000));
   // 16k/s and 85% datagrams: not enough to start sharing, enough to keep it.
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(p.interval(4000, 4700));
-  EXPECT_TRUE(p.interval(2000, 2000));    // 8k/s: one vote
+  EXPECT_TRUE(p.interval(2000, 2000));  // 8k/s: one vote
   EXPECT_FALSE(p.interval(2000, 2000));
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(4000, 4700));
 }
@@ -58,8 +58,8 @@ TEST(PlacementPolicy, OneOddIntervalDoesNotFlip) {
   PolicyDriver p(CpuPlacement::kAuto);
   p.interval(50000, 50000);
   ASSERT_TRUE(p.interval(50000, 50000));
-  EXPECT_TRUE(p.interval(0, 40000));       // a TCP burst: one vote
-  EXPECT_TRUE(p.interval(50000, 50000));   // the vote is reset
+  EXPECT_TRUE(p.interval(0, 40000));      // a TCP burst: one vote
+  EXPECT_TRUE(p.interval(50000, 50000));  // the vote is reset
   EXPECT_TRUE(p.interval(0, 40000));
   EXPECT_TRUE(p.interval(50000, 50000));
 }
