@@ -1,0 +1,228 @@
+"""DTLS 1.2 (coaps://) and TLS 1.2 (coaps+tcp://): coapd against Debian's
+libcoap tools built on OpenSSL and GnuTLS in both directions, call-home over
+TLS with a Python peer, bad input on the secure ports, the control-socket
+contract for security, and the Echo-based amplification limit on plain UDP.
+
+Certificates are made once per test session with the openssl CLI (seclab).
+Every test has its own namespace (the `ns` fixture) with coapd's TAP and all
+peers in it.
+"""
+
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import coaptcp as ct
+import seclab
+from netlab import COAPD, SANITIZER, Coapd, coap_client, coap_payload, wait_for
+from seclab import HOST_IP, PSK_HEX_ID, PSK_HEX_KEY, PSK_ID, PSK_KEY
+
+OPENSSL_CLIENT, GNUTLS_CLIENT = "coap-client-openssl", "coap-client-gnutls"
+OPENSSL_SERVER, GNUTLS_SERVER = "coap-server-openssl", "coap-server-gnutls"
+TIME_RE = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+@pytest.fixture(scope="session")
+def certs():
+    c = seclab.make_certs()
+    try:
+        yield c
+    finally:
+        shutil.rmtree(c.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def psk_file(certs):
+    # Comments, a blank line, a text key and a hex key ("0x" + "hexsecret!").
+    return seclab.write_psk_file(certs.dir, [
+        "# identities accepted by coapd in these tests",
+        "",
+        f"{PSK_ID}   {PSK_KEY}   # a text key",
+        f"{PSK_HEX_ID}\t{PSK_HEX_KEY}",
+    ])
+
+
+def server_args(certs, psk_file, psk=True, x509=True, mutual=False, extra=()):
+    args = []
+    if psk:
+        args += ["--psk-file", psk_file]
+    if x509:
+        args += ["--cert", certs.cert("server"), "--key", certs.key("server")]
+    if mutual:
+        args += ["--ca", certs.cert("ca")]
+    return [*args, *extra]
+
+
+@pytest.fixture
+def secure_coapd(ns, certs, psk_file):
+    """coapd with a PSK file and a certificate (no client certificates asked)."""
+    d = Coapd(ns, args=server_args(certs, psk_file))
+    try:
+        yield d
+    finally:
+        assert d.stop() == 0, d.read_log()
+
+
+def tool(ns, name, *args, timeout=30):
+    """A libcoap tool in the namespace; CompletedProcess with bytes. (The tools
+    always exit 0; their log lines go to stdout.)"""
+    return ns.exec([name, *args], timeout=timeout)
+
+
+def tool_payload(ns, name, *args, timeout=30):
+    """The exact payload a libcoap client got (-o FILE), and its output."""
+    out = Path(f"/tmp/{ns.name}-{time.monotonic_ns()}.out")
+    try:
+        r = ns.exec([name, "-o", str(out), *args], timeout=timeout)
+        data = out.read_bytes() if out.exists() else b""
+        return data, (r.stdout + r.stderr).decode(errors="replace")
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def psk_args():
+    return ["-u", PSK_ID, "-k", PSK_KEY]
+
+
+def events_since(d, n):
+    return d.events()[n:]
+
+
+def names(events, sid=None):
+    return [e["event"] for e in events if sid is None or e["session_id"] == sid]
+
+
+def wait_baseline(d, timeout=10):
+    wait_for(lambda: not d.sessions(), timeout=timeout, message="no sessions")
+    wait_for(lambda: d.stats()["lwip"]["tcp_active"] == 0, timeout=timeout,
+             message="tcp_active back to 0")
+
+
+def assert_still_serves(ns, d, schemes=("coaps", "coaps+tcp")):
+    """A plain GET and a fresh coaps GET (a new handshake) both work."""
+    data, err = coap_payload(ns, "-B", "5", "coap://192.0.2.2/time")
+    assert TIME_RE.fullmatch(data), err
+    for scheme in schemes:
+        data, out = tool_payload(ns, OPENSSL_CLIENT, "-B", "5", *psk_args(),
+                                 f"{scheme}://192.0.2.2/time")
+        assert TIME_RE.fullmatch(data), f"{scheme}: {out}"
+    assert d.proc.poll() is None, d.read_log()
+
+
+def handshake_failures(events, reason=None):
+    return [e for e in events if e["event"] == "handshake_failed"
+            and (reason is None or e["reason"] == reason)]
+
+
+# --- 1. Debian's libcoap clients against coapd ----------------------------------------
+
+CLIENT_CREDS = ["psk", "x509", "x509-mutual"]
+
+
+def client_creds(certs, kind):
+    if kind == "psk":
+        return psk_args()
+    if kind == "x509":
+        return ["-R", certs.cert("ca")]
+    return ["-c", certs.cert("client"), "-j", certs.key("client"), "-R", certs.cert("ca")]
+
+
+@pytest.mark.parametrize("kind", CLIENT_CREDS)
+@pytest.mark.parametrize("scheme", ["coaps", "coaps+tcp"])
+@pytest.mark.parametrize("client", [OPENSSL_CLIENT, GNUTLS_CLIENT])
+def test_libcoap_client_against_coapd(ns, certs, psk_file, client, scheme, kind):
+    d = Coapd(ns, args=server_args(certs, psk_file, mutual=kind == "x509-mutual"))
+    try:
+        creds = client_creds(certs, kind)
+        base = f"{scheme}://192.0.2.2"
+
+        def run(*args, timeout=30):
+            return tool_payload(ns, client, "-B", "5", *creds, *args, timeout=timeout)
+
+        data, out = run(f"{base}/time")
+        assert TIME_RE.fullmatch(data), out
+        data, out = run("-m", "put", "-e", f"hello {scheme}", f"{base}/echo")
+        assert data == f"hello {scheme}".encode(), out
+        data, out = run(f"{base}/echo")
+        assert data == f"hello {scheme}".encode(), out
+
+        # Block-wise: 3000 bytes in 64-byte blocks each way.
+        body = bytes(ord("a") + (i * 7) % 26 for i in range(3000))
+        src = certs.dir / f"body-{ns.name}"
+        src.write_bytes(body)
+        before = d.stats()["counters"]["requests"]
+        run("-b", "64", "-m", "put", "-f", str(src), f"{base}/echo")
+        data, out = run("-b", "64", f"{base}/echo")
+        src.unlink()
+        assert data == body, out
+        blocks = d.stats()["counters"]["requests"] - before
+        assert blocks >= 2 * (3000 // 64), f"{blocks} requests: not block-wise"
+
+        # Observe /time for 3 s: the first response and at least 2 notifications.
+        obs = ns.popen([client, "-B", "6", "-s", "3", *creds, f"{base}/time"])
+        try:
+            sessions = wait_for(lambda: [s for s in d.sessions() if s["observers"] == 1],
+                                message="observed session")
+            out = obs.communicate(timeout=20)[0]
+        finally:
+            if obs.poll() is None:
+                obs.kill()
+        assert len(TIME_RE.findall(out)) >= 3, out
+
+        # What the session and the handshake report.
+        (s,) = sessions
+        identity = {"psk": PSK_ID, "x509": "", "x509-mutual": "CN=client"}[kind]
+        assert s["protocol"] == ("dtls" if scheme == "coaps" else "tls"), s
+        assert s["security"] == ("psk" if kind == "psk" else "x509"), s
+        assert s["peer_identity"] == identity, s
+        assert s["cipher"].startswith("TLS-") and (kind != "psk") == ("PSK" not in s["cipher"]), s
+        done = [e for e in d.events() if e["event"] == "handshake_done"]
+        assert len(done) == 6, done  # one handshake per client run
+        assert all(e["peer_identity"] == identity and e["cipher"] for e in done), done
+        assert not handshake_failures(d.events())
+        st = d.stats()["counters"]
+        assert st["handshakes"] == 6 and st["handshake_failures"] == 0, st
+        if scheme == "coaps":
+            assert st["dtls_cookies_sent"] >= 6, st  # every new client did the cookie round
+        wait_baseline(d)
+        # Event order of one session.
+        first = d.events()[0]["session_id"]
+        seq = names(d.events(), first)
+        if scheme == "coaps":
+            assert seq == ["server_session_new", "handshake_done", "server_session_del"], seq
+        else:
+            assert seq[:4] == ["server_session_new", "tcp_connected", "handshake_done",
+                               "session_connected"], seq
+            assert seq[-1] == "server_session_del", seq
+    finally:
+        assert d.stop() == 0, d.read_log()
+
+
+def test_psk_file_text_and_hex_keys(ns, certs, psk_file):
+    """Both identities of the PSK file work; the hex key is decoded to its bytes
+    (coap-client sends the text those bytes spell)."""
+    d = Coapd(ns, args=server_args(certs, psk_file, x509=False))
+    try:
+        hex_text = bytes.fromhex(PSK_HEX_KEY[2:]).decode()
+        for scheme in ("coaps", "coaps+tcp"):
+            for ident, key in ((PSK_ID, PSK_KEY), (PSK_HEX_ID, hex_text)):
+                data, out = tool_payload(ns, OPENSSL_CLIENT, "-B", "5", "-u", ident, "-k", key,
+                                         f"{scheme}://192.0.2.2/time")
+                assert TIME_RE.fullmatch(data), (scheme, ident, out)
+        done = [e["peer_identity"] for e in d.events() if e["event"] == "handshake_done"]
+        assert done == [PSK_ID, PSK_HEX_ID] * 2, done
+        # A PSK-only coapd has no certificate to offer: X.509 clients fail.
+        data, out = tool_payload(ns, OPENSSL_CLIENT, "-B", "3", "-R", certs.cert("ca"),
+                                 "coaps+tcp://192.0.2.2/time")
+        assert data == b"", out
+        wait_for(lambda: handshake_failures(d.events()), message="handshake_failed")
+    finally:
+        assert d.stop() == 0, d.read_log()
