@@ -226,3 +226,123 @@ def test_psk_file_text_and_hex_keys(ns, certs, psk_file):
         wait_for(lambda: handshake_failures(d.events()), message="handshake_failed")
     finally:
         assert d.stop() == 0, d.read_log()
+
+
+# --- 2. coapd's client against Debian's libcoap servers --------------------------------
+
+SERVER_PSK_KEY = "serverkey"
+
+
+def start_libcoap_server(ns, name, *args):
+    """A libcoap server on the kernel side (192.0.2.1): UDP/TCP 5683, and DTLS/TLS
+    on 5684."""
+    p = ns.popen([name, "-A", HOST_IP, "-v", "3", *args])
+
+    def listening():
+        out = ns.sh("ss -lnu; ss -lnt").stdout
+        return out.count(f"{HOST_IP}:5684") >= 2
+
+    wait_for(listening, message=f"{name} listening on 5684")
+    return p
+
+
+def stop_process(p):
+    if p.poll() is None:
+        p.kill()
+    p.wait(timeout=5)
+
+
+SERVER_MODES = {
+    # mode: (server arguments, coapctl arguments, expected security, identity)
+    "psk": (lambda c: ["-k", SERVER_PSK_KEY],
+            lambda c: ["--psk-identity", "coapd-client", "--psk-key", SERVER_PSK_KEY],
+            "psk", "coapd-client"),
+    "x509": (lambda c: ["-c", c.cert("peer"), "-j", c.key("peer")],
+             lambda c: ["--ca", c.cert("ca")], "x509", "CN=peer"),
+    "x509-mutual": (lambda c: ["-c", c.cert("peer"), "-j", c.key("peer"), "-C", c.cert("ca")],
+                    lambda c: ["--ca", c.cert("ca"), "--cert", c.cert("client"),
+                               "--key", c.key("client")], "x509", "CN=peer"),
+    "insecure": (lambda c: ["-c", c.cert("selfsigned"), "-j", c.key("selfsigned")],
+                 lambda c: ["--insecure"], "x509", "CN=selfsigned"),
+}
+
+
+@pytest.mark.parametrize("mode", list(SERVER_MODES))
+@pytest.mark.parametrize("server", [OPENSSL_SERVER, GNUTLS_SERVER])
+def test_coapd_client_against_libcoap_server(ns, coapd, certs, server, mode):
+    srv_args, ctl_args, security, identity = SERVER_MODES[mode]
+    p = start_libcoap_server(ns, server, *srv_args(certs))
+    try:
+        status = coapd.ctl_json("status")
+        assert status["dtls"] is False and status["tls"] is False  # no credentials: client only
+        for scheme in ("coaps", "coaps+tcp"):
+            base = f"{scheme}://{HOST_IP}"
+            r = coapd.ctl("get", f"{base}/time", *ctl_args(certs), "--timeout", "10")
+            assert r.returncode == 0 and r.stdout.startswith("2.05"), r.stdout + r.stderr
+            if mode == "insecure":
+                warn = [line for line in r.stderr.splitlines() if "not verified" in line]
+                assert len(warn) == 1 and "--insecure" in warn[0], r.stderr
+            else:
+                assert r.stderr == "", r.stderr
+            r = coapd.ctl("put", f"{base}/example_data", "--payload", f"via {scheme}",
+                          "--content-format", "0", *ctl_args(certs))
+            assert r.returncode == 0 and r.stdout.startswith("2.0"), r.stdout + r.stderr
+            r = coapd.ctl("get", f"{base}/example_data", *ctl_args(certs))
+            assert r.returncode == 0 and r.stdout.endswith(f"via {scheme}"), r.stdout + r.stderr
+        sessions = coapd.sessions()
+        assert sorted(s["protocol"] for s in sessions) == ["dtls", "tls"], sessions
+        for s in sessions:  # one session per transport, reused by the three requests
+            assert s["role"] == "client" and s["state"] == "established", s
+            assert s["security"] == security and s["peer_identity"] == identity, s
+            assert s["cipher"].startswith("TLS-"), s
+            assert s["messages_out"] == (3 if s["protocol"] == "dtls" else 4), s  # + CSM
+        done = [e for e in coapd.events() if e["event"] == "handshake_done"]
+        assert len(done) == 2 and all(e["security"] == security for e in done), done
+        if mode == "insecure":
+            assert all("not verified" in e.get("reason", "") for e in done), done
+        else:
+            assert all("reason" not in e for e in done), done
+    finally:
+        stop_process(p)
+
+
+def test_dtls_session_to_restarted_server_is_redone(ns, coapd):
+    """A DTLS session whose server restarted (and forgot it) is dropped after a
+    request times out with nothing heard back; the next request handshakes anew."""
+    ctl = ["--psk-identity", "coapd-client", "--psk-key", SERVER_PSK_KEY]
+    p = start_libcoap_server(ns, OPENSSL_SERVER, "-k", SERVER_PSK_KEY)
+    try:
+        assert coapd.ctl("get", f"coaps://{HOST_IP}/time", *ctl).returncode == 0
+        stop_process(p)
+        p = start_libcoap_server(ns, OPENSSL_SERVER, "-k", SERVER_PSK_KEY)
+        r = coapd.ctl("get", f"coaps://{HOST_IP}/time", *ctl, "--timeout", "2")
+        assert r.returncode == 5, r.stdout + r.stderr  # the old session's request: no answer
+        wait_for(lambda: not coapd.sessions(), message="stale DTLS session dropped")
+        r = coapd.ctl("get", f"coaps://{HOST_IP}/time", *ctl)
+        assert r.returncode == 0 and r.stdout.startswith("2.05"), r.stdout + r.stderr
+        assert [e["event"] for e in coapd.events()].count("handshake_done") == 2
+    finally:
+        stop_process(p)
+
+
+def test_client_psk_defaults_and_hex_key(ns):
+    """--client-psk-identity/--client-psk-key are used when a request names no
+    PSK; a request's own --psk-key may be hex."""
+    key_hex = "0x" + SERVER_PSK_KEY.encode().hex()
+    d = Coapd(ns, args=["--client-psk-identity", "default-id", "--client-psk-key", key_hex])
+    p = start_libcoap_server(ns, OPENSSL_SERVER, "-k", SERVER_PSK_KEY)
+    try:
+        for scheme in ("coaps", "coaps+tcp"):
+            r = d.ctl("get", f"{scheme}://{HOST_IP}/time")
+            assert r.returncode == 0, r.stdout + r.stderr
+        assert {s["peer_identity"] for s in d.sessions()} == {"default-id"}
+        for s in d.sessions():
+            d.ctl("close", s["id"])
+        wait_for(lambda: not d.sessions(), message="sessions closed")
+        r = d.ctl("get", f"coaps+tcp://{HOST_IP}/time", "--psk-identity", "own-id",
+                  "--psk-key", key_hex)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert [s["peer_identity"] for s in d.sessions()] == ["own-id"]
+    finally:
+        stop_process(p)
+        assert d.stop() == 0
