@@ -346,3 +346,144 @@ def test_client_psk_defaults_and_hex_key(ns):
     finally:
         stop_process(p)
         assert d.stop() == 0
+
+
+# --- 3. Call-home over TLS, with a Python peer -------------------------------------------
+
+def tls_listener(ns, port):
+    s = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND: before coapd's TAP has the address
+    s.bind((HOST_IP, port))
+    s.listen(8)
+    s.settimeout(15)
+    return s
+
+
+def accept_tls(lsock, certs, cert_name):
+    """Accepts coapd's connection and runs the server side of the handshake with
+    certificate `cert_name`. Returns the TlsPeer (handshake done) or raises
+    ssl.SSLError when coapd refused it."""
+    conn, _ = lsock.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    peer = seclab.TlsPeer(conn, seclab.server_context(certs.cert(cert_name), certs.key(cert_name)),
+                          server_side=True)
+    peer.handshake()
+    return peer
+
+
+def serve_one_request(tls, token):
+    """As the Actual-Client of a call-home session: CSM both ways, then GET /time."""
+    coap = seclab.CoapTls(tls)
+    theirs = coap.handshake()
+    assert int.from_bytes(theirs.option(2), "big") >= 1152  # Max-Message-Size
+    coap.send(ct.request(ct.GET, "/time", token))
+    r = coap.expect(ct.code(2, 5))
+    assert r.token == token and TIME_RE.fullmatch(r.payload), r
+    return coap
+
+
+def test_call_home_over_tls_reconnects_and_refuses_wrong_host(ns, coapd, certs):
+    import ssl
+    ls = tls_listener(ns, 5685)
+    r = coapd.ctl("connect", f"coaps+tcp://{HOST_IP}:5685", "--call-home",
+                  "--reconnect-interval", "0.5", "--ca", certs.cert("ca"))
+    assert r.returncode == 0, r.stderr
+    sid = int(r.stdout.split()[1])
+
+    def ev():
+        return [e for e in coapd.events() if e["session_id"] == sid]
+
+    # First attempt: the peer shows a certificate for another address.
+    with pytest.raises(ssl.SSLError):
+        accept_tls(ls, certs, "wronghost")
+    wait_for(lambda: "session_failed" in names(ev()), message="session_failed")
+    first = ev()
+    assert names(first) == ["tcp_connected", "handshake_failed", "tcp_closed",
+                            "session_failed"], first
+    assert first[1]["reason"] == "bad_certificate" and first[1]["detail"], first
+    assert first[3]["reason"] == "handshake", first
+
+    # The next attempt reaches the right peer: CSM, a request, its answer.
+    tls = accept_tls(ls, certs, "peer")
+    serve_one_request(tls, b"\x01")
+    wait_for(lambda: "reconnect_success" in names(ev()), message="reconnect_success")
+    (s,) = [x for x in coapd.sessions() if x["id"] == sid]
+    assert s["protocol"] == "tls" and s["role"] == "server" and s["call_home"], s
+    assert s["security"] == "x509" and s["peer_identity"] == "CN=peer" and s["cipher"], s
+
+    # The peer closes (close_notify, FIN): coapd answers in kind and calls home again.
+    n = len(ev())
+    tls.send_close_notify()
+    assert tls.wait_close() == ("close_notify", True)
+    tls.close()
+    tls = accept_tls(ls, certs, "peer")
+    serve_one_request(tls, b"\x02")
+    wait_for(lambda: names(ev()).count("reconnect_success") == 2, message="second reconnect")
+    again = names(ev()[n:])
+    assert again == ["tcp_closed", "session_closed", "reconnecting", "tcp_connected",
+                     "handshake_done", "session_connected", "server_session_connected",
+                     "reconnect_success"], again
+
+    # Dropped again; now a wrong-host certificate fails the reconnect attempt.
+    n = len(ev())
+    tls.send_close_notify()
+    tls.wait_close()
+    tls.close()
+    with pytest.raises(ssl.SSLError):
+        accept_tls(ls, certs, "wronghost")
+    wait_for(lambda: "reconnect_failed" in names(ev()[n:]), message="reconnect_failed")
+    late = ev()[n:]
+    assert names(late)[:6] == ["tcp_closed", "session_closed", "reconnecting", "tcp_connected",
+                               "handshake_failed", "tcp_closed"], late
+    failed = [e for e in late if e["event"] == "reconnect_failed"]
+    assert failed[0]["reason"] == "handshake" and failed[0]["attempt"] >= 1, failed
+    assert [e["reason"] for e in late if e["event"] == "handshake_failed"] == ["bad_certificate"]
+    coapd.ctl("close", sid)
+    ls.close()
+    wait_baseline(coapd)
+
+
+def test_call_home_session_from_config_with_insecure(ns, certs):
+    """A `session = [...]` entry with coaps+tcp://, call-home and insecure."""
+    conf = certs.dir / f"{ns.name}.conf"
+    conf.write_text(f'session = ["coaps+tcp://{HOST_IP}:5685,call-home,insecure,'
+                    f'reconnect-interval=0.2"]\n')
+    ls = tls_listener(ns, 5685)
+    d = Coapd(ns, args=["--config", str(conf)])
+    try:
+        tls = accept_tls(ls, certs, "selfsigned")
+        serve_one_request(tls, b"\x07")
+        (s,) = d.sessions()
+        assert s["call_home"] and s["peer_identity"] == "CN=selfsigned", s
+        (done,) = [e for e in d.events() if e["event"] == "handshake_done"]
+        assert "not verified" in done["reason"], done
+        tls.close()
+        ls.close()
+    finally:
+        assert d.stop() == 0
+        conf.unlink()
+
+
+def test_psk_session_from_config_to_libcoap_server(ns, certs):
+    """`session = ["coaps+tcp://...,psk-identity=...,psk-key=..."]`: coapd keeps a
+    TLS-PSK session to coap-server-openssl; requests to that peer use it."""
+    conf = certs.dir / f"{ns.name}.conf"
+    conf.write_text(f'session = ["coaps+tcp://{HOST_IP}:5684,psk-identity=from-config,'
+                    f'psk-key={SERVER_PSK_KEY},reconnect-interval=0.2"]\n')
+    d = Coapd(ns, args=["--config", str(conf)], wait_ready=False)
+    try:
+        d.wait_ready()
+        p = start_libcoap_server(ns, OPENSSL_SERVER, "-k", SERVER_PSK_KEY)
+        try:
+            sess = wait_for(lambda: [s for s in d.sessions() if s["state"] == "established"],
+                            timeout=15, message="configured session up")
+            assert sess[0]["protocol"] == "tls" and sess[0]["peer_identity"] == "from-config"
+            r = d.ctl("get", "--session", sess[0]["id"], f"coaps+tcp://{HOST_IP}/time")
+            assert r.returncode == 0 and r.stdout.startswith("2.05"), r.stdout + r.stderr
+            assert len(d.sessions()) == 1
+        finally:
+            stop_process(p)
+    finally:
+        assert d.stop() == 0
+        conf.unlink()
