@@ -185,7 +185,8 @@ class TlsPeer:
 
     def __init__(self, sock, context, server_side=False, server_hostname=None, timeout=10):
         self.sock = sock
-        self.sock.settimeout(timeout)
+        if sock is not None:  # None: only client_hello() is used
+            self.sock.settimeout(timeout)
         self.incoming = ssl.MemoryBIO()
         self.outgoing = ssl.MemoryBIO()
         self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
