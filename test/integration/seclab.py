@@ -44,6 +44,7 @@ class Certs:
     client        a client certificate, CN=client (ECDSA)
     selfsigned    self-signed, SAN IP:192.0.2.1 and IP:192.0.2.2 (not from ca)
     wronghost     from ca, SAN IP:192.0.2.99 only
+    cn_ip         from ca, CN=192.0.2.1 and SAN DNS:192.0.2.1, no iPAddress entry
     expired       from ca, SAN IP:192.0.2.1 and 192.0.2.2, valid 2020-2021 only
     other_ca      a second CA, and other_client from it (a client coapd must refuse)
 
@@ -147,6 +148,9 @@ subjectAltName = {san}
         self._leaf("client", "client", "")
         self._selfsigned("selfsigned", "selfsigned", f"IP:{HOST_IP},IP:{COAPD_IP}")
         self._leaf("wronghost", "wronghost", "IP:192.0.2.99")
+        # The right address, but only as CN and as a DNS name: an IP literal in a
+        # URI is matched against iPAddress entries only.
+        self._leaf("cn_ip", HOST_IP, f"DNS:{HOST_IP}")
         self._expired("expired", "expired", f"IP:{HOST_IP},IP:{COAPD_IP}")
         self._ca("other_ca", "another CA")
         self._leaf("other_client", "intruder", "", ca="other_ca")

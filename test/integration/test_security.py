@@ -10,6 +10,7 @@ peers in it.
 
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -683,7 +684,7 @@ def test_client_without_certificate_is_refused_with_ca(ns, certs, psk_file, sche
 
 
 @pytest.mark.parametrize("scheme", ["coaps", "coaps+tcp"])
-@pytest.mark.parametrize("cert", ["expired", "selfsigned", "wronghost"])
+@pytest.mark.parametrize("cert", ["expired", "selfsigned", "wronghost", "cn_ip"])
 def test_coapd_client_refuses_bad_server_certificate(ns, certs, psk_file, cert, scheme):
     d = Coapd(ns, args=server_args(certs, psk_file, x509=False))
     p = start_libcoap_server(ns, OPENSSL_SERVER, "-c", certs.cert(cert), "-j", certs.key(cert))
@@ -1207,3 +1208,40 @@ def test_coapd_client_answers_echo_challenge(ns):
     finally:
         assert a.stop() == 0
         assert b.stop() == 0
+
+
+def test_rsa_server_certificate(ns, certs, psk_file):
+    d = Coapd(ns, args=["--cert", certs.cert("server_rsa"), "--key", certs.key("server_rsa")])
+    try:
+        for client in (OPENSSL_CLIENT, GNUTLS_CLIENT):
+            for scheme in ("coaps", "coaps+tcp"):
+                data, out = tool_payload(ns, client, "-B", "5", "-R", certs.cert("ca"),
+                                         f"{scheme}://192.0.2.2/time")
+                assert TIME_RE.fullmatch(data), (client, scheme, out)
+        done = [e for e in d.events() if e["event"] == "handshake_done"]
+        assert len(done) == 4 and all("RSA" in e["cipher"] for e in done), done
+    finally:
+        assert d.stop() == 0
+
+
+def test_uri_host_must_be_an_address(ns, coapd):
+    r = coapd.ctl("get", "coaps://localhost/time", "--insecure")
+    assert r.returncode == 1 and "IP address" in r.stderr, r
+    r = coapd.ctl("connect", "coaps+tcp://peer.example/", "--insecure")
+    assert r.returncode == 1 and "IP address" in r.stderr, r
+
+
+def test_shutdown_closes_tls_with_release_close_notify_and_fin(ns, certs, psk_file):
+    d = Coapd(ns, args=server_args(certs, psk_file))
+    s = ns.socket()
+    s.connect(("192.0.2.2", 5684))
+    tls = seclab.TlsPeer(s, seclab.client_context(ca=certs.cert("ca")))
+    tls.handshake()
+    coap = seclab.CoapTls(tls)
+    coap.handshake()
+    d.proc.send_signal(signal.SIGTERM)
+    coap.expect(ct.RELEASE)
+    assert tls.wait_close() == ("close_notify", True)
+    tls.close()
+    assert d.proc.wait(timeout=10) == 0  # (a second SIGTERM from stop() would end it at once)
+    assert d.stop() == 0
