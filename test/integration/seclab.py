@@ -198,9 +198,15 @@ class TlsPeer:
         self.plain = b""
         self.eof = None  # "close_notify" | "eof" | "reset" once the peer ended
 
+    trickle = False  # True: send every byte in a TCP segment of its own
+
     def _flush(self):
         data = self.outgoing.read()
-        if data:
+        if data and self.trickle:
+            for i in range(len(data)):
+                self.sock.sendall(data[i:i + 1])
+                time.sleep(0.001)
+        elif data:
             self.sock.sendall(data)
 
     def _pump(self, timeout):

@@ -1245,3 +1245,69 @@ def test_shutdown_closes_tls_with_release_close_notify_and_fin(ns, certs, psk_fi
     tls.close()
     assert d.proc.wait(timeout=10) == 0  # (a second SIGTERM from stop() would end it at once)
     assert d.stop() == 0
+
+
+def test_tls_byte_at_a_time_and_64k_messages(ns, secure_coapd, certs):
+    """Records split into one-byte segments, then 64 KiB CoAP messages each way
+    (several TLS records per message)."""
+    d = secure_coapd
+    s = ns.socket()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.connect(("192.0.2.2", 5684))
+    tls = seclab.TlsPeer(s, seclab.client_context(ca=certs.cert("ca")))
+    tls.trickle = True
+    tls.handshake()
+    coap = seclab.CoapTls(tls)
+    coap.handshake(max_message_size=200000)
+    coap.send(ct.request(ct.PUT, "/echo", b"\x01", b"slowly"))
+    assert coap.expect(ct.code(2, 4)).payload == b"slowly"
+    tls.trickle = False
+    body = bytes((i * 7) % 251 for i in range(65536))
+    coap.send(ct.request(ct.PUT, "/echo", b"\x02", body))
+    r = coap.expect(ct.code(2, 4), timeout=20)
+    assert r.payload == body and r.option(23) is None  # whole, no Block2
+    coap.send(ct.request(ct.GET, "/echo", b"\x03"))
+    assert coap.expect(ct.code(2, 5), timeout=20).payload == body
+    tls.send_close_notify()
+    assert tls.wait_close() == ("close_notify", True)
+    tls.close()
+    wait_baseline(d)
+    assert d.stats()["counters"]["bad_packets"] == 0
+
+
+def test_dtls_client_restarting_on_the_same_port_gets_a_new_session(ns, secure_coapd):
+    d = secure_coapd
+    obs = ns.popen([OPENSSL_CLIENT, "-p", "40000", "-B", "20", "-s", "20", *psk_args(),
+                    "coaps://192.0.2.2/time"])
+    try:
+        (old,) = wait_for(lambda: [s for s in d.sessions() if s["observers"]], message="observe")
+    finally:
+        obs.kill()  # gone without close_notify
+        obs.wait()
+    data, out = tool_payload(ns, OPENSSL_CLIENT, "-p", "40000", "-B", "8", *psk_args(),
+                             "coaps://192.0.2.2/time", timeout=20)
+    assert TIME_RE.fullmatch(data), out
+    ev = d.events()
+    assert names(ev, old["id"])[-1] == "server_session_del", ev
+    assert names(ev).count("handshake_done") == 2, ev
+    wait_baseline(d)
+
+
+def test_coapd_client_handshake_to_silent_address_times_out(ns):
+    d = Coapd(ns, args=["--handshake-timeout", "1", "--connect-timeout", "1"])
+    try:
+        # 192.0.2.99 answers nothing, not even ARP: the DTLS handshake times out,
+        # the TCP connection is never made; both requests fail before their timeout.
+        for scheme in ("coaps", "coaps+tcp"):
+            t0 = time.time()
+            r = d.ctl("get", f"{scheme}://192.0.2.99/time", "--insecure", "--timeout", "5")
+            assert r.returncode == 6 and time.time() - t0 < 3, r.stdout + r.stderr
+        wait_baseline(d)
+        assert d.sessions() == []
+        ev = d.events()
+        (f,) = handshake_failures(ev)
+        assert f["reason"] == "timeout" and "1 s" in f["detail"], f
+        assert [(e["event"], e.get("reason")) for e in ev[1:]] == [
+            ("tcp_failed", "timeout"), ("session_failed", "timeout")], ev
+    finally:
+        assert d.stop() == 0
