@@ -1403,3 +1403,54 @@ def test_handshake_churn_leaves_nothing_behind(ns, certs, psk_file):
             assert growth < 1024, f"RSS grew by {growth} KiB"
     finally:
         assert d.stop() == 0
+
+
+def background_ctl(d, *args):
+    """A coapctl command left running (its request waits)."""
+    return subprocess.Popen([str(d.argv[0].parent / "coapctl"), "--socket", d.sock,
+                             *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_coapd_client_dtls_handshakes_are_limited(ns):
+    d = Coapd(ns, args=["--max-handshakes", "1", "--handshake-timeout", "3"])
+    try:
+        # One handshake under way (to an address that answers nothing) ...
+        first = background_ctl(d, "get", "coaps://192.0.2.99/time", "--insecure",
+                               "--timeout", "5")
+        wait_for(lambda: [s for s in d.sessions() if s["state"] == "handshaking"],
+                 message="first handshake")
+        # ... so a second one is refused at once.
+        r = d.ctl("get", "coaps://192.0.2.98/time", "--insecure", "--timeout", "5")
+        assert r.returncode == 6 and "too many" in r.stderr, r.stdout + r.stderr
+        assert len(handshake_failures(d.events(), "limit")) == 1
+        first.communicate(timeout=15)
+        assert first.returncode == 6  # its handshake timed out after 3 s
+    finally:
+        assert d.stop() == 0
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: --max-handshakes does not apply to coapd's own TLS "
+                   "handshakes either: Endpoint::on_tcp_connected starts the client channel "
+                   "without handshake_refused()")
+def test_coapd_client_tls_handshakes_are_limited(ns):
+    d = Coapd(ns, args=["--max-handshakes", "1", "--handshake-timeout", "3"])
+    # Two peers that accept and never answer the ClientHello.
+    listeners = [tls_listener(ns, 5690), tls_listener(ns, 5691)]
+    first = background_ctl(d, "get", f"coaps+tcp://{HOST_IP}:5690/x", "--insecure",
+                           "--timeout", "5")
+    conns = []
+    try:
+        conns.append(listeners[0].accept()[0])
+        wait_for(lambda: [s for s in d.sessions() if s["state"] == "handshaking"],
+                 message="first TLS handshake")
+        r = d.ctl("get", f"coaps+tcp://{HOST_IP}:5691/x", "--insecure", "--timeout", "2")
+        assert r.returncode == 6, r.stdout + r.stderr  # refused, not timed out
+        assert handshake_failures(d.events(), "limit"), d.events()
+    finally:
+        first.communicate(timeout=15)
+        for c in conns:
+            c.close()
+        for ls in listeners:
+            ls.close()
+        assert d.stop() == 0
