@@ -71,6 +71,22 @@ def secure_coapd(ns, certs, psk_file):
         assert d.stop() == 0, d.read_log()
 
 
+@pytest.fixture
+def make_coapd(ns):
+    """Starts coapds whose stop (exit code 0, no sanitizer report) is checked at
+    teardown: also for xfail tests, whose own failures would hide it."""
+    started = []
+
+    def make(args, **kw):
+        d = Coapd(ns, args=args, **kw)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        assert d.stop() == 0, d.read_log()
+
+
 def tool(ns, name, *args, timeout=30):
     """A libcoap tool in the namespace; CompletedProcess with bytes. (The tools
     always exit 0; their log lines go to stdout.)"""
@@ -1317,22 +1333,19 @@ def test_coapd_client_handshake_to_silent_address_times_out(ns):
                    "--max-tcp-sessions is answered in plaintext: Endpoint::on_tcp_accepted sends "
                    "the CoAP CSM and Abort('too many sessions') before any TLS exists, so a TLS "
                    "client reads bytes 50 e1 23 ... that are no TLS record")
-def test_tls_connection_over_max_tcp_sessions_gets_no_plaintext(ns, certs):
-    d = Coapd(ns, args=["--cert", certs.cert("server"), "--key", certs.key("server"),
-                        "--max-tcp-sessions", "1"])
-    try:
-        s1 = ns.socket()
-        s1.connect(("192.0.2.2", 5684))
-        first = seclab.TlsPeer(s1, seclab.client_context(ca=certs.cert("ca")))
-        first.handshake()
-        second = tls_client_hello(ns, certs)
-        got = raw_tls_until_close(second.sock)  # FIN, no RST
-        wait_for(lambda: "session_rejected" in names(d.events()), message="session_rejected")
-        first.close()
-        second.close()
-        assert only_alerts(got), f"plaintext on the TLS port: {got[:24].hex()}"
-    finally:
-        assert d.stop() == 0
+def test_tls_connection_over_max_tcp_sessions_gets_no_plaintext(ns, certs, make_coapd):
+    d = make_coapd(["--cert", certs.cert("server"), "--key", certs.key("server"),
+                    "--max-tcp-sessions", "1"])
+    s1 = ns.socket()
+    s1.connect(("192.0.2.2", 5684))
+    first = seclab.TlsPeer(s1, seclab.client_context(ca=certs.cert("ca")))
+    first.handshake()
+    second = tls_client_hello(ns, certs)
+    got = raw_tls_until_close(second.sock)  # FIN, no RST
+    wait_for(lambda: "session_rejected" in names(d.events()), message="session_rejected")
+    first.close()
+    second.close()
+    assert only_alerts(got), f"plaintext on the TLS port: {got[:24].hex()}"
 
 
 @pytest.mark.xfail(strict=True, reason="BUG: a --psk-file key longer than MBEDTLS_PSK_MAX_LEN "
@@ -1433,8 +1446,8 @@ def test_coapd_client_dtls_handshakes_are_limited(ns):
 @pytest.mark.xfail(strict=True, reason="BUG: --max-handshakes does not apply to coapd's own TLS "
                    "handshakes either: Endpoint::on_tcp_connected starts the client channel "
                    "without handshake_refused()")
-def test_coapd_client_tls_handshakes_are_limited(ns):
-    d = Coapd(ns, args=["--max-handshakes", "1", "--handshake-timeout", "3"])
+def test_coapd_client_tls_handshakes_are_limited(ns, make_coapd):
+    d = make_coapd(["--max-handshakes", "1", "--handshake-timeout", "3"])
     # Two peers that accept and never answer the ClientHello.
     listeners = [tls_listener(ns, 5690), tls_listener(ns, 5691)]
     first = background_ctl(d, "get", f"coaps+tcp://{HOST_IP}:5690/x", "--insecure",
@@ -1453,4 +1466,3 @@ def test_coapd_client_tls_handshakes_are_limited(ns):
             c.close()
         for ls in listeners:
             ls.close()
-        assert d.stop() == 0
