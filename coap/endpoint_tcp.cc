@@ -92,6 +92,9 @@ void Endpoint::on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& pe
     s.rejected = true;
     emit(EventKind::kSessionRejected, s,
          "max TCP sessions (" + std::to_string(config_.max_tcp_sessions) + ") reached");
+    // On the TLS port there is no TLS yet to say it in: FIN only, never
+    // plaintext CoAP a TLS client would read as a broken record.
+    if (kind == ListenerKind::kSecure) return tcp_begin_close(s, false, "rejected", true);
     tcp_send_csm(s);
     return tcp_abort_session(s, "too many sessions", "rejected");
   }
@@ -115,6 +118,13 @@ void Endpoint::on_tcp_connected(ConnId conn, const Address& local, TimePoint now
   s->last_activity = now;
   emit(EventKind::kTcpConnected, *s);
   if (!s->outgoing->spec.secure) return tcp_connection_up(*s);
+  // coapd's own TLS handshakes count against --max-handshakes as well.
+  if (handshake_refused(s->peer)) {
+    const std::string why =
+        "too many TLS handshakes under way (max " + std::to_string(config_.max_handshakes) + ")";
+    fail_session_exchanges(*s, why, /*include_waiting=*/true);
+    return tcp_begin_close(*s, false, why, true);
+  }
   ClientSecurity options = s->outgoing->spec.security;
   if (Status st = start_secure_client(*s, options); !st)
     tcp_begin_close(*s, false, "handshake: " + st.error(), true);

@@ -175,8 +175,11 @@ class DtlsListener {
   std::unique_ptr<Impl> impl_;
 };
 
-// A PSK key as people write it: text, or hex after "0x". The error is a
-// phrase completing "'<key>' ...".
+// The longest PSK that DTLS/TLS take here (mbedTLS's MBEDTLS_PSK_MAX_LEN).
+inline constexpr std::size_t kMaxPskBytes = 32;
+
+// A PSK key as people write it: text, or hex after "0x", 1 to kMaxPskBytes
+// bytes. The error is a phrase completing "the key ...".
 Result<std::vector<uint8_t>> parse_psk_key(std::string_view s);
 
 // Whether the certificate (DER) names `host`: an IP literal against its

@@ -123,6 +123,9 @@ Status ParsedCerts::load(const std::string& cert_pem, const std::string& key_pem
     const auto buf = pem_buffer(key_pem);
     const int rc = mbedtls_pk_parse_key(&key, buf.data(), buf.size(), nullptr, 0);
     if (rc != 0) return error("the key is not a PEM private key: ", mbedtls_error_text(rc));
+    // Caught here rather than as every handshake failing later.
+    if (mbedtls_pk_check_pair(&own.pk, &key) != 0)
+      return error("the key (--key) is not the private key of the certificate (--cert)");
     has_own = true;
   }
   if (!ca_pem.empty()) {
@@ -164,15 +167,17 @@ Status SecurityContext::Impl::init(const Credentials& c, RandomBytes rnd) {
   rc = mbedtls_ssl_cookie_setup(&cookies, mbedtls_ctr_drbg_random, &drbg);
   if (rc != 0) return error("cannot set up DTLS cookies: ", mbedtls_error_text(rc));
   for (const PskEntry& e : creds.psk)
-    if (e.key.empty() || e.key.size() > MBEDTLS_PSK_MAX_LEN)
+    if (e.key.empty() || e.key.size() > kMaxPskBytes)
       return error("the PSK of '", e.identity, "' must be 1 to ",
-                   std::to_string(MBEDTLS_PSK_MAX_LEN), " bytes");
+                   std::to_string(kMaxPskBytes), " bytes");
   if (!creds.can_serve()) return {};
   if (Status st = configure_server(dtls_server, *this, true); !st) return st;
   if (Status st = configure_server(tls_server, *this, false); !st) return st;
   serving = true;
   return {};
 }
+
+static_assert(kMaxPskBytes == MBEDTLS_PSK_MAX_LEN);
 
 Result<std::unique_ptr<SecurityContext>> SecurityContext::create(const Credentials& credentials,
                                                                  RandomBytes random) {

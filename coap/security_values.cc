@@ -52,8 +52,14 @@ int hex_digit(char c) {
 
 Result<std::vector<uint8_t>> parse_psk_key(std::string_view s) {
   if (s.empty()) return Error{"is an empty key"};
+  const auto checked = [](std::vector<uint8_t> key) -> Result<std::vector<uint8_t>> {
+    if (key.size() > kMaxPskBytes)
+      return error("is ", std::to_string(key.size()), " bytes; a PSK is at most ",
+                   std::to_string(kMaxPskBytes));
+    return key;
+  };
   if (s.size() < 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-    return std::vector<uint8_t>(s.begin(), s.end());
+    return checked(std::vector<uint8_t>(s.begin(), s.end()));
   const std::string_view hex = s.substr(2);
   if (hex.empty() || hex.size() % 2 != 0)
     return Error{"is not an even number of hex digits after 0x"};
@@ -63,7 +69,7 @@ Result<std::vector<uint8_t>> parse_psk_key(std::string_view s) {
     if (hi < 0 || lo < 0) return Error{"is not hex after 0x"};
     key.push_back(static_cast<uint8_t>(hi << 4 | lo));
   }
-  return key;
+  return checked(std::move(key));
 }
 
 bool certificate_names_host(std::span<const uint8_t> der, const std::string& host) {

@@ -109,7 +109,7 @@ std::optional<std::string> apply_file(const std::string& path, Config& cfg) {
         // An unquoted `session = coap+tcp://h,call-home` is split at the comma.
         const bool unquoted = o->kind == Kind::kRepeatable &&
                               value.find("://") == std::string::npos && item.inputs.size() > 1;
-        return where + key + ": '" + value + "' " + p.error() +
+        return where + key + ": " + shown_value(*o, value) + " " + p.error() +
                (unquoted ? " (quote each session: session = \"coap+tcp://HOST,call-home\")" : "");
       }
     }
@@ -167,7 +167,7 @@ ParseResult parse(int argc, const char* const* argv, Config& out) {
     if (o.kind == Kind::kRepeatable) cfg.sessions.clear();
     for (const std::string& value : flags[i]->results()) {
       if (Problem p = o.apply(value, cfg); !p)
-        return failure("--" + std::string(o.name) + ": '" + value + "' " + p.error());
+        return failure("--" + std::string(o.name) + ": " + shown_value(o, value) + " " + p.error());
     }
   }
   if (coap::Status zones = check_session_zones(cfg); !zones) return failure(zones.error());

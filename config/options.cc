@@ -370,4 +370,9 @@ const OptionSpec* find_option(std::string_view name) {
   return nullptr;
 }
 
+std::string shown_value(const OptionSpec& o, const std::string& value) {
+  if (o.name == "client-psk-key") return "the key";
+  return "'" + value + "'";
+}
+
 }  // namespace config::detail

@@ -39,6 +39,9 @@ const std::vector<OptionSpec>& options();
 // Reads and checks the files the security options name (credentials.cc).
 coap::Status load_credentials(Config& c);
 const OptionSpec* find_option(std::string_view name);
+// How an error shows the value given: quoted, or "(the key)" for a secret,
+// which is never written to a terminal or a log.
+std::string shown_value(const OptionSpec& o, const std::string& value);
 
 inline constexpr std::string_view kVersion = COAPD_VERSION;
 

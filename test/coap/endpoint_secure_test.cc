@@ -162,5 +162,56 @@ TEST_F(EndpointSecureTest, TlsConnectionsBeyondTheHandshakeLimitAreClosed) {
   server_->ep->on_tcp_peer_closed(1, now);
 }
 
+TEST_F(EndpointSecureTest, ATlsConnectionOverTheSessionLimitGetsNoPlaintextOnlyAFin) {
+  make({}, cert_server());
+  server_->config.max_tcp_sessions = 1;
+  server_->ep =
+      std::make_unique<Endpoint>(server_->config, server_->dir, server_->net, server_->listener, 3);
+  ASSERT_TRUE(server_->ep->set_security(server_->security.get()).ok());
+  server_->ep->on_tcp_accepted(1, ListenerKind::kSecure, kClientAddr, kServerAddr, now);
+  server_->events();
+  const Address second = Address::v4(192, 0, 2, 9, 41000);
+  server_->ep->on_tcp_accepted(2, ListenerKind::kSecure, second, kServerAddr, now);
+  EXPECT_EQ(server_->events(), (Events{"session_rejected"}));
+  EXPECT_TRUE(server_->ep->tcp_pending(2).empty());  // no CSM, no Abort: no TLS to carry them
+  EXPECT_EQ(server_->net.count("close", 2), 1u);     // FIN, not RST
+  EXPECT_EQ(server_->net.count("abort", 2), 0u);
+  EXPECT_EQ(server_->ep->counters().tcp_rejected, 1u);
+  server_->ep->on_tcp_peer_closed(1, now);
+}
+
+TEST_F(EndpointSecureTest, CoapdsOwnTlsHandshakesCountAgainstTheLimit) {
+  Credentials c;
+  c.ca_pem = read_cert("ca.pem");
+  make(c, cert_server());
+  client_->config.max_handshakes = 1;
+  client_->ep =
+      std::make_unique<Endpoint>(client_->config, client_->dir, client_->net, client_->listener, 4);
+  ASSERT_TRUE(client_->ep->set_security(client_->security.get()).ok());
+  // Two requests to two servers that accept and never answer.
+  ClientRequest r1, r2;
+  r1.uri = *parse_uri("coaps+tcp://192.0.2.2/time");
+  r2.uri = *parse_uri("coaps+tcp://192.0.2.3/time");
+  client_->ep->start_request(1, std::move(r1), now);
+  client_->ep->start_request(2, std::move(r2), now);
+  const auto conns = client_->net.connects();
+  ASSERT_EQ(conns.size(), 2u);
+  client_->ep->on_tcp_connected(conns[0], kClientAddr, now);
+  EXPECT_FALSE(client_->ep->tcp_pending(conns[0]).empty());  // its ClientHello
+  client_->ep->on_tcp_connected(conns[1], kClientAddr, now);
+  EXPECT_TRUE(client_->ep->tcp_pending(conns[1]).empty());  // no ClientHello
+  EXPECT_EQ(client_->net.count("close", conns[1]), 1u);
+  const Event* refused = client_->last(EventKind::kHandshakeFailed);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->reason, "limit");
+  ASSERT_EQ(client_->listener.count(2), 1u);
+  const ClientResult r = client_->listener.result(2);
+  EXPECT_EQ(r.status, ClientResult::Status::kError);
+  EXPECT_NE(r.error.find("too many TLS handshakes"), std::string::npos) << r.error;
+  EXPECT_EQ(client_->listener.count(1), 0u);  // the first still waits for its server
+  client_->ep->on_tcp_error(conns[0], TcpError::kReset, now);
+  EXPECT_EQ(client_->listener.count(1), 1u);
+}
+
 }  // namespace
 }  // namespace coap

@@ -366,6 +366,32 @@ TEST(CertificateNamesHost, MatchesSanEntriesByKind) {
   EXPECT_FALSE(certificate_names_host({}, "coapd.test"));
 }
 
+TEST(SecurityContextCreate, RefusesAKeyThatIsNotTheCertificates) {
+  Credentials c;
+  c.cert_pem = read("server.pem");
+  c.key_pem = read("client.key");
+  auto ctx = SecurityContext::create(c, fixed_random(1));
+  ASSERT_FALSE(ctx);
+  EXPECT_NE(ctx.error().find("not the private key of the certificate"), std::string::npos)
+      << ctx.error();
+  c.key_pem = read("server.key");
+  EXPECT_TRUE(SecurityContext::create(c, fixed_random(1)));
+}
+
+TEST(ParsePskKey, TextOrHexOfOneTo32Bytes) {
+  EXPECT_EQ(*parse_psk_key("abc"), (std::vector<uint8_t>{'a', 'b', 'c'}));
+  EXPECT_EQ(*parse_psk_key("0x0aFF"), (std::vector<uint8_t>{0x0a, 0xff}));
+  EXPECT_TRUE(parse_psk_key(std::string(32, 'k')));
+  EXPECT_TRUE(parse_psk_key("0x" + std::string(64, 'a')));
+  auto text = parse_psk_key(std::string(33, 'k'));
+  ASSERT_FALSE(text);
+  EXPECT_EQ(text.error(), "is 33 bytes; a PSK is at most 32");
+  EXPECT_FALSE(parse_psk_key("0x" + std::string(66, 'a')));
+  EXPECT_FALSE(parse_psk_key(""));
+  EXPECT_FALSE(parse_psk_key("0x1"));
+  EXPECT_FALSE(parse_psk_key("0xzz"));
+}
+
 TEST(SecurityNames, AreTheDocumentedOnes) {
   EXPECT_STREQ(handshake_failure_name(HandshakeFailure::kBadPsk), "bad_psk");
   EXPECT_STREQ(handshake_failure_name(HandshakeFailure::kBadCertificate), "bad_certificate");

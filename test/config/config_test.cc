@@ -765,6 +765,22 @@ TEST(ParseValues, Ipv4Prefix) {
   EXPECT_FALSE(parse_ipv4_prefix("x", nullptr));  // error is optional
 }
 
+TEST(SecurityOptions, ATooLongClientPskKeyIsRefusedWithoutShowingIt) {
+  const std::string key(33, 'q');
+  Parsed p = run({"--client-psk-identity", "me", "--client-psk-key", key});
+  expect_one_line_error(p, "--client-psk-key");
+  EXPECT_NE(p.result.output.find("at most 32"), std::string::npos) << p.result.output;
+  EXPECT_EQ(p.result.output.find(key), std::string::npos) << "the key is shown";
+}
+
+TEST(SecurityOptions, APskFileKeyTooLongNamesThePskFileAndTheLine) {
+  TempFile psk("# devices\nok 0x0102\nlong " + std::string(33, 'k') + "\n");
+  Parsed p = run({"--psk-file", psk.path()});
+  expect_one_line_error(p, "--psk-file");
+  EXPECT_NE(p.result.output.find("line 3"), std::string::npos) << p.result.output;
+  EXPECT_EQ(p.result.output.find("--cert"), std::string::npos) << p.result.output;
+}
+
 TEST(ParseValues, Ipv4) {
   std::string error;
   auto a = parse_ipv4("10.0.0.1", &error);

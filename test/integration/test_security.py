@@ -436,9 +436,6 @@ def test_coapd_client_dtls_handshakes_are_limited(ns):
         assert d.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --max-handshakes does not apply to coapd's own TLS "
-                   "handshakes either: Endpoint::on_tcp_connected starts the client channel "
-                   "without handshake_refused()")
 def test_coapd_client_tls_handshakes_are_limited(ns, make_coapd):
     d = make_coapd(["--max-handshakes", "1", "--handshake-timeout", "3"])
     # Two peers that accept and never answer the ClientHello.
@@ -953,10 +950,6 @@ def test_dtls_handshakes_beyond_the_limit_are_refused(ns, quick_coapd):
     assert d.stats()["counters"]["handshake_failures"] == 5
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a DTLS peer over --max-handshakes is sent the whole "
-                   "server flight (ServerHello..ServerHelloDone, ECDHE key signed) before it is "
-                   "refused: Endpoint::accept_dtls checks handshake_refused() only after "
-                   "DtlsListener::accept() ran the handshake step")
 def test_dtls_peer_over_the_limit_gets_no_server_flight(ns, quick_coapd):
     socks = [udp_sock(ns) for _ in range(4)]
     flights = [cookie_round(u, wait=0.15) for u in socks]
@@ -967,10 +960,6 @@ def test_dtls_peer_over_the_limit_gets_no_server_flight(ns, quick_coapd):
     assert 2 not in types, types
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --max-handshakes does not apply to TLS: "
-                   "Endpoint::on_tcp_accepted starts a TLS server channel for every accepted "
-                   "connection without handshake_refused(); only DTLS peers and coapd's own "
-                   "DTLS requests are limited")
 def test_tls_handshakes_beyond_the_limit_are_refused(ns, quick_coapd, certs):
     d = quick_coapd
     peers = [tls_client_hello(ns, certs) for _ in range(5)]
@@ -985,10 +974,6 @@ def test_tls_handshakes_beyond_the_limit_are_refused(ns, quick_coapd, certs):
             p.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a connection to the TLS port beyond "
-                   "--max-tcp-sessions is answered in plaintext: Endpoint::on_tcp_accepted sends "
-                   "the CoAP CSM and Abort('too many sessions') before any TLS exists, so a TLS "
-                   "client reads bytes 50 e1 23 ... that are no TLS record")
 def test_tls_connection_over_max_tcp_sessions_gets_no_plaintext(ns, certs, make_coapd):
     d = make_coapd(["--cert", certs.cert("server"), "--key", certs.key("server"),
                     "--max-tcp-sessions", "1"])
@@ -1225,10 +1210,6 @@ def test_bad_credentials_exit_2_with_one_line(ns, certs, tmp_path):
         assert len(lines) == 1 and option in lines[0], (args, err)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a --key that is not the private key of --cert is "
-                   "accepted at start-up (SecurityContext::create does not check the pair, e.g. "
-                   "mbedtls_pk_check_pair); coapd runs and every X.509 handshake then fails "
-                   "(clients: 'bad signature'; coapd: handshake_failed reason protocol)")
 def test_key_not_matching_certificate_exits_2(ns, certs, tmp_path):
     p = ns.popen([COAPD, "--tap", "bad0", "--control-socket", str(tmp_path / "c.sock"),
                   "--cert", certs.cert("server"), "--key", certs.key("client")])
@@ -1241,10 +1222,6 @@ def test_key_not_matching_certificate_exits_2(ns, certs, tmp_path):
     assert p.returncode == 2 and b"--key" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a --psk-file key longer than MBEDTLS_PSK_MAX_LEN "
-                   "(32 bytes) makes coapd exit 2 with 'coapd: --cert/--key/--ca: the PSK of "
-                   "... must be 1 to 32 bytes': the line names the certificate options, not "
-                   "--psk-file (config/credentials.cc prefixes every SecurityContext error)")
 def test_psk_file_key_too_long_names_psk_file(ns, tmp_path):
     psk = tmp_path / "long.txt"
     psk.write_text(f"longid {'k' * 33}\n")
@@ -1255,10 +1232,6 @@ def test_psk_file_key_too_long_names_psk_file(ns, tmp_path):
     assert "--psk-file" in lines[0] and "--cert" not in lines[0], lines
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --client-psk-key longer than 32 bytes is accepted "
-                   "at start-up (SecurityContext checks only the server PSKs); every coaps "
-                   "request then fails ('the PSK cannot be used: SSL - Bad input parameters'; "
-                   "over TLS coapctl only says 'session N ended')")
 def test_client_psk_key_too_long_exits_2(ns, tmp_path):
     p = ns.popen([COAPD, "--tap", "bad0", "--control-socket", str(tmp_path / "c.sock"),
                   "--client-psk-identity", "x", "--client-psk-key", "k" * 33])
