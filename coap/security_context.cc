@@ -168,8 +168,8 @@ Status SecurityContext::Impl::init(const Credentials& c, RandomBytes rnd) {
   if (rc != 0) return error("cannot set up DTLS cookies: ", mbedtls_error_text(rc));
   for (const PskEntry& e : creds.psk)
     if (e.key.empty() || e.key.size() > kMaxPskBytes)
-      return error("the PSK of '", e.identity, "' must be 1 to ",
-                   std::to_string(kMaxPskBytes), " bytes");
+      return error("the PSK of '", e.identity, "' must be 1 to ", std::to_string(kMaxPskBytes),
+                   " bytes");
   if (!creds.can_serve()) return {};
   if (Status st = configure_server(dtls_server, *this, true); !st) return st;
   if (Status st = configure_server(tls_server, *this, false); !st) return st;
