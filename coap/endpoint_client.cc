@@ -93,8 +93,13 @@ void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now)
   Result<Session*> found = session_for_request(request);
   if (!found) return listener_.on_request_done(id, client_error(0, found.error()));
   Session& s = **found;
+  if (request.token && exchanges_.token_in_use(*request.token))
+    return listener_.on_request_done(
+        id, client_error(0, "token " + request.token->hex() + " is in use by another request"));
   Exchange& x = exchanges_.add(id, std::move(request), s.id, now);
-  x.block1_szx = szx_for(config_.udp_block_size);
+  x.block1_szx =
+      x.req.block_szx ? std::min<uint8_t>(*x.req.block_szx, 6) : szx_for(config_.udp_block_size);
+  x.block2_szx = x.block1_szx;
   arm(x.deadline, kTimerRequest, id, 0);
   const bool ready = s.proto == Proto::kUdp ? !s.secure || s.secure->established
                                             : s.state == SessionState::kEstablished;
@@ -105,6 +110,8 @@ void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now)
     s.waiting.push_back(id);
   }
 }
+
+static std::size_t block_bytes(uint8_t szx) { return std::size_t{16} << szx; }
 
 bool Endpoint::message_fits(const Exchange& x, const Session& s, const OptionList& opts,
                             std::size_t n) const {
@@ -143,14 +150,19 @@ void Endpoint::send_exchange(Exchange& x) {
   if (r.content_format && !r.payload.empty()) opts.add_uint(opt::kContentFormat, *r.content_format);
   if (r.accept) opts.add_uint(opt::kAccept, *r.accept);
   if (!x.echo.empty()) opts.add(opt::kEcho, std::span<const uint8_t>(x.echo));
+  for (const auto& [number, value] : r.options) opts.add(number, std::span<const uint8_t>(value));
 
   std::span<const uint8_t> payload = r.payload;
   auto fits = [&](std::size_t n) { return message_fits(x, *s, opts, n); };
   if (x.next_block2 > 0) {
     payload = {};  // later Block2 requests carry no body
     opts.add_uint(opt::kBlock2, BlockOption{x.next_block2, false, x.block2_szx}.encode());
-  } else if (!payload.empty() && !fits(payload.size())) {
+  } else if (!payload.empty() && (!fits(payload.size()) || x.block1_offset > 0 ||
+                                  (r.block_szx && payload.size() > block_bytes(x.block1_szx)))) {
     build_block1(x, *s, opts, &payload);
+  } else if (r.block_szx && !opts.find(opt::kBlock2)) {
+    // Early negotiation: the block size we want the response in.
+    opts.add_uint(opt::kBlock2, BlockOption{0, false, x.block2_szx}.encode());
   }
   if (s->proto == Proto::kTcp && !fits(payload.size())) {
     // The options alone (a long Uri-Query, say) leave no room.
@@ -161,8 +173,10 @@ void Endpoint::send_exchange(Exchange& x) {
   if (s->proto == Proto::kTcp) return tcp_send(*s, r.method, x.token, opts, payload);
   const uint16_t mid = next_mid(*s);
   wire_.clear();
-  write_udp(wire_, Type::kCon, r.method, mid, x.token, opts, payload);
+  write_udp(wire_, r.confirmable ? Type::kCon : Type::kNon, r.method, mid, x.token, opts, payload);
   if (x.con_id) cons_.remove(x.con_id);
+  x.con_id = 0;
+  if (!r.confirmable) return send_udp(*s, wire_);  // the request's own timeout still applies
   x.con_id = send_udp_con(*s, wire_, mid, ConTracker::Kind::kRequest, x.id);
 }
 

@@ -164,6 +164,17 @@ struct ClientRequest {
   Duration timeout = seconds(30);
   SessionId session = 0;    // send on this session instead of choosing by URI
   ClientSecurity security;  // for coaps:// and coaps+tcp:// URIs
+  // UDP: false sends a NON request (RFC 7252 4.3): not retransmitted; the
+  // response may come NON. TCP has no message types and ignores it.
+  bool confirmable = true;
+  // More options, sent as given after those above (No-Response, say).
+  std::vector<std::pair<uint16_t, std::vector<uint8_t>>> options;
+  // The caller's token (0 to 8 bytes), unique among open requests; without
+  // one the request gets 8 unpredictable bytes.
+  std::optional<Token> token;
+  // Block size exponent (16 << szx bytes, 0..6) for Block1 uploads and asked
+  // of the server for Block2 (RFC 7959 2.4); default from the endpoint.
+  std::optional<uint8_t> block_szx;
 };
 
 struct SessionInfo {

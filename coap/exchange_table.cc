@@ -16,13 +16,19 @@ uint64_t mix(uint64_t z) {
 
 }  // namespace
 
-uint64_t ExchangeTable::token_key(const Token& t) {
+ExchangeTable::TokenKey ExchangeTable::token_key(const Token& t) {
   uint64_t v = 0;
   for (int i = 0; i < t.len; ++i) v = (v << 8) | t.bytes[i];
-  return v;
+  return {v, t.len};
 }
 
-Token ExchangeTable::new_token() { return Token::from_u64(mix(token_counter_++), 8); }
+Token ExchangeTable::new_token() {
+  // Skips a token a caller chose for an exchange still open.
+  for (;;) {
+    const Token t = Token::from_u64(mix(token_counter_++), 8);
+    if (!token_in_use(t)) return t;
+  }
+}
 
 Exchange& ExchangeTable::add(RequestId id, ClientRequest request, SessionId session,
                              TimePoint now) {
@@ -31,7 +37,8 @@ Exchange& ExchangeTable::add(RequestId id, ClientRequest request, SessionId sess
   x->id = id;
   x->req = std::move(request);
   x->session = session;
-  x->token = new_token();
+  assert(!(x->req.token && token_in_use(*x->req.token)) && "a token in use");
+  x->token = x->req.token ? *x->req.token : new_token();
   x->deadline = now + x->req.timeout;
   by_token_[token_key(x->token)] = id;
   return *exchanges_.emplace(id, std::move(x)).first->second;
@@ -43,7 +50,6 @@ Exchange* ExchangeTable::find(RequestId id) const {
 }
 
 Exchange* ExchangeTable::by_token(const Token& token) const {
-  if (token.len != 8) return nullptr;
   auto t = by_token_.find(token_key(token));
   return t == by_token_.end() ? nullptr : find(t->second);
 }

@@ -37,10 +37,12 @@ class ExchangeTable {
   // peers for an unpredictable seed.
   explicit ExchangeTable(uint64_t token_seed) : token_counter_(token_seed) {}
 
-  // REQUIRES: no exchange with this id.
+  // REQUIRES: no exchange with this id, and none with request.token when
+  // that is set (token_in_use()). Without one the exchange gets 8 new bytes.
   Exchange& add(RequestId id, ClientRequest request, SessionId session, TimePoint now);
   Exchange* find(RequestId id) const;
   Exchange* by_token(const Token& token) const;
+  bool token_in_use(const Token& token) const { return by_token(token) != nullptr; }
   // Removes the exchange and hands it over (nullptr when there is none).
   std::unique_ptr<Exchange> take(RequestId id);
   // Ids in ascending order.
@@ -48,12 +50,22 @@ class ExchangeTable {
   std::size_t size() const { return exchanges_.size(); }
 
  private:
-  static uint64_t token_key(const Token& t);
+  // Tokens of any length 0..8: the length is part of the key (0x0001 is
+  // not 0x01).
+  struct TokenKey {
+    uint64_t value;
+    uint8_t len;
+    bool operator==(const TokenKey&) const = default;
+  };
+  struct TokenHash {
+    std::size_t operator()(const TokenKey& k) const { return k.value * 31 + k.len; }
+  };
+  static TokenKey token_key(const Token& t);
   Token new_token();
 
   uint64_t token_counter_;
   std::unordered_map<RequestId, std::unique_ptr<Exchange>> exchanges_;
-  std::unordered_map<uint64_t, RequestId> by_token_;
+  std::unordered_map<TokenKey, RequestId, TokenHash> by_token_;
 };
 
 }  // namespace coap
