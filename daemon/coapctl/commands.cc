@@ -244,6 +244,10 @@ int run_request(const GlobalOptions& global, const RequestOptions& options) {
   args.content_format = options.content_format;
   args.accept = options.accept;
   args.session = options.session;
+  args.non = options.non;
+  args.options = options.options;
+  args.token = options.token;
+  args.block_size = options.block_size;
   auto security = security_args(options.security);
   if (!security) return kExitUsage;
   args.security = std::move(*security);

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "daemon/control/messages.h"
 
 namespace coapctl {
 
@@ -45,7 +48,7 @@ struct SecurityOptions {
 };
 
 struct RequestOptions {
-  std::string method;  // "GET", "PUT", "POST" or "DELETE"
+  std::string method;  // "GET", "PUT", "POST", "DELETE", "FETCH", "PATCH" or "IPATCH"
   std::string uri;
   std::optional<std::string> payload;
   std::optional<std::string> payload_file;  // "-" reads stdin
@@ -54,6 +57,10 @@ struct RequestOptions {
   double timeout_s = kDefaultRequestTimeoutS;
   std::optional<uint64_t> session;
   SecurityOptions security;
+  bool non = false;
+  std::vector<control::RequestOption> options;  // -O and --no-response
+  std::optional<std::vector<uint8_t>> token;
+  std::optional<uint32_t> block_size;
 };
 
 struct ConnectOptions {

@@ -10,126 +10,12 @@
 #include <vector>
 
 #include "daemon/coapctl/commands.h"
+#include "daemon/coapctl/help.h"
+#include "daemon/coapctl/request_flags.h"
 
 namespace {
 
 using namespace coapctl;
-
-constexpr const char* kDescription = R"TXT(coapctl - control and query a running coapd
-
-coapctl talks to coapd, the CoAP daemon that runs its own lwIP stack on a TAP
-device, through the daemon's control socket (newline-delimited JSON, control
-protocol version 1). It shows the daemon's status, statistics, sessions and
-events, sends CoAP requests from the daemon's stack, and opens and closes
-outgoing sessions.
-
-Output is an aligned human-readable table unless --json is given, in which
-case the daemon's result object is printed as one line of JSON. coapctl never
-waits for ever: the global --timeout bounds connecting and waiting for the
-answer, except that a CoAP request waits for its own --timeout plus 5 seconds
-and events --follow waits until stopped. Global options may come before or
-after the command.
-)TXT";
-
-constexpr const char* kFooter = R"TXT(COMMANDS
-  status
-      Daemon version, PID, uptime, TAP device, MAC and IP addresses, UDP, TCP
-      and call-home ports, control socket, number of sessions and whether the
-      protocol engine is alive.
-
-  stats
-      lwIP protocol control blocks (tcp_active, tcp_listen, tcp_time_wait,
-      tcp_bound, udp) and traffic counters (rx_frames, tx_frames, requests,
-      responses, bad_packets, ...).
-
-  sessions
-      One row per session: ID PROTO ROLE STATE PEER LOCAL AGE IN(B) OUT(B)
-      IN(MSG) OUT(MSG).
-
-  events [-f|--follow]
-      Recent session events, one per line:
-          TIME EVENT session=N peer=IP:PORT [reason=TEXT] [attempt=N]
-      With --follow, keep printing events as they happen until coapd closes
-      the connection or coapctl gets SIGINT or SIGTERM (exit status 0).
-      With --json, --follow prints each event as one JSON object per line.
-
-  get|put|post|delete URI [options]
-      Send a CoAP request from coapd and print the response: the code line
-      ("2.05 Content"), one "Name: value" line per option, a blank line, and
-      the payload byte for byte (plus a final newline on a terminal only).
-        --payload TEXT           request payload
-        --payload-file FILE      request payload read from FILE ("-": stdin)
-        --content-format N       Content-Format option of the payload
-        --accept N               Accept option
-        --timeout S              give up after S seconds (default 30)
-        --session ID             send on the already open session ID
-      URI is coap://HOST[:PORT]/PATH[?QUERY] or coap+tcp://...
-
-  connect coap+tcp://HOST[:PORT] [options]
-      Open an outgoing CoAP-over-TCP session that coapd keeps up, reconnecting
-      when it drops, and print "session N" (or "session N (already open)"
-      when coapd already had a session to that peer).
-        --call-home              serve the peer's requests on the connection
-                                 we open (RFC 8323 role reversal)
-        --reconnect-interval S   delay before reconnecting (default 1)
-        --reconnect-max-interval S
-                                 double the delay after each failed attempt,
-                                 up to S (default 0: a fixed delay)
-        --reconnect-attempts N   give up after N failed attempts
-                                 (default 0: never give up)
-
-  close SESSION-ID
-      Close a session. Prints nothing on success.
-
-  debug stall-engine SECONDS
-      Make coapd's protocol engine sleep for SECONDS, to test its watchdog.
-      coapd accepts it only when started with --debug-commands.
-
-  debug timer-probe [--interval-ms MS] [--count N]
-      Measure the engine's timer: N timers of MS milliseconds (default 100
-      of 50 ms) on the engine's own wait; prints how late they fired (never
-      early). Needs --debug-commands, like every debug command.
-
-  Run "coapctl COMMAND --help" for the options of one command.
-
-EXIT STATUS
-  0   success; for get/put/post/delete, a 2.xx response
-  1   coapd cannot be reached, did not answer in time, or refused the command
-  2   usage error (bad command line)
-  3   the request got a 4.xx (client error) response
-  4   the request got a 5.xx (server error) response
-  5   the request timed out (no response from the peer)
-  6   the request failed or was cancelled (e.g. its session closed)
-
-ENVIRONMENT
-  COAPD_CONTROL_SOCKET
-      Path of the control socket when --socket is not given.
-
-FILES
-  /run/coapd/coapd.sock
-      The default control socket.
-
-EXAMPLES
-  coapctl status
-  coapctl --json stats
-  coapctl sessions
-  coapctl events --follow
-  coapctl get coap://192.0.2.1/.well-known/core
-  coapctl put coap://192.0.2.1/led --payload on --content-format 0
-  coapctl post coap+tcp://[2001:db8::1]/data --payload-file reading.cbor --content-format 60
-  coapctl connect coap+tcp://192.0.2.1 --reconnect-interval 1 --reconnect-attempts 10
-  coapctl close 3
-  COAPD_CONTROL_SOCKET=/tmp/coapd.sock coapctl status)TXT";
-
-constexpr const char* kRequestFooter =
-    R"TXT(Prints the response code line ("2.05 Content"), one "Name: value" line per
-option (uint options as numbers, string options as text, opaque options as
-hex), a blank line, then the payload byte for byte. With --json prints the
-result object instead. Exit status: 0 for 2.xx, 3 for 4.xx, 4 for 5.xx,
-5 on timeout, 6 when the request failed or was cancelled, 1 when coapd
-cannot be reached.
-
-Example: coapctl get coap://192.0.2.1/sensors/temp --accept 0)TXT";
 
 struct CommandLine {
   GlobalOptions global;
@@ -225,6 +111,57 @@ struct SecurityFlags {
   }
 };
 
+// --non, -O, --no-response, --token and --block-size of a request command;
+// apply() checks them and copies them into `out` (a bad one is a usage
+// error naming the flag).
+struct RequestShapeFlags {
+  bool non = false;
+  std::vector<std::string> options;
+  std::string no_response, token;
+  uint32_t block_size = 0;
+  CLI::Option *o_no_response = nullptr, *o_token = nullptr, *o_block_size = nullptr;
+
+  void add(CLI::App* cmd) {
+    cmd->add_flag("--non", non, "Send a NON request (not retransmitted; the response may be NON)");
+    cmd->add_option("-O,--option", options,
+                    "Add option NUM with VALUE (0x-hex, a number for uint options, else text); "
+                    "repeatable")
+        ->type_name("NUM[,VALUE]");
+    o_no_response =
+        cmd->add_option("--no-response", no_response,
+                        "No-Response option: response classes not wanted (2,4,5), or none")
+            ->type_name("CLASSES");
+    o_token = cmd->add_option("--token", token, "The request's token (0 to 8 bytes of hex)")
+                  ->type_name("HEX");
+    o_block_size = cmd->add_option("--block-size", block_size,
+                                   "Block size for uploads, and asked for downloads (16..1024)")
+                       ->type_name("N")
+                       ->check(CLI::IsMember({16, 32, 64, 128, 256, 512, 1024}));
+  }
+  void apply(RequestOptions& out) const {
+    out.non = non;
+    for (const std::string& text : options) {
+      auto o = parse_option_flag(text);
+      if (!o) throw CLI::ValidationError("-O", "'" + text + "': " + o.error());
+      out.options.push_back(std::move(*o));
+    }
+    if (o_no_response->count()) {
+      auto value = parse_no_response(no_response);
+      if (!value) throw CLI::ValidationError("--no-response", value.error());
+      control::RequestOption o{258, {}};  // RFC 7967
+      uint8_t byte = static_cast<uint8_t>(*value);
+      if (byte) o.value.push_back(byte);
+      out.options.push_back(std::move(o));
+    }
+    if (o_token->count()) {
+      auto t = parse_token(token);
+      if (!t) throw CLI::ValidationError("--token", "'" + token + "' " + t.error());
+      out.token = std::move(*t);
+    }
+    if (o_block_size->count()) out.block_size = block_size;
+  }
+};
+
 CLI::App* add_request_command(CLI::App& app, CommandLine& cl, const char* name, const char* method,
                               const char* summary, std::function<int()>* action) {
   CLI::App* cmd = app.add_subcommand(name, summary);
@@ -253,8 +190,11 @@ CLI::App* add_request_command(CLI::App& app, CommandLine& cl, const char* name, 
           ->type_name("ID");
   auto flags = std::make_shared<SecurityFlags>();
   flags->add(cmd);
+  auto shape = std::make_shared<RequestShapeFlags>();
+  shape->add(cmd);
   cmd->callback([=, &cl] {
     flags->apply(cl.request.security);
+    shape->apply(cl.request);
     cl.request.method = method;
     if (payload->count()) cl.request.payload = cl.payload;
     if (payload_file->count()) cl.request.payload_file = cl.payload_file;
@@ -303,6 +243,12 @@ void add_request_commands(CLI::App& app, CommandLine& cl, std::function<int()>* 
                       action);
   add_request_command(app, cl, "delete", "DELETE",
                       "Send a CoAP DELETE request and print the response", action);
+  add_request_command(app, cl, "fetch", "FETCH",
+                      "Send a CoAP FETCH request (RFC 8132) and print the response", action);
+  add_request_command(app, cl, "patch", "PATCH",
+                      "Send a CoAP PATCH request (RFC 8132) and print the response", action);
+  add_request_command(app, cl, "ipatch", "IPATCH",
+                      "Send a CoAP iPATCH request (RFC 8132) and print the response", action);
 }
 
 void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* action) {

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <thread>
 
+#include "coap/block.h"
 #include "coap/code.h"
+#include "coap/option.h"
 #include "coap/uri.h"
 #include "daemon/coapd/latency_histogram.h"
 #include "daemon/coapd/results.h"
@@ -138,6 +140,16 @@ void handle_request(CommandContext& ctx, const json& request, Responder r) {
   creq.accept = args->accept;
   creq.timeout = coap::from_seconds(args->timeout);
   creq.session = args->session.value_or(0);
+  creq.confirmable = !args->non;
+  for (control::RequestOption& o : args->options) {
+    if (o.number == coap::opt::kBlock1 || o.number == coap::opt::kBlock2 ||
+        o.number == coap::opt::kSize1)
+      return r.error("option " + std::to_string(o.number) +
+                     " is coapd's own to set for block-wise transfers (use block_size)");
+    creq.options.emplace_back(o.number, std::move(o.value));
+  }
+  if (args->token) creq.token = coap::Token::from(*args->token);
+  if (args->block_size) creq.block_szx = coap::szx_for(*args->block_size);
   LoopPoster& poster = ctx.poster;
   ctx.engine.post_request(std::move(creq), [&poster, r](coap::ClientResult result) {
     json j = request_result(result).encode();

@@ -181,10 +181,19 @@ struct SecurityArgs {
   bool operator==(const SecurityArgs&) const = default;
 };
 
-// {"method" "GET"|"PUT"|"POST"|"DELETE", "uri" string, "payload_b64" base64,
-//  "content_format" number, "accept" number, "timeout" number (s),
-//  "session" number, "security" SecurityArgs}; all but method and uri
-//  optional.
+// One option a request carries besides those coapd sets itself:
+// {"number" 1..65535, "value_hex" hex}.
+struct RequestOption {
+  uint16_t number = 0;
+  std::vector<uint8_t> value;
+  bool operator==(const RequestOption&) const = default;
+};
+
+// {"method" "GET"|"PUT"|"POST"|"DELETE"|"FETCH"|"PATCH"|"IPATCH", "uri"
+//  string, "payload_b64" base64, "content_format" number, "accept" number,
+//  "timeout" number (s), "session" number, "security" SecurityArgs,
+//  "non" bool (a NON request), "options" [RequestOption], "token_hex" hex
+//  (0 to 8 bytes), "block_size" 16..1024}; all but method and uri optional.
 struct RequestArgs {
   std::string method = "GET";
   std::string uri;
@@ -194,6 +203,10 @@ struct RequestArgs {
   double timeout = 30;
   std::optional<uint64_t> session;
   SecurityArgs security;
+  bool non = false;
+  std::vector<RequestOption> options;
+  std::optional<std::vector<uint8_t>> token;
+  std::optional<uint32_t> block_size;
   nlohmann::json encode() const;
   static Result<RequestArgs> decode(const nlohmann::json& j);
   bool operator==(const RequestArgs&) const = default;

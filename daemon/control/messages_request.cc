@@ -60,7 +60,38 @@ json RequestArgs::encode() const {
   if (accept) j["accept"] = *accept;
   if (session) j["session"] = *session;
   if (!security.empty()) j["security"] = security.encode();
+  if (non) j["non"] = true;
+  if (!options.empty()) {
+    json list = json::array();
+    for (const RequestOption& o : options)
+      list.push_back({{"number", o.number}, {"value_hex", hex_encode(o.value)}});
+    j["options"] = std::move(list);
+  }
+  if (token) j["token_hex"] = hex_encode(*token);
+  if (block_size) j["block_size"] = *block_size;
   return j;
+}
+
+// The "options" member of a request, when there is one.
+static std::vector<RequestOption> decode_request_options(FieldReader& r) {
+  std::vector<RequestOption> out;
+  const json* list = r.array("options");
+  if (!list) return out;
+  for (const json& item : *list) {
+    FieldReader o(item);
+    RequestOption opt;
+    opt.number = static_cast<uint16_t>(o.uint("number", 0, 65535));
+    auto value = hex_decode(o.string("value_hex"));
+    if (o.ok() && (opt.number == 0 || !value))
+      o.fail("an option needs a \"number\" 1..65535 and a hex \"value_hex\"");
+    if (!o.ok()) {
+      r.fail("options: " + o.status().error());
+      return {};
+    }
+    opt.value = std::move(*value);
+    out.push_back(std::move(opt));
+  }
+  return out;
 }
 
 Result<RequestArgs> RequestArgs::decode(const json& j) {
@@ -74,6 +105,17 @@ Result<RequestArgs> RequestArgs::decode(const json& j) {
   a.timeout = r.number("timeout", 30.0, 0.001, kMaxSeconds);
   a.session = r.optional_uint("session", UINT64_MAX);
   a.security = decode_security(r);
+  a.non = r.boolean("non", false);
+  a.options = decode_request_options(r);
+  if (auto token = r.optional_string("token_hex")) {
+    a.token = hex_decode(*token);
+    if (!a.token || a.token->size() > 8) r.fail("field \"token_hex\" must be 0 to 8 bytes of hex");
+  }
+  if (auto bs = r.optional_uint("block_size", 1024)) {
+    if (*bs < 16 || (*bs & (*bs - 1)) != 0)
+      r.fail("field \"block_size\" must be 16, 32, 64, 128, 256, 512 or 1024");
+    a.block_size = static_cast<uint32_t>(*bs);
+  }
   return r.result(std::move(a));
 }
 

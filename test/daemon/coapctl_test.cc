@@ -659,9 +659,9 @@ TEST(Coapctl, HelpIsAManPage) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* section :
        {"Usage: coapctl", "COMMANDS", "status", "stats", "sessions", "events [-f|--follow]",
-        "get|put|post|delete URI", "--payload-file", "connect coap+tcp://", "--reconnect-interval",
-        "close SESSION-ID", "debug stall-engine SECONDS", "EXIT STATUS", "ENVIRONMENT",
-        "COAPD_CONTROL_SOCKET", "EXAMPLES"})
+        "get|put|post|delete|fetch|patch|ipatch URI", "--payload-file", "connect coap+tcp://",
+        "--reconnect-interval", "close SESSION-ID", "debug stall-engine SECONDS", "EXIT STATUS",
+        "ENVIRONMENT", "COAPD_CONTROL_SOCKET", "EXAMPLES"})
     EXPECT_NE(r.out.find(section), std::string::npos) << section;
   for (const char* code : {"\n  0 ", "\n  1 ", "\n  2 ", "\n  3 ", "\n  4 ", "\n  5 ", "\n  6 "})
     EXPECT_NE(r.out.find(code), std::string::npos) << code;

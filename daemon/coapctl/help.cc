@@ -1,0 +1,137 @@
+#include "daemon/coapctl/help.h"
+
+namespace coapctl {
+
+const char* const kDescription = R"TXT(coapctl - control and query a running coapd
+
+coapctl talks to coapd, the CoAP daemon that runs its own lwIP stack on a TAP
+device, through the daemon's control socket (newline-delimited JSON, control
+protocol version 1). It shows the daemon's status, statistics, sessions and
+events, sends CoAP requests from the daemon's stack, and opens and closes
+outgoing sessions.
+
+Output is an aligned human-readable table unless --json is given, in which
+case the daemon's result object is printed as one line of JSON. coapctl never
+waits for ever: the global --timeout bounds connecting and waiting for the
+answer, except that a CoAP request waits for its own --timeout plus 5 seconds
+and events --follow waits until stopped. Global options may come before or
+after the command.
+)TXT";
+
+const char* const kFooter = R"TXT(COMMANDS
+  status
+      Daemon version, PID, uptime, TAP device, MAC and IP addresses, UDP, TCP
+      and call-home ports, control socket, number of sessions and whether the
+      protocol engine is alive.
+
+  stats
+      lwIP protocol control blocks (tcp_active, tcp_listen, tcp_time_wait,
+      tcp_bound, udp) and traffic counters (rx_frames, tx_frames, requests,
+      responses, bad_packets, ...).
+
+  sessions
+      One row per session: ID PROTO ROLE STATE PEER LOCAL AGE IN(B) OUT(B)
+      IN(MSG) OUT(MSG).
+
+  events [-f|--follow]
+      Recent session events, one per line:
+          TIME EVENT session=N peer=IP:PORT [reason=TEXT] [attempt=N]
+      With --follow, keep printing events as they happen until coapd closes
+      the connection or coapctl gets SIGINT or SIGTERM (exit status 0).
+      With --json, --follow prints each event as one JSON object per line.
+
+  get|put|post|delete|fetch|patch|ipatch URI [options]
+      Send a CoAP request from coapd and print the response: the code line
+      ("2.05 Content"), one "Name: value" line per option, a blank line, and
+      the payload byte for byte (plus a final newline on a terminal only).
+        --payload TEXT           request payload
+        --payload-file FILE      request payload read from FILE ("-": stdin)
+        --content-format N       Content-Format option of the payload
+        --accept N               Accept option
+        --non                    send a NON request (UDP; not retransmitted,
+                                 the response may come NON)
+        -O NUM[,VALUE]           add option NUM (repeatable): VALUE as 0x-hex,
+                                 a number for uint options, else text
+        --no-response CLASSES    No-Response option (RFC 7967): the response
+                                 classes not wanted, e.g. 2,5; or none
+        --token HEX              the request's token (0 to 8 bytes)
+        --block-size N           block size for Block1 uploads, and asked of
+                                 the server for Block2: 16, 32, ... 1024
+        --timeout S              give up after S seconds (default 30)
+        --session ID             send on the already open session ID
+        --psk-identity ID --psk-key KEY, --cert FILE --key FILE, --ca FILE,
+        --insecure               credentials and checks for coaps:// and
+                                 coaps+tcp://
+      URI is coap://HOST[:PORT]/PATH[?QUERY], coaps://..., coap+tcp://... or
+      coaps+tcp://...
+
+  connect coap+tcp://|coaps+tcp://|coaps://HOST[:PORT] [options]
+      Open an outgoing session (CoAP over TCP, TLS or DTLS) that coapd keeps
+      up, reconnecting when it drops, and print "session N" (or "session N
+      (already open)" when coapd already had a session to that peer).
+        --call-home              serve the peer's requests on the connection
+                                 we open (RFC 8323 role reversal)
+        --reconnect-interval S   delay before reconnecting (default 1)
+        --reconnect-max-interval S
+                                 double the delay after each failed attempt,
+                                 up to S (default 0: a fixed delay)
+        --reconnect-attempts N   give up after N failed attempts
+                                 (default 0: never give up)
+
+  close SESSION-ID
+      Close a session. Prints nothing on success.
+
+  debug stall-engine SECONDS
+      Make coapd's protocol engine sleep for SECONDS, to test its watchdog.
+      coapd accepts it only when started with --debug-commands.
+
+  debug timer-probe [--interval-ms MS] [--count N]
+      Measure the engine's timer: N timers of MS milliseconds (default 100
+      of 50 ms) on the engine's own wait; prints how late they fired (never
+      early). Needs --debug-commands, like every debug command.
+
+  Run "coapctl COMMAND --help" for the options of one command.
+
+EXIT STATUS
+  0   success; for a request command, a 2.xx response
+  1   coapd cannot be reached, did not answer in time, or refused the command
+  2   usage error (bad command line)
+  3   the request got a 4.xx (client error) response
+  4   the request got a 5.xx (server error) response
+  5   the request timed out (no response from the peer)
+  6   the request failed or was cancelled (e.g. its session closed)
+
+ENVIRONMENT
+  COAPD_CONTROL_SOCKET
+      Path of the control socket when --socket is not given.
+
+FILES
+  /run/coapd/coapd.sock
+      The default control socket.
+
+EXAMPLES
+  coapctl status
+  coapctl --json stats
+  coapctl sessions
+  coapctl events --follow
+  coapctl get coap://192.0.2.1/.well-known/core
+  coapctl put coap://192.0.2.1/led --payload on --content-format 0
+  coapctl get coap://192.0.2.1/time --non -O 258,0x1a --token 0a0b
+  coapctl fetch coap://192.0.2.1/q --payload '{"a":1}' --content-format 50
+  coapctl get coaps://192.0.2.1/time --psk-identity dev --psk-key secret
+  coapctl post coap+tcp://[2001:db8::1]/data --payload-file reading.cbor --content-format 60
+  coapctl connect coap+tcp://192.0.2.1 --reconnect-interval 1 --reconnect-attempts 10
+  coapctl close 3
+  COAPD_CONTROL_SOCKET=/tmp/coapd.sock coapctl status)TXT";
+
+const char* const kRequestFooter =
+    R"TXT(Prints the response code line ("2.05 Content"), one "Name: value" line per
+option (uint options as numbers, string options as text, opaque options as
+hex), a blank line, then the payload byte for byte. With --json prints the
+result object instead. Exit status: 0 for 2.xx, 3 for 4.xx, 4 for 5.xx,
+5 on timeout, 6 when the request failed or was cancelled, 1 when coapd
+cannot be reached.
+
+Example: coapctl get coap://192.0.2.1/sensors/temp --accept 0)TXT";
+
+}  // namespace coapctl
