@@ -2,10 +2,12 @@
 # Installs everything the tests need, builds coapd, and runs every test:
 #  1. unit tests and integration tests (the real coapd in network namespaces
 #     against libcoap's tools, kernel-socket peers and a second coapd);
-#  2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
-#  3. the integration tests and the lwIP unit tests under ThreadSanitizer
-#     (coapd, and lwIP with its tcpip_thread, are the threaded parts).
-# Needs root (network namespaces, TAP devices). About 10-15 minutes on 2 cores.
+#  2. the unit tests, and the integration tests but the slow ones (churn,
+#     floods, soak: marked slow), under AddressSanitizer + UBSan;
+#  3. the lwIP unit tests and the integration tests but the slow ones under
+#     ThreadSanitizer (coapd, and lwIP with its tcpip_thread, are the
+#     threaded parts).
+# Needs root (network namespaces, TAP devices). About 20 minutes on 2 cores.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    step 1 only
 set -euo pipefail
@@ -41,9 +43,10 @@ section "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 configure build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
   -DCOAPD_SANITIZE=address -DCOAPD_BUILD_TESTS=ON -DCOAPD_BUILD_BENCH=OFF
 cmake --build build-asan
-section "unit and integration tests under ASan+UBSan"
+section "unit and integration tests (not slow) under ASan+UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure)
+(cd build-asan && ctest --output-on-failure -L unit)
+integration build-asan -m "not slow"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # clang, so that this build also checks the lock annotations
@@ -53,10 +56,10 @@ CC=clang CXX=clang++ configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCOAPD_SANITIZE=thread -DCOAPD_BUILD_TESTS=ON \
   -DCOAPD_BUILD_BENCH=OFF
 cmake --build build-tsan --target coapd coapctl lwip_tap_unit_tests daemon_unit_tests
-section "lwIP unit tests and integration tests under TSan"
+section "lwIP unit tests and integration tests (not slow) under TSan"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 build-tsan/bin/lwip_tap_unit_tests  # lwIP's tcpip_thread and the test thread
-integration build-tsan
+integration build-tsan -m "not slow"
 unset TSAN_OPTIONS
 
 section "all tests passed"

@@ -1007,6 +1007,7 @@ def test_dtls_client_restarting_on_the_same_port_gets_a_new_session(ns, secure_c
     wait_baseline(d)
 
 
+@pytest.mark.slow
 def test_handshake_churn_leaves_nothing_behind(ns, certs, psk_file):
     """350 TLS sessions (handshake, CSM, GET, close_notify) and 60 DTLS ones:
     memory flat after a warm-up, no session or pcb left."""
