@@ -151,6 +151,7 @@ void Endpoint::run_timer(const Timer& t) {
     case kTimerObserve: return on_observe_tick(t.key);
     case kTimerSecure:
     case kTimerHandshake: return on_secure_timer(t);
+    case kTimerKeepalive: return on_keepalive_timer(t);
     default: return on_tcp_timer(t);
   }
 }

@@ -120,6 +120,7 @@ class Endpoint {
     kTimerSweep,
     kTimerSecure,     // a DTLS channel's retransmission timer
     kTimerHandshake,  // a handshake that must be done by then
+    kTimerKeepalive,
   };
   class ChannelSink;
   // How a session lets go of its connection.
@@ -236,6 +237,12 @@ class Endpoint {
   Result<OpenedSession> open_outgoing(const SessionSpec& spec);
   Result<OpenedSession> open_dtls_outgoing(const SessionSpec& spec);
   void outgoing_up(Session& s);
+  // Keepalive (endpoint_keepalive.cc).
+  Duration keepalive_interval(const Session& s) const;
+  void start_keepalive(Session& s);
+  void on_keepalive_timer(const Timer& t);
+  void send_keepalive_ping(Session& s);
+  void keepalive_dead(Session& s);
   void renotify_observers(Session& s);
   void dtls_session_ended(Session& s, bool failed, const std::string& reason);
   void dtls_peer_lost(Session& s, const std::string& why);

@@ -93,6 +93,7 @@ void Endpoint::attempt_failed(Session& s, const std::string& reason) {
 // A session coapd opened is up: on TCP the peer's CSM arrived, over DTLS the
 // handshake is done.
 void Endpoint::outgoing_up(Session& s) {
+  if (s.proto == Proto::kUdp) start_keepalive(s);  // TCP: tcp_session_established()
   emit(EventKind::kSessionConnected, s);
   if (s.outgoing->spec.call_home) emit(EventKind::kServerSessionConnected, s);
   if (s.outgoing->attempt > 0) {

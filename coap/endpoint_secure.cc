@@ -102,6 +102,8 @@ void Endpoint::handle_dtls(const Address& from, std::span<const uint8_t> bytes) 
       return bad_packet(from, s->id, "DTLS datagram while the session waits to reconnect");
     s->last_activity = now_;
     s->secure->last_received = now_;
+    s->last_rx = now_;
+    s->pings_unanswered = 0;
     s->secure->channel->feed(bytes, now_);
     if (!s->dead && s->secure) arm_channel_timer(*s);
     return;

@@ -170,6 +170,8 @@ void Endpoint::tcp_decode(Session& s, std::span<const uint8_t> bytes) {
 bool Endpoint::tcp_handle_frame(Session& s, const Message& m) {
   ++s.traffic.msgs_in;
   s.last_activity = now_;
+  s.last_rx = now_;
+  s.pings_unanswered = 0;
   if (!s.tcp->csm_received && m.code != codes::kCsm) {
     // RFC 8323 5.3: the first message of each side is its CSM.
     bad_packet(s.peer, s.id, "first message is " + m.code.str() + ", not a CSM");
@@ -244,6 +246,7 @@ void Endpoint::tcp_session_established(Session& s) {
   } else {
     emit(EventKind::kSessionConnected, s);
   }
+  start_keepalive(s);
   if (s.call_home_client && s.role == Role::kServer) {
     s.role = Role::kClient;
     emit(EventKind::kRoleChanged, s, "client");

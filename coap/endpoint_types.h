@@ -54,6 +54,13 @@ struct EndpointConfig {
   Duration connect_timeout = seconds(10);            // per outgoing attempt
   Duration close_linger = seconds(5);  // time to flush queued bytes before a close becomes an abort
 
+  // Keepalive: a session (TCP, TLS, or an outgoing DTLS one) from which
+  // nothing came for this long gets a CoAP ping (TCP: Ping; DTLS: an empty
+  // CON); after keepalive_misses unanswered ones the peer is dead. Zero: off.
+  // An outgoing session's SessionSpec may set its own.
+  Duration keepalive = Duration::zero();
+  uint32_t keepalive_misses = 2;
+
   // DTLS and TLS.
   Duration handshake_timeout = seconds(10);
   std::size_t max_handshakes = 64;  // concurrent; more are refused (handshake_failed "limit")
@@ -153,6 +160,9 @@ struct SessionSpec {
   // Over TLS or DTLS, with these client choices.
   bool secure = false;
   ClientSecurity security;
+  // This session's keepalive interval instead of EndpointConfig::keepalive
+  // (zero: off for this session).
+  std::optional<Duration> keepalive;
 };
 
 struct ClientRequest {
@@ -209,7 +219,9 @@ struct EndpointCounters {
   uint64_t notifications = 0;
   uint64_t tcp_accepted = 0;
   uint64_t tcp_rejected = 0;
-  uint64_t pings = 0;
+  uint64_t pings = 0;               // pings received (TCP Ping signals)
+  uint64_t keepalive_pings = 0;     // keepalive pings sent
+  uint64_t keepalive_misses = 0;    // of those, unanswered in their interval
   uint64_t handshakes = 0;          // DTLS/TLS handshakes completed
   uint64_t handshake_failures = 0;  // failed or refused
   uint64_t dtls_cookies_sent = 0;   // HelloVerifyRequests

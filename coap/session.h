@@ -97,6 +97,12 @@ struct Session {
   TimePoint created;
   TimePoint last_activity;
   Traffic traffic;
+  // Keepalive: when the peer last sent a whole message (or, for DTLS, any
+  // record), pings sent since without an answer, and which keepalive timer
+  // is the live one.
+  TimePoint last_rx;
+  uint32_t pings_unanswered = 0;
+  uint64_t keepalive_epoch = 0;
   // Came in from a peer (a UDP request, a TCP listener), as opposed to coapd
   // talking to the peer first.
   bool accepted = false;
