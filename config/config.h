@@ -42,7 +42,8 @@ struct SessionConfig {
   uint32_t reconnect_attempts = 0;          // 0: forever
   std::optional<std::string> psk_identity;  // coaps+tcp: instead of --client-psk-identity
   std::optional<std::vector<uint8_t>> psk_key;
-  bool insecure = false;  // coaps+tcp: do not verify the server's certificate
+  bool insecure = false;            // coaps+tcp: do not verify the server's certificate
+  std::optional<double> keepalive;  // seconds, 0 off; instead of --keepalive
   bool operator==(const SessionConfig&) const = default;
 };
 
@@ -78,6 +79,8 @@ struct Config {
   // CoAP over TCP (RFC 8323).
   uint32_t max_tcp_sessions = 256;
   double tcp_idle_timeout = 300.0;  // 0: never
+  double keepalive = 0.0;           // seconds; 0: off
+  uint32_t keepalive_misses = 2;
   double csm_timeout = 5.0;
   uint32_t max_message_size = 132096;
   uint32_t max_queued_bytes = 1048576;

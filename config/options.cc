@@ -178,6 +178,20 @@ const std::vector<OptionSpec> kOptions = {
      [](const std::string& v, Config& c) {
        return set_seconds(v, 0.0, true, kMaxSeconds, c.tcp_idle_timeout);
      }},
+    {"keepalive", "S", Group::kTcp, Kind::kValue,
+     "Seconds a TCP or TLS session, or a DTLS session coapd keeps up, may be quiet (nothing "
+     "received) before coapd sends a CoAP ping (TCP: a Ping signal; DTLS: an empty CON); "
+     "anything the peer sends answers it. After --keepalive-misses unanswered pings the peer is "
+     "dead: session_failed, reason keepalive, then a reconnect as configured. 0: off. A "
+     "session may set its own (keepalive=S in --session, coapctl connect --keepalive).",
+     [](const Config& c) { return format_number(c.keepalive); },
+     [](const std::string& v, Config& c) {
+       return set_seconds(v, 0.0, true, kMaxSeconds, c.keepalive);
+     }},
+    {"keepalive-misses", "N", Group::kTcp, Kind::kValue,
+     "Unanswered keepalive pings in a row after which the peer is declared dead. At least 1.",
+     [](const Config& c) { return std::to_string(c.keepalive_misses); },
+     [](const std::string& v, Config& c) { return set_whole(v, 1, 1000, c.keepalive_misses); }},
     {"csm-timeout", "S", Group::kTcp, Kind::kValue,
      "Seconds to wait for the peer's CSM (Capabilities and Settings Message) after a connection "
      "opens; a peer that sends none in time is disconnected. Greater than 0.",

@@ -196,7 +196,7 @@ constexpr std::string_view kSecureSessionScheme = "coaps+tcp://";
 constexpr std::string_view kDtlsSessionScheme = "coaps://";
 constexpr std::string_view kSessionItems =
     "call-home, reconnect-interval=S, reconnect-max-interval=S, reconnect-attempts=N, "
-    "psk-identity=ID, psk-key=KEY or insecure";
+    "keepalive=S, psk-identity=ID, psk-key=KEY or insecure";
 
 // A zone name is accepted here if it could be an interface; check_session_zones()
 // checks it against the TAP once every option is known.
@@ -225,7 +225,8 @@ Problem apply_session_item(std::string_view item, std::set<std::string, std::les
   const std::string value(eq == std::string_view::npos ? "" : trim(item.substr(eq + 1)));
   const bool known = name == "call-home" || name == "reconnect-interval" ||
                      name == "reconnect-max-interval" || name == "reconnect-attempts" ||
-                     name == "psk-identity" || name == "psk-key" || name == "insecure";
+                     name == "keepalive" || name == "psk-identity" || name == "psk-key" ||
+                     name == "insecure";
   if (!known)
     return problem("has an unknown item '" + std::string(item) + "' (expected " +
                    std::string(kSessionItems) + ")");
@@ -253,6 +254,10 @@ Problem apply_session_item(std::string_view item, std::set<std::string, std::les
     p = parse_real(value, 0.0, false, kMaxSeconds, "seconds", &sc.reconnect_interval);
   } else if (name == "reconnect-max-interval") {
     p = parse_real(value, 0.0, true, kMaxSeconds, "seconds", &sc.reconnect_max_interval);
+  } else if (name == "keepalive") {
+    double s = 0;
+    p = parse_real(value, 0.0, true, kMaxSeconds, "seconds", &s);
+    sc.keepalive = s;
   } else {
     uint64_t n = 0;
     p = parse_whole(value, 0, kU32Max, &n);

@@ -278,6 +278,7 @@ int run_connect(const GlobalOptions& global, const ConnectOptions& options) {
   args.reconnect_max_interval = options.reconnect_max_interval_s;
   if (options.reconnect_attempts)
     args.reconnect_attempts = static_cast<uint32_t>(*options.reconnect_attempts);
+  args.keepalive = options.keepalive_s;
   auto security = security_args(options.security);
   if (!security) return kExitUsage;
   args.security = std::move(*security);

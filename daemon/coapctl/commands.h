@@ -69,6 +69,7 @@ struct ConnectOptions {
   std::optional<double> reconnect_interval_s;
   std::optional<double> reconnect_max_interval_s;
   std::optional<uint64_t> reconnect_attempts;
+  std::optional<double> keepalive_s;
   SecurityOptions security;
 };
 

@@ -75,6 +75,10 @@ const char* const kFooter = R"TXT(COMMANDS
         --reconnect-max-interval S
                                  double the delay after each failed attempt,
                                  up to S (default 0: a fixed delay)
+        --keepalive S            ping the peer after S quiet seconds; after
+                                 coapd's --keepalive-misses unanswered pings
+                                 it is dead and the session reconnects
+                                 (default: coapd's --keepalive)
         --reconnect-attempts N   give up after N failed attempts
                                  (default 0: never give up)
 

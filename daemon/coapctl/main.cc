@@ -34,6 +34,7 @@ struct CommandLine {
   double reconnect_interval = 0;
   double reconnect_max_interval = 0;
   uint64_t reconnect_attempts = 0;
+  double keepalive = 0;
 };
 
 // A parse error as one line: "coapctl: <what> (see coapctl --help)".
@@ -284,9 +285,17 @@ void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* a
                                     "Give up after N failed attempts (default 0: never)")
                        ->type_name("N")
                        ->check(CLI::Range(uint64_t{0}, uint64_t{UINT32_MAX}).description(""));
+  auto* keepalive =
+      connect
+          ->add_option(
+              "--keepalive", cl.keepalive,
+              "Ping the peer after S quiet seconds; dead after --keepalive-misses (0: off)")
+          ->type_name("S")
+          ->check(kNonNegativeSeconds);
   auto flags = std::make_shared<SecurityFlags>();
   flags->add(connect);
   connect->callback([=, &cl] {
+    if (keepalive->count()) cl.connect.keepalive_s = cl.keepalive;
     flags->apply(cl.connect.security);
     if (interval->count()) cl.connect.reconnect_interval_s = cl.reconnect_interval;
     if (max_interval->count()) cl.connect.reconnect_max_interval_s = cl.reconnect_max_interval;

@@ -173,6 +173,7 @@ void handle_connect(CommandContext& ctx, const json& request, Responder r) {
   spec.reconnect_interval = coap::from_seconds(args->reconnect_interval.value_or(1.0));
   spec.reconnect_max_interval = coap::from_seconds(args->reconnect_max_interval.value_or(0.0));
   spec.reconnect_attempts = args->reconnect_attempts.value_or(0);
+  if (args->keepalive) spec.keepalive = coap::from_seconds(*args->keepalive);
   spec.secure = uri->is_secure();
   spec.security = client_security(args->security, *uri);
   LoopPoster& poster = ctx.poster;

@@ -75,6 +75,8 @@ coap::EndpointConfig endpoint_config(const config::Config& c) {
   e.udp_session_timeout = coap::from_seconds(c.udp_session_timeout);
   e.max_tcp_sessions = c.max_tcp_sessions;
   e.tcp_idle_timeout = coap::from_seconds(c.tcp_idle_timeout);
+  e.keepalive = coap::from_seconds(c.keepalive);
+  e.keepalive_misses = c.keepalive_misses;
   e.csm_timeout = coap::from_seconds(c.csm_timeout);
   e.max_message_size = c.max_message_size;
   e.max_queued_bytes = c.max_queued_bytes;
@@ -373,6 +375,7 @@ void Daemon::open_session(const config::SessionConfig& s) {
   spec.reconnect_interval = coap::from_seconds(s.reconnect_interval);
   spec.reconnect_max_interval = coap::from_seconds(s.reconnect_max_interval);
   spec.reconnect_attempts = s.reconnect_attempts;
+  if (s.keepalive) spec.keepalive = coap::from_seconds(*s.keepalive);
   spec.proto = uri->is_tcp() ? coap::Proto::kTcp : coap::Proto::kUdp;
   spec.secure = uri->is_secure();
   if (s.psk_identity) spec.security.psk = coap::PskEntry{*s.psk_identity, *s.psk_key};

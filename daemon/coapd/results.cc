@@ -33,6 +33,8 @@ control::NamedCounts endpoint_counts(const coap::EndpointCounters& c, lwip_tap::
           {"duplicates", c.duplicates},
           {"rst_sent", c.rst_sent},
           {"pings", c.pings},
+          {"keepalive_pings", c.keepalive_pings},
+          {"keepalive_misses", c.keepalive_misses},
           {"client_requests", c.client_requests},
           {"client_responses", c.client_responses},
           {"retransmissions", c.retransmissions},

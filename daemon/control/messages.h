@@ -249,13 +249,14 @@ struct RequestResult {
 
 // {"uri" string, "call_home" bool, "reconnect_interval" number (s, > 0),
 //  "reconnect_max_interval" number (s), "reconnect_attempts" number,
-//  "security" SecurityArgs}
+//  "keepalive" number (s, 0 off), "security" SecurityArgs}
 struct ConnectArgs {
   std::string uri;
   bool call_home = false;
   std::optional<double> reconnect_interval;
   std::optional<double> reconnect_max_interval;
   std::optional<uint32_t> reconnect_attempts;
+  std::optional<double> keepalive;  // seconds, 0 off
   SecurityArgs security;
   nlohmann::json encode() const;
   static Result<ConnectArgs> decode(const nlohmann::json& j);

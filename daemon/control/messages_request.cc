@@ -207,6 +207,7 @@ json ConnectArgs::encode() const {
   if (reconnect_interval) j["reconnect_interval"] = seconds_json(*reconnect_interval);
   if (reconnect_max_interval) j["reconnect_max_interval"] = seconds_json(*reconnect_max_interval);
   if (reconnect_attempts) j["reconnect_attempts"] = *reconnect_attempts;
+  if (keepalive) j["keepalive"] = seconds_json(*keepalive);
   if (!security.empty()) j["security"] = security.encode();
   return j;
 }
@@ -219,6 +220,7 @@ Result<ConnectArgs> ConnectArgs::decode(const json& j) {
   a.reconnect_interval = r.optional_number("reconnect_interval", 0.001, kMaxSeconds);
   a.reconnect_max_interval = r.optional_number("reconnect_max_interval", 0, kMaxSeconds);
   if (auto n = r.optional_uint("reconnect_attempts", UINT32_MAX)) a.reconnect_attempts = *n;
+  a.keepalive = r.optional_number("keepalive", 0, kMaxSeconds);
   a.security = decode_security(r);
   return r.result(std::move(a));
 }

@@ -765,6 +765,23 @@ TEST(ParseValues, Ipv4Prefix) {
   EXPECT_FALSE(parse_ipv4_prefix("x", nullptr));  // error is optional
 }
 
+TEST(KeepaliveOptions, GlobalAndPerSession) {
+  Parsed p =
+      run({"--keepalive", "20", "--keepalive-misses", "3", "--session",
+           "coap+tcp://192.0.2.1,call-home,keepalive=7.5", "--session", "coaps://192.0.2.1"});
+  ASSERT_TRUE(p.result.run) << p.result.output;
+  EXPECT_EQ(p.config.keepalive, 20.0);
+  EXPECT_EQ(p.config.keepalive_misses, 3u);
+  ASSERT_EQ(p.config.sessions.size(), 2u);
+  EXPECT_EQ(p.config.sessions[0].keepalive, 7.5);
+  EXPECT_EQ(p.config.sessions[1].keepalive, std::nullopt);
+  Parsed defaults = run({});
+  EXPECT_EQ(defaults.config.keepalive, 0.0);
+  EXPECT_EQ(defaults.config.keepalive_misses, 2u);
+  expect_one_line_error(run({"--keepalive-misses", "0"}), "--keepalive-misses");
+  expect_one_line_error(run({"--session", "coap+tcp://192.0.2.1,keepalive=soon"}), "keepalive");
+}
+
 TEST(SecurityOptions, ATooLongClientPskKeyIsRefusedWithoutShowingIt) {
   const std::string key(33, 'q');
   Parsed p = run({"--client-psk-identity", "me", "--client-psk-key", key});

@@ -91,6 +91,9 @@ TEST(Messages, RequestArgsAndResultRoundTrip) {
 TEST(Messages, ConnectCloseAndDebugRoundTrip) {
   ConnectArgs c{"coap+tcp://192.0.2.1:5684", true, 0.5, 30.0, 3};
   EXPECT_EQ(round_trip(c), c);
+  c.keepalive = 15;
+  EXPECT_EQ(round_trip(c), c);
+  EXPECT_EQ(c.encode()["keepalive"], 15);
   EXPECT_EQ(round_trip(ConnectArgs{"coap+tcp://192.0.2.1", false, {}, {}, {}}).reconnect_interval,
             std::nullopt);
   EXPECT_EQ(round_trip(ConnectResult{12, true}), (ConnectResult{12, true}));
