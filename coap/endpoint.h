@@ -237,6 +237,7 @@ class Endpoint {
   Result<OpenedSession> open_outgoing(const SessionSpec& spec);
   Result<OpenedSession> open_dtls_outgoing(const SessionSpec& spec);
   void outgoing_up(Session& s);
+  void tcp_handle_release(Session& s, const Message& m);
   // Keepalive (endpoint_keepalive.cc).
   Duration keepalive_interval(const Session& s) const;
   void start_keepalive(Session& s);

@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "coap/endpoint.h"
+#include "coap/uri.h"
 
 namespace coap {
 
@@ -63,6 +64,10 @@ void Endpoint::start_attempt(Session& s) {
     s.secure.reset();
   }
   if (out.spec.call_home) s.role = Role::kServer;
+  if (out.alternative) {  // from the peer's Release: new connections go there
+    s.peer = out.spec.peer = *out.alternative;
+    out.alternative.reset();
+  }
   if (s.proto == Proto::kUdp) {
     if (Status st = start_secure_client(s, out.spec.security); !st)
       attempt_failed(s, "handshake: " + st.error());
@@ -146,6 +151,8 @@ void Endpoint::schedule_reconnect(Session& s) {
     for (uint32_t i = 1; i <= out.attempt && delay < spec.reconnect_max_interval; ++i) delay *= 2;
     delay = std::min(delay, spec.reconnect_max_interval);
   }
+  delay = std::max(delay, out.hold_off);  // the peer's Release said so
+  out.hold_off = Duration::zero();
   s.state = SessionState::kReconnectWait;
   ++out.reconnect_epoch;
   arm(now_ + delay, kTimerReconnect, s.id, out.reconnect_epoch);
@@ -203,4 +210,26 @@ void Endpoint::shutdown(TimePoint now) {
   }
 }
 
+// RFC 8323 5.5: the peer closes the connection; on a session coapd keeps up,
+// the next connection goes to the Alternative-Address, not before Hold-Off.
+void Endpoint::tcp_handle_release(Session& s, const Message& m) {
+  std::string why = "released by peer";
+  for (const OptionView& o : m.options) {
+    if (o.number == opt::kReleaseAlternativeAddress) {
+      const std::string text(as_string(o.value()));
+      auto uri = parse_uri((s.is_secure() ? "coaps+tcp://" : "coap+tcp://") + text);
+      if (!uri || !uri->path.empty() || !uri->query.empty()) {
+        why += ", alternative-address '" + text + "' unusable (not HOST[:PORT] of an IP address)";
+        continue;
+      }
+      why += ", alternative-address " + uri->peer.to_string();
+      if (s.outgoing) s.outgoing->alternative = uri->peer;
+    } else if (o.number == opt::kReleaseHoldOff) {
+      const uint32_t secs = decode_uint(o.value()).value_or(0);
+      why += ", hold-off " + std::to_string(secs) + " s";
+      if (s.outgoing) s.outgoing->hold_off = seconds(secs);
+    }
+  }
+  tcp_begin_close(s, false, why, false);
+}
 }  // namespace coap

@@ -226,7 +226,7 @@ void Endpoint::tcp_handle_signal(Session& s, const Message& m) {
     OptionList none;
     return tcp_send(s, codes::kPong, m.token, none, {}, /*priority=*/true);
   }
-  if (m.code == codes::kRelease) return tcp_begin_close(s, false, "released by peer", false);
+  if (m.code == codes::kRelease) return tcp_handle_release(s, m);
   if (m.code == codes::kAbort) {
     s.tcp->tx.clear();
     std::string why = "aborted by peer";

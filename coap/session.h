@@ -85,6 +85,10 @@ struct OutgoingPart {
   bool close_requested = false;  // coapctl close / shutdown: no reconnect
   uint32_t attempt = 0;          // reconnect attempt under way or last failed; 0: none
   uint64_t reconnect_epoch = 0;  // names the reconnect timer armed last
+  // The peer's last Release (RFC 8323 5.5): wait at least this long before
+  // the next attempt, and make it to this address.
+  Duration hold_off = Duration::zero();
+  std::optional<Address> alternative;
 };
 
 struct Session {

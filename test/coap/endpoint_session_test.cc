@@ -425,5 +425,52 @@ TEST_F(EndpointSessionTest, ShutdownReleasesOutgoingSessionsWithoutReconnect) {
   (void)a;
 }
 
+TEST_F(EndpointSessionTest, AReleaseWithAlternativeAddressAndHoldOffIsHonoured) {
+  SessionSpec s = spec_to();
+  s.reconnect_interval = seconds(1);
+  const SessionId id = open(s);
+  const ConnId c = net.last_connect();
+  connect_and_establish(c);
+  events();
+  tcp_in(c, tcp_msg(codes::kRelease, Token{},
+                    {opt_str(opt::kReleaseAlternativeAddress, "203.0.113.7:5699"),
+                     opt_uint(opt::kReleaseHoldOff, 5)}));
+  write_all(c);
+  expect_session(id);
+  EXPECT_EQ(events(), (Events{"tcp_closed", "session_closed"}));
+  EXPECT_EQ(listener.last().reason,
+            "released by peer, alternative-address 203.0.113.7:5699, hold-off 5 s");
+  EXPECT_EQ(net.count("close", c), 1u);
+  advance(seconds(5) - milliseconds(1));
+  EXPECT_EQ(net.last_connect(), c) << "reconnected before the Hold-Off";
+  advance(milliseconds(1));
+  const ConnId next = net.last_connect();
+  ASSERT_NE(next, c);
+  EXPECT_EQ(net.connect_peer[next], Address::v4(203, 0, 113, 7, 5699));
+  EXPECT_EQ(info(id)->peer, Address::v4(203, 0, 113, 7, 5699));
+  // The Hold-Off was for that reconnect only.
+  tcp_error(next, TcpError::kUnreachable);
+  const TimePoint failed_at = now;
+  advance(seconds(1));
+  EXPECT_NE(net.last_connect(), next);
+  EXPECT_EQ(net.calls.back().at - failed_at, seconds(1));
+  EXPECT_EQ(net.connect_peer[net.last_connect()], Address::v4(203, 0, 113, 7, 5699));
+}
+
+TEST_F(EndpointSessionTest, AnUnusableAlternativeAddressIsSaidAndIgnored) {
+  const SessionId id = open(spec_to());
+  const ConnId c = net.last_connect();
+  connect_and_establish(c);
+  events();
+  tcp_in(c, tcp_msg(codes::kRelease, Token{},
+                    {opt_str(opt::kReleaseAlternativeAddress, "gateway.example")}));
+  write_all(c);
+  expect_session(id);
+  EXPECT_NE(listener.last().reason.find("'gateway.example' unusable"), std::string::npos)
+      << listener.last().reason;
+  advance(seconds(1));
+  EXPECT_EQ(net.connect_peer[net.last_connect()], kServerPeer);
+}
+
 }  // namespace
 }  // namespace coap

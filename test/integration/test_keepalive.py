@@ -60,3 +60,29 @@ def test_a_peer_that_stops_answering_is_dead_and_coapd_reconnects(ns):
         ls.close()
     finally:
         assert d.stop() == 0
+
+
+def test_release_with_alternative_address_and_hold_off_is_honoured(ns, coapd):
+    """RFC 8323 5.5: the next connection goes to the Alternative-Address,
+    not before Hold-Off, and the event says both."""
+    first, second = listener(ns, 5692), listener(ns, 5693)
+    sid = connect_call_home(coapd, 5692, "--reconnect-interval", "0.1")
+    p = accept_peer(first)
+    p.handshake()
+    alt = b"192.0.2.1:5693"
+    p.send(ct.frame(ct.code(7, 4), b"", [(2, alt), (4, bytes([1]))]))  # Release, Hold-Off 1 s
+    released = time.monotonic()
+    p.wait_eof()
+    p2 = accept_peer(second)
+    assert time.monotonic() - released >= 0.9, "reconnected before the Hold-Off"
+    p2.handshake()
+    wait_for(lambda: "reconnect_success" in names(coapd, sid), message="reconnect_success")
+    closed = [e for e in coapd.events() if e["session_id"] == sid and e["event"] == "session_closed"]
+    assert closed[0]["reason"] == ("released by peer, alternative-address 192.0.2.1:5693, "
+                                   "hold-off 1 s"), closed
+    (s,) = [s for s in coapd.sessions() if s["id"] == sid]
+    assert s["peer"] == "192.0.2.1:5693", s
+    p2.close()
+    p.close()
+    first.close()
+    second.close()
