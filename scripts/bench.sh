@@ -538,7 +538,7 @@ fmt1() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.1f\n", v
 # differed), from coap_load's "cipher".
 ciphers() {
   { grep "\"scenario\":\"$1\",\"server\":\"$2\"" "$RESULTS" || true; } |
-    sed -n 's/.*"cipher":"\([^"]*\)".*/\1/p' | sort -u | paste -sd/ -
+    sed -n 's/.*"cipher":"\([^"]*\)".*/\1/p' | sort -u | paste -sd/ - | sed 's/^$/-/'
 }
 goal_met() {  # ratio, goal
   awk -v r="$1" -v g="$2" 'BEGIN { if (r == "-") print "-"; else print (r + 0 >= g + 0 ? "met" : "BELOW") }'
