@@ -42,10 +42,25 @@ const int* psk_suites() {
   return suites.data();
 }
 
+// The ids of the suites a client named, 0-terminated; empty when it named
+// none.
+Result<std::vector<int>> named_suites(const std::vector<std::string>& names) {
+  std::vector<int> ids;
+  for (const std::string& name : names) {
+    const int id = mbedtls_ssl_get_ciphersuite_id(name.c_str());
+    if (id == 0) return error("unknown cipher suite '", name, "'");
+    ids.push_back(id);
+  }
+  if (!ids.empty()) ids.push_back(0);
+  return ids;
+}
+
+// `suites`: named_suites() of opt; the configuration points into it.
 Result<std::unique_ptr<mbedtls_ssl_config>> client_config(SecurityContext::Impl& ctx,
                                                           SecureChannel::Transport transport,
                                                           const ClientSecurity& opt,
-                                                          ParsedCerts& certs) {
+                                                          ParsedCerts& certs,
+                                                          const std::vector<int>& suites) {
   auto conf = std::make_unique<mbedtls_ssl_config>();
   mbedtls_ssl_config_init(conf.get());
   const bool datagram = transport == SecureChannel::Transport::kDatagram;
@@ -63,6 +78,7 @@ Result<std::unique_ptr<mbedtls_ssl_config>> client_config(SecurityContext::Impl&
     if (rc != 0) return error("the PSK cannot be used: ", mbedtls_error_text(rc));
     mbedtls_ssl_conf_ciphersuites(conf.get(), psk_suites());
   }
+  if (!suites.empty()) mbedtls_ssl_conf_ciphersuites(conf.get(), suites.data());
   const bool own = !opt.cert_pem.empty();
   if (Status st =
           certs.load(own ? opt.cert_pem : ctx.creds.cert_pem, own ? opt.key_pem : ctx.creds.key_pem,
@@ -100,9 +116,10 @@ Status MbedChannel::setup(const mbedtls_ssl_config& conf) {
 }
 
 void MbedChannel::adopt_config(std::unique_ptr<mbedtls_ssl_config> conf,
-                               std::unique_ptr<ParsedCerts> certs) {
+                               std::unique_ptr<ParsedCerts> certs, std::vector<int> suites) {
   own_conf_ = std::move(conf);
   own_certs_ = std::move(certs);
+  own_suites_ = std::move(suites);  // a move keeps the buffer the configuration points into
 }
 
 Status MbedChannel::reset_for(const Address& peer) {
@@ -283,8 +300,10 @@ Result<std::unique_ptr<SecureChannel>> SecureChannel::client(SecurityContext& ct
                                                              Transport transport,
                                                              const ClientSecurity& options,
                                                              Sink& sink, TimePoint now) {
+  auto suites = named_suites(options.ciphersuites);
+  if (!suites) return std::move(suites).take_error();
   auto certs = std::make_unique<ParsedCerts>();
-  auto conf = client_config(ctx.impl(), transport, options, *certs);
+  auto conf = client_config(ctx.impl(), transport, options, *certs, *suites);
   if (!conf) return std::move(conf).take_error();
   auto channel = std::make_unique<MbedChannel>(ctx.impl(), transport, &sink);
   mbedtls_ssl_config& c = **conf;
@@ -293,7 +312,7 @@ Result<std::unique_ptr<SecureChannel>> SecureChannel::client(SecurityContext& ct
   mbedtls_ssl_conf_verify(&c, verify_ip_host, channel.get());
   const auto& psk = options.psk ? options.psk : ctx.impl().creds.client_psk;
   if (psk) channel->set_client_psk_identity(psk->identity);
-  channel->adopt_config(std::move(*conf), std::move(certs));
+  channel->adopt_config(std::move(*conf), std::move(certs), std::move(*suites));
   if (Status st = channel->setup(c); !st) return std::move(st).take_error();
   // A DNS name is sent as SNI and checked by mbedTLS; an IP literal is
   // checked by verify_ip_host (RFC 6066 3: no SNI for addresses).

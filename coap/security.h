@@ -61,6 +61,10 @@ struct ClientSecurity {
   // against subjectAltName DNS entries or the CN, and sent as SNI; an IP
   // literal against subjectAltName IP entries).
   std::string host;
+  // Offer only these cipher suites (mbedTLS's names, in order of
+  // preference: "TLS-PSK-WITH-AES-128-CCM-8"); empty: the defaults (with a
+  // PSK, mbedTLS's PSK suites). A name mbedTLS does not know is an error.
+  std::vector<std::string> ciphersuites;
   bool operator==(const ClientSecurity&) const = default;
 };
 

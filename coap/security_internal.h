@@ -76,7 +76,9 @@ class MbedChannel final : public SecureChannel {
   // Sets the context up on `conf` (not owned unless adopt_config()).
   Status setup(const mbedtls_ssl_config& conf);
   // A client channel owns its configuration and certificates.
-  void adopt_config(std::unique_ptr<mbedtls_ssl_config> conf, std::unique_ptr<ParsedCerts> certs);
+  // (and the cipher suite list the configuration points into, if any).
+  void adopt_config(std::unique_ptr<mbedtls_ssl_config> conf, std::unique_ptr<ParsedCerts> certs,
+                    std::vector<int> suites);
   // DTLS server: reset for the next ClientHello from `peer`.
   Status reset_for(const Address& peer);
   // Runs the handshake on what was fed; returns mbedTLS's result.
@@ -124,6 +126,7 @@ class MbedChannel final : public SecureChannel {
   mbedtls_ssl_context ssl_;
   std::unique_ptr<mbedtls_ssl_config> own_conf_;
   std::unique_ptr<ParsedCerts> own_certs_;
+  std::vector<int> own_suites_;  // 0-terminated, when the client named its suites
   State state_ = State::kHandshake;
   TimePoint now_{};
   // DTLS: whole datagrams; TLS: stream bytes, read from in_offset_.

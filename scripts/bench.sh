@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Benchmarks coapd against Debian's coap-server-notls (libcoap3-bin) with the
-# coap_load generator, side by side in the same run, and prints medians and
-# the ratio coapd / coap-server-notls.
+# Benchmarks coapd against Debian's libcoap servers (libcoap3-bin) with the
+# coap_load generator, side by side in the same run, and prints medians, the
+# ratio coapd / peer and each scenario's goal: plain CoAP against
+# coap-server-notls, DTLS and TLS (PSK) against coap-server-openssl.
 #
 #   scripts/bench.sh [--quick] [--duration S] [--warmup S] [--runs N]
-#                    [--scenarios udp_1x32,tcp_1x32,tcp_8x32,churn]
+#                    [--scenarios udp_1x32,tcp_1x32,tcp_8x32,churn,dtls_1x32,dtls_churn,tls_1x32]
+#                    [--only GROUP[,GROUP...]] [--ciphersuite NAME]
 #                    [--peer-only] [--no-build] [--out FILE] [--pin]
 #
 #   --quick       smoke test: 0.5 s runs after 0.2 s warmup (default 5 s + 1 s)
 #   --runs N      runs per server and scenario (default 3)
-#   --peer-only   measure coap-server-notls only (coapd not needed)
+#   --only G,...  only the scenarios of these groups: udp, tcp, churn (the
+#                 plain ones), dtls, tls (the secure ones), engine (coapd's
+#                 timer and wake-up measurements, otherwise run after the
+#                 scenarios); e.g. --only dtls,tls
+#   --ciphersuite NAME  the one cipher suite the secure scenarios' client
+#                 offers (mbedTLS name; default TLS-PSK-WITH-AES-128-CCM-8,
+#                 see Method); "default" offers all of mbedTLS's PSK suites
+#   --peer-only   measure the libcoap servers only (coapd not needed)
 #   --no-build    use the binaries already in BUILD_DIR (nothing installed either)
 #   --out FILE    also write the per-run coap_load JSON lines to FILE
 #   --pin         pin the server to CPU 0 and the load generator to CPU 1
@@ -33,8 +42,18 @@
 #     timestamps, so the client's TIME_WAIT sockets cannot be reused and the
 #     local ports of one run are gone for 60 s.
 #   - coapd serves on its own lwIP stack behind TAP coap0 (192.0.2.2, kernel
-#     side 192.0.2.1); coap-server-notls listens on 127.0.0.1. Both serve /time.
-#   - Only the PIDs this script started are ever killed.
+#     side 192.0.2.1); the peer listens on 127.0.0.1. Both serve /time.
+#   - Secure scenarios (dtls_*, tls_*): both servers have the same PSK
+#     (identity coapd-bench; coapd from a --psk-file, coap-server-openssl
+#     with -k and -h) on port 5684, and coap_load runs coapd's own
+#     coap::SecureChannel (mbedTLS) as the client of both, offering one suite
+#     only, so that both negotiate the same; the table prints what each
+#     negotiated. The default is RFC 7925's PSK suite, TLS_PSK_WITH_AES_128_CCM_8
+#     (no ECDHE: a handshake is symmetric crypto only). Offering all of
+#     mbedTLS's PSK suites (--ciphersuite default), both servers pick
+#     TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256, the client's first.
+#   - Every coap_load run is bounded by timeout(1); only the PIDs this script
+#     started are ever killed.
 set -euo pipefail
 
 usage() {
@@ -51,7 +70,9 @@ PEER_ONLY=0
 BUILD=1
 OUT=""
 PIN=0
-SCENARIOS="udp_1x32,tcp_1x32,tcp_8x32,churn"
+SCENARIOS="udp_1x32,tcp_1x32,tcp_8x32,churn,dtls_1x32,dtls_churn,tls_1x32"
+ONLY=""
+CIPHERSUITE="TLS-PSK-WITH-AES-128-CCM-8"
 DURATION_SET=0
 WARMUP_SET=0
 RUNS_SET=0
@@ -62,6 +83,8 @@ while [[ $# -gt 0 ]]; do
     --warmup) WARMUP="$2"; WARMUP_SET=1; shift ;;
     --runs) RUNS="$2"; RUNS_SET=1; shift ;;
     --scenarios) SCENARIOS="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
+    --ciphersuite) CIPHERSUITE="$2"; shift ;;
     --peer-only) PEER_ONLY=1 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
@@ -84,10 +107,15 @@ case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 BIN="$BUILD_DIR/bin"
 
 PEER_SERVER=coap-server-notls
+SECURE_PEER_SERVER=coap-server-openssl
 PEER_ADDR=127.0.0.1
 COAPD_ADDR=192.0.2.2
 COAPD_HOST_ADDR=192.0.2.1
 PORT=5683
+SECURE_PORT=5684   # DTLS and TLS, on both servers (libcoap: PORT + 1)
+PSK_ID=coapd-bench
+PSK_KEY=bench-secret
+PSK_HINT=coapd-bench
 RESOURCE=/time
 # Extra local addresses the churn client connects from, round-robin: each adds
 # ~64k local ports, which a churn run against lwIP (no TIME_WAIT reuse) needs.
@@ -109,6 +137,9 @@ fi
 command -v ip >/dev/null || die "ip (iproute2) not found"
 command -v "$PEER_SERVER" >/dev/null ||
   die "$PEER_SERVER not found: apt-get install libcoap3-bin"
+command -v "$SECURE_PEER_SERVER" >/dev/null ||
+  die "$SECURE_PEER_SERVER not found: apt-get install libcoap3-bin"
+command -v timeout >/dev/null || die "timeout (coreutils) not found"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
 SERVER_CPU=()
 LOAD_CPU=()
@@ -196,14 +227,36 @@ if [[ $PEER_ONLY == 0 && ! -x "$BIN/coapd" ]]; then
 fi
 
 # ------------------------------------------------------------- servers -----
+# The secure scenarios' PSK, the same for both servers.
+PSK_FILE="$TMP_DIR/psk"
+echo "$PSK_ID $PSK_KEY" >"$PSK_FILE"
+chmod 600 "$PSK_FILE"
+SECURE_ARGS=(--psk-identity "$PSK_ID" --psk-key "$PSK_KEY")
+[[ $CIPHERSUITE == default ]] || SECURE_ARGS+=(--ciphersuite "$CIPHERSUITE")
+
+is_secure() { [[ $1 == dtls_* || $1 == tls_* ]]; }
+
+# coap_load bounded in time: its own run is warmup + duration; a hang (a
+# bug) ends after 30 s more.
+coap_load_in() {  # namespace, coap_load arguments...
+  local ns="$1"
+  shift
+  local limit
+  limit=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d\n", d + w + 30 }')
+  ip netns exec "$ns" timeout -k 5 "$limit" "${LOAD_CPU[@]}" "$BIN/coap_load" "$@"
+}
+
 # Polls until the server at $2 answers a CoAP GET (coap_load exits 0 only
-# when it got a response), or the server process died, or ~10 s passed.
+# when it got a response), or the server process died, or ~10 s passed. With
+# $3 (dtls or tls), over that instead (a handshake, then the GET).
 wait_coap_ready() {
-  local ns="$1" target="$2" _
-  for _ in $(seq 100); do
+  local ns="$1" target="$2" mode="${3:-udp}" _ extra=()
+  [[ $mode == udp ]] || extra=("${SECURE_ARGS[@]}" --handshake-timeout 1)
+  for _ in $(seq 50); do
     kill -0 "$SERVER_PID" 2>/dev/null || return 1
-    if ip netns exec "$ns" "$BIN/coap_load" udp --target "$target" --path "$RESOURCE" \
-        --window 1 --warmup 0 --duration 0.1 --timeout 0.1 >/dev/null 2>&1; then
+    if ip netns exec "$ns" timeout -k 1 5 "$BIN/coap_load" "$mode" --target "$target" \
+        --path "$RESOURCE" --window 1 --warmup 0 --duration 0.1 --timeout 0.1 "${extra[@]}" \
+        >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.1
@@ -211,42 +264,70 @@ wait_coap_ready() {
   return 1
 }
 
-# Starts a server ("coapd" or "peer") in namespace $2, waits until it
-# answers and sets TARGET to the IP:PORT for the load generator.
-TARGET=""
-start_server() {
-  local which="$1" ns="$2" log_file="$TMP_DIR/$1.log" _
-  if [[ $which == coapd ]]; then
-    local sock="$TMP_DIR/coapd-$ns.sock"
-    # shellcheck disable=SC2086  # COAPD_ARGS is a list of words
-    ip netns exec "$ns" "${SERVER_CPU[@]}" "$BIN/coapd" --tap coap0 \
-      --address "$COAPD_ADDR/24" --host-address "$COAPD_HOST_ADDR/24" \
-      --control-socket "$sock" --log-level warn ${COAPD_ARGS:-} >"$log_file" 2>&1 &
-    SERVER_PID=$!
-    # Readiness: coapctl status when it exists, then a CoAP GET either way.
-    if [[ -x "$BIN/coapctl" ]]; then
-      for _ in $(seq 100); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        ip netns exec "$ns" "$BIN/coapctl" --socket "$sock" status >/dev/null 2>&1 && break
-        sleep 0.1
-      done
-    fi
-    if ! wait_coap_ready "$ns" "$COAPD_ADDR:$PORT"; then
-      log "coapd did not become ready; its log:"; tail -n 20 "$log_file" >&2; return 1
-    fi
-    # Source addresses for churn, on the kernel side of the TAP.
-    local a
-    for a in ${COAPD_CHURN_SOURCES//,/ }; do
-      ip -n "$ns" addr add "$a/24" dev coap0 || return 1
+# Starts coapd in namespace $1; with $2 = 1 with the PSK (DTLS and TLS on
+# SECURE_PORT). Sets TARGET_ADDR.
+start_coapd() {
+  local ns="$1" secure="$2" log_file="$TMP_DIR/coapd.log" sock="$TMP_DIR/coapd-$1.sock" _
+  local extra=()
+  [[ $secure == 1 ]] && extra=(--psk-file "$PSK_FILE" --dtls-port "$SECURE_PORT" --tls-port "$SECURE_PORT")
+  # shellcheck disable=SC2086  # COAPD_ARGS is a list of words
+  ip netns exec "$ns" "${SERVER_CPU[@]}" "$BIN/coapd" --tap coap0 \
+    --address "$COAPD_ADDR/24" --host-address "$COAPD_HOST_ADDR/24" \
+    --control-socket "$sock" --log-level warn "${extra[@]}" ${COAPD_ARGS:-} >"$log_file" 2>&1 &
+  SERVER_PID=$!
+  # Readiness: coapctl status when it exists, then a CoAP GET either way.
+  if [[ -x "$BIN/coapctl" ]]; then
+    for _ in $(seq 100); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      ip netns exec "$ns" "$BIN/coapctl" --socket "$sock" status >/dev/null 2>&1 && break
+      sleep 0.1
     done
-    TARGET="$COAPD_ADDR:$PORT"
+  fi
+  if ! wait_coap_ready "$ns" "$COAPD_ADDR:$PORT"; then
+    log "coapd did not become ready; its log:"; tail -n 20 "$log_file" >&2; return 1
+  fi
+  # Source addresses for churn, on the kernel side of the TAP.
+  local a
+  for a in ${COAPD_CHURN_SOURCES//,/ }; do
+    ip -n "$ns" addr add "$a/24" dev coap0 || return 1
+  done
+  TARGET_ADDR="$COAPD_ADDR"
+}
+
+# Starts the peer for scenario $2 in namespace $1: coap-server-notls, or for
+# the secure ones coap-server-openssl with the PSK. Sets TARGET_ADDR.
+start_peer() {
+  local ns="$1" scenario="$2" server="$PEER_SERVER" extra=()
+  if is_secure "$scenario"; then
+    server="$SECURE_PEER_SERVER"
+    extra=(-k "$PSK_KEY" -h "$PSK_HINT")
+  fi
+  local log_file="$TMP_DIR/$server.log"
+  ip netns exec "$ns" "${SERVER_CPU[@]}" "$server" -A "$PEER_ADDR" -p "$PORT" "${extra[@]}" \
+    >"$log_file" 2>&1 &
+  SERVER_PID=$!
+  if ! wait_coap_ready "$ns" "$PEER_ADDR:$PORT"; then
+    log "$server did not become ready; its log:"; tail -n 20 "$log_file" >&2; return 1
+  fi
+  TARGET_ADDR="$PEER_ADDR"
+}
+
+# Starts a server ("coapd" or "peer") for scenario $3 in namespace $2, waits
+# until it answers (secure scenarios: a handshake and a GET on SECURE_PORT)
+# and sets TARGET to the IP:PORT for the load generator.
+TARGET=""
+TARGET_ADDR=""
+start_server() {
+  local which="$1" ns="$2" scenario="$3" secure=0 port="$PORT"
+  is_secure "$scenario" && secure=1 && port="$SECURE_PORT"
+  if [[ $which == coapd ]]; then
+    start_coapd "$ns" "$secure" || return 1
   else
-    ip netns exec "$ns" "${SERVER_CPU[@]}" "$PEER_SERVER" -A "$PEER_ADDR" -p "$PORT" >"$log_file" 2>&1 &
-    SERVER_PID=$!
-    if ! wait_coap_ready "$ns" "$PEER_ADDR:$PORT"; then
-      log "$PEER_SERVER did not become ready; its log:"; tail -n 20 "$log_file" >&2; return 1
-    fi
-    TARGET="$PEER_ADDR:$PORT"
+    start_peer "$ns" "$scenario" || return 1
+  fi
+  TARGET="$TARGET_ADDR:$port"
+  if [[ $secure == 1 ]] && ! wait_coap_ready "$ns" "$TARGET" "${scenario%%_*}"; then
+    log "$which: no ${scenario%%_*} handshake and GET at $TARGET"; return 1
   fi
 }
 
@@ -257,10 +338,30 @@ scenario_args() {
     tcp_1x32) echo "tcp --conns 1 --window 32" ;;
     tcp_8x32) echo "tcp --conns 8 --window 32" ;;
     churn) echo "churn --conns 1 --close ${CHURN_CLOSE:-eof}" ;;
+    dtls_1x32) echo "dtls --conns 1 --window 32" ;;
+    dtls_churn) echo "dtls_churn --conns 1" ;;
+    tls_1x32) echo "tls --conns 1 --window 32" ;;
     *) return 1 ;;
   esac
 }
-scenario_metric() { [[ $1 == churn ]] && echo conn_per_s || echo req_per_s; }
+scenario_metric() { [[ $1 == *churn ]] && echo conn_per_s || echo req_per_s; }
+# The goal for coapd / peer (issue 9: the secure ones; the README: the rest).
+scenario_goal() {
+  case "$1" in
+    churn|dtls_churn) echo 1.0 ;;
+    dtls_1x32) echo 1.3 ;;
+    *) echo 1.5 ;;
+  esac
+}
+scenario_peer() { is_secure "$1" && echo "$SECURE_PEER_SERVER" || echo "$PEER_SERVER"; }
+# The group --only selects by: udp, tcp, churn, dtls, tls.
+scenario_group() {
+  case "$1" in
+    churn) echo churn ;;
+    dtls_*) echo dtls ;;
+    *) echo "${1%%_*}" ;;
+  esac
+}
 
 RESULTS="$TMP_DIR/results.jsonl"   # one line per run: {"scenario","server",...coap_load JSON}
 : >"$RESULTS"
@@ -268,11 +369,11 @@ FAILED=0
 
 # One measured run: fresh namespace, server, load, teardown.
 run_one() {
-  local scenario="$1" which="$2" ns args sources json rc=0
+  local scenario="$1" which="$2" ns args sources json rc=0 secure_args=()
   args=$(scenario_args "$scenario")
   ns_create || { log "cannot set up a namespace"; ns_delete "$NS"; return 1; }
   ns="$NS"
-  if ! start_server "$which" "$ns"; then
+  if ! start_server "$which" "$ns" "$scenario"; then
     stop_server; ns_delete "$ns"; return 1
   fi
   sources=""
@@ -280,10 +381,11 @@ run_one() {
     [[ $which == coapd ]] && sources="--source $COAPD_CHURN_SOURCES" ||
       sources="--source $PEER_CHURN_SOURCES"
   fi
+  is_secure "$scenario" && secure_args=("${SECURE_ARGS[@]}")
   # In the background and waited for, so that a signal to this script is
   # handled at once rather than after the run.
   # shellcheck disable=SC2086  # args and sources are lists of words
-  ip netns exec "$ns" "${LOAD_CPU[@]}" "$BIN/coap_load" $args $sources --target "$TARGET" \
+  coap_load_in "$ns" $args $sources "${secure_args[@]}" --target "$TARGET" \
     --path "$RESOURCE" --duration "$DURATION" --warmup "$WARMUP" --json \
     >"$TMP_DIR/load.out" 2>"$TMP_DIR/load.err" &
   LOAD_PID=$!
@@ -295,7 +397,8 @@ run_one() {
   # coap_load prints a human line, then the JSON line.
   log "  $which: $(echo "$json" | head -n 1)"
   if [[ $rc != 0 ]]; then
-    log "  $which: coap_load failed (exit $rc)"; cat "$TMP_DIR/load.err" >&2
+    log "  $which: coap_load failed (exit $rc$([[ $rc == 124 ]] && echo ": timed out"))"
+    cat "$TMP_DIR/load.err" >&2
     return 1
   fi
   echo "{\"scenario\":\"$scenario\",\"server\":\"$which\",\"result\":$(echo "$json" | tail -n 1)}" \
@@ -315,9 +418,29 @@ run_order() {
   echo "${order[@]}"
 }
 
+# --only: the scenarios of the groups named (and the engine measurements
+# only when "engine" is one of them).
+ENGINE=1
+if [[ -n $ONLY ]]; then
+  ENGINE=0
+  selected=()
+  for g in ${ONLY//,/ }; do
+    case "$g" in
+      udp|tcp|churn|dtls|tls) ;;
+      engine) ENGINE=1 ;;
+      *) die "--only: unknown group $g (udp, tcp, churn, dtls, tls, engine)" ;;
+    esac
+  done
+  for scenario in ${SCENARIOS//,/ }; do
+    g=$(scenario_group "$scenario")
+    [[ ",$ONLY," == *",$g,"* ]] && selected+=("$scenario")
+  done
+  SCENARIOS=$(IFS=,; echo "${selected[*]}")
+fi
+
 for scenario in ${SCENARIOS//,/ }; do
   scenario_args "$scenario" >/dev/null || die "unknown scenario $scenario"
-  log "$scenario: $(scenario_args "$scenario"), ${DURATION}s + ${WARMUP}s warmup, $RUNS runs each"
+  log "$scenario: $(scenario_args "$scenario") against $(scenario_peer "$scenario"), ${DURATION}s + ${WARMUP}s warmup, $RUNS runs each"
   for which in $(run_order); do
     run_one "$scenario" "$which" || FAILED=$((FAILED + 1))
   done
@@ -387,7 +510,7 @@ while time.time() < end:
     stop_server; ns_delete "$NS"
   done
 }
-if [[ $PEER_ONLY == 0 ]]; then
+if [[ $PEER_ONLY == 0 && $ENGINE == 1 ]]; then
   log "engine: timer accuracy and wake latency"
   engine_measurements || { log "engine measurements failed"; FAILED=$((FAILED + 1)); stop_server; }
 fi
@@ -411,10 +534,21 @@ ratio() {
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.0f\n", v }'; }
 fmt1() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.1f\n", v }'; }
 
+# The suites the runs of scenario $1 on server $2 negotiated ("a/b" when they
+# differed), from coap_load's "cipher".
+ciphers() {
+  { grep "\"scenario\":\"$1\",\"server\":\"$2\"" "$RESULTS" || true; } |
+    sed -n 's/.*"cipher":"\([^"]*\)".*/\1/p' | sort -u | paste -sd/ - | sed 's/^$/-/'
+}
+goal_met() {  # ratio, goal
+  awk -v r="$1" -v g="$2" 'BEGIN { if (r == "-") print "-"; else print (r + 0 >= g + 0 ? "met" : "BELOW") }'
+}
+
 echo
-echo "coapd vs $PEER_SERVER: medians of $RUNS runs, ${DURATION}s each (+${WARMUP}s warmup)"
-printf '%-10s %-11s %12s %12s %7s   %10s %10s   %s\n' \
-  scenario metric coapd peer ratio "p99 coapd" "p99 peer" "errors coapd/peer"
+echo "coapd vs libcoap: medians of $RUNS runs, ${DURATION}s each (+${WARMUP}s warmup), $(date -u +%F), $(nproc) CPUs"
+printf '%-10s %-11s %12s %12s %7s %5s %-5s   %10s %10s   %s\n' \
+  scenario metric coapd peer ratio goal "" "p99 coapd" "p99 peer" "errors coapd/peer"
+secure_rows=()
 for scenario in ${SCENARIOS//,/ }; do
   metric=$(scenario_metric "$scenario")
   a=$(values "$scenario" "$metric" coapd | median)
@@ -423,10 +557,24 @@ for scenario in ${SCENARIOS//,/ }; do
   pb=$(values "$scenario" p99_us peer | median)
   ea=$(values "$scenario" errors coapd | awk '{ s += $1 } END { print NR ? s : "-" }')
   eb=$(values "$scenario" errors peer | awk '{ s += $1 } END { print NR ? s : "-" }')
-  printf '%-10s %-11s %12s %12s %7s   %10s %10s   %s\n' "$scenario" "$metric" \
-    "$(fmt "$a")" "$(fmt "$b")" "$(ratio "$a" "$b")" "$(fmt1 "$pa")" "$(fmt1 "$pb")" "$ea/$eb"
+  r=$(ratio "$a" "$b")
+  goal=$(scenario_goal "$scenario")
+  printf '%-10s %-11s %12s %12s %7s %5s %-5s   %10s %10s   %s\n' "$scenario" "$metric" \
+    "$(fmt "$a")" "$(fmt "$b")" "$r" "$goal" "$(goal_met "$r" "$goal")" \
+    "$(fmt1 "$pa")" "$(fmt1 "$pb")" "$ea/$eb"
+  if is_secure "$scenario"; then
+    secure_rows+=("$(printf '%-10s coapd %s, %s %s' "$scenario" "$(ciphers "$scenario" coapd)" \
+      "$SECURE_PEER_SERVER" "$(ciphers "$scenario" peer)")")
+  fi
 done
-echo "(ratio = coapd / $PEER_SERVER; p99 in us: request latency, churn: whole cycle)"
+echo "(ratio = coapd / peer: $PEER_SERVER, for dtls_* and tls_* $SECURE_PEER_SERVER with PSK;"
+echo " p99 in us: request latency, churn: whole cycle)"
+if [[ ${#secure_rows[@]} -gt 0 ]]; then
+  offered="$CIPHERSUITE"
+  [[ $offered == default ]] && offered="all of mbedTLS's PSK suites"
+  echo "negotiated cipher suites (the client offered $offered):"
+  printf '  %s\n' "${secure_rows[@]}"
+fi
 if [[ -s "$ENGINE_LINES" ]]; then
   echo
   printf '%-34s %8s %8s %8s\n' "coapd engine" p50 p99 max

@@ -19,7 +19,7 @@
 
 namespace bench {
 
-enum class Mode { kUdp, kTcp, kChurn };
+enum class Mode { kUdp, kTcp, kChurn, kDtls, kTls, kDtlsChurn };
 enum class CloseMode { kEof, kDrain };
 
 struct Options {
@@ -27,8 +27,8 @@ struct Options {
   std::string target = "127.0.0.1:5683";
   std::string path = "/time";
   int sockets = 1;  // udp
-  int conns = 1;    // tcp, churn
-  int window = 32;  // udp, tcp: requests in flight per socket / connection
+  int conns = 1;    // tcp, churn, dtls, tls, dtls_churn
+  int window = 32;  // udp, tcp, dtls, tls: requests in flight per socket / connection
   double duration_s = 5.0;
   double warmup_s = 1.0;
   uint64_t cycles = 0;     // churn: stop after this many measured cycles (0 = use duration)
@@ -40,6 +40,13 @@ struct Options {
   // addresses mean more local ports, for churn against a peer whose closed
   // connections cannot be reused from TIME_WAIT (no TCP timestamps).
   std::vector<std::string> sources;
+  // dtls, tls, dtls_churn: the client's PSK, the cipher suites to offer
+  // (mbedTLS names; empty: coapd's client defaults) and how long a
+  // handshake may take (dtls_churn: the whole cycle has opts.timeout_s).
+  std::string psk_identity = "coapd-bench";
+  std::string psk_key = "bench-secret";
+  std::vector<std::string> ciphersuites;
+  double handshake_timeout_s = 5.0;
 };
 
 // Monotonic nanoseconds.
@@ -77,11 +84,19 @@ class Stats {
     ++cycles_;
     latency_.record(static_cast<uint64_t>(cycle_ns));
   }
+  // A finished DTLS/TLS handshake and its suite. Suites are noted also
+  // during the warmup (a single-session run has its one handshake there).
+  void count_handshake(const std::string& cipher) {
+    ++ciphers_[cipher];
+    if (measuring_) ++handshakes_;
+  }
 
   uint64_t requests() const { return requests_; }
   uint64_t responses() const { return responses_; }
   uint64_t lost() const { return lost_; }
   uint64_t cycles() const { return cycles_; }
+  uint64_t handshakes() const { return handshakes_; }
+  const std::map<std::string, uint64_t>& ciphers() const { return ciphers_; }
   uint64_t errors() const;
   const std::map<std::string, uint64_t>& error_kinds() const { return errors_; }
   const coapd::LatencyHistogram& latency() const { return latency_; }
@@ -95,7 +110,9 @@ class Stats {
   uint64_t responses_ = 0;
   uint64_t lost_ = 0;
   uint64_t cycles_ = 0;
+  uint64_t handshakes_ = 0;
   std::map<std::string, uint64_t> errors_;
+  std::map<std::string, uint64_t> ciphers_;
   coapd::LatencyHistogram latency_;
 };
 
@@ -175,6 +192,11 @@ Stats run_udp(const Options& opts, const Target& target);
 // sources: parsed Options::sources (may be empty).
 Stats run_tcp(const Options& opts, const Target& target, const std::vector<Target>& sources);
 Stats run_churn(const Options& opts, const Target& target, const std::vector<Target>& sources);
+// The secure modes (secure_common.h): DTLS sessions x window, TLS
+// connections x window, and DTLS handshake churn.
+Stats run_dtls(const Options& opts, const Target& target);
+Stats run_tls(const Options& opts, const Target& target, const std::vector<Target>& sources);
+Stats run_dtls_churn(const Options& opts, const Target& target);
 
 // Round-robin over source addresses; nullptr when there are none.
 class SourcePicker {

@@ -184,6 +184,35 @@ TEST_F(SecurityTest, AnUnknownIdentityFailsAsBadPsk) {
   EXPECT_EQ(*se.failure, HandshakeFailure::kBadPsk) << se.failure_why;
 }
 
+TEST_F(SecurityTest, AClientThatNamesItsCipherSuitesGetsOneOfThose) {
+  auto server_ctx = context(psk_server(), 21);
+  Credentials cc;
+  cc.client_psk = PskEntry{"device-1", bytes("secret-key-1")};
+  auto client_ctx = context(cc, 22);
+  // Two suites the server would not pick first from mbedTLS's default list.
+  for (const char* suite : {"TLS-PSK-WITH-AES-128-CCM-8", "TLS-PSK-WITH-AES-128-GCM-SHA256"}) {
+    End ce, se;
+    ClientSecurity opt;
+    opt.ciphersuites = {suite};
+    auto client =
+        SecureChannel::client(*client_ctx, SecureChannel::Transport::kStream, opt, ce, now);
+    ASSERT_TRUE(client.ok()) << client.error();
+    auto server = SecureChannel::server(*server_ctx, se);
+    exchange(**client, ce, **server, se);
+    ASSERT_TRUE(ce.established) << suite << ": " << ce.failure_why;
+    EXPECT_EQ(ce.peer.cipher, suite);
+    EXPECT_EQ(se.peer.cipher, suite);
+  }
+  End ce;
+  ClientSecurity opt;
+  opt.ciphersuites = {"TLS-PSK-WITH-AES-128-CCM-8", "TLS-NO-SUCH-SUITE"};
+  auto client =
+      SecureChannel::client(*client_ctx, SecureChannel::Transport::kDatagram, opt, ce, now);
+  ASSERT_FALSE(client.ok());
+  EXPECT_NE(client.error().find("TLS-NO-SUCH-SUITE"), std::string::npos) << client.error();
+  EXPECT_TRUE(ce.out.empty());  // no ClientHello went out
+}
+
 TEST_F(SecurityTest, TlsX509VerifiesTheServerByNameAndAddress) {
   auto server_ctx = context(cert_server(), 7);
   Credentials cc;
