@@ -180,14 +180,16 @@ Status split_path(std::string_view path, std::vector<std::string>* out) {
   return {};
 }
 
-// "x=1&y" as Uri-Query items.
+// "x=1&y" as Uri-Query items. RFC 7252 6.4 step 9: every argument of a
+// non-empty query is one, empty ones included ("a&" is "a" and "").
 Status split_query(std::string_view query, std::vector<std::string>* out) {
-  while (!query.empty()) {
+  for (bool more = !query.empty(); more;) {
     const std::size_t amp = query.find('&');
     auto decoded = percent_decode(query.substr(0, amp));
     if (!decoded) return error("bad percent-encoding in URI query");
     out->push_back(*decoded);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    more = amp != std::string_view::npos;
+    if (more) query.remove_prefix(amp + 1);
   }
   return {};
 }

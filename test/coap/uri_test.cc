@@ -98,6 +98,17 @@ TEST(UriTest, ToStringPercentEncodesWhatWouldChangeTheUri) {
   EXPECT_EQ(parse_ok("coap://[fe80::1%2525]/").to_string(), "coap://[fe80::1%2525]:5683/");
 }
 
+// Found by the uri fuzz target ("?&" came back from to_string as "?"):
+// RFC 7252 6.4 step 9 makes every '&'-separated argument of a non-empty
+// query a Uri-Query option, empty ones included.
+TEST(UriTest, EmptyQueryArgumentsAreKept) {
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?a&").query, (std::vector<std::string>{"a", ""}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?&").query, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?a&&b").query, (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_TRUE(parse_ok("coap://192.0.2.1/?").query.empty());
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?&").to_string(), "coap://192.0.2.1:5683/?&");
+}
+
 TEST(UriTest, Ipv6Zones) {
   const Uri named = parse_ok("coap://[fe80::1%25coap0]:5683/x");
   EXPECT_EQ(named.peer.zone, 3);
