@@ -54,8 +54,10 @@ void Endpoint::handle_udp(const Address& from, Session* known, std::span<const u
     return bad_packet(from, known_id, std::string("malformed datagram: ") + parse_error_name(err));
   }
   if (m.type == Type::kAck || m.type == Type::kRst) {
-    if ((m.type == Type::kRst && !m.code.is_empty()) || m.code.is_request() ||
-        m.code.is_signaling())
+    // RFC 7252 4.2: an ACK carries a response or is Empty, a RST is Empty;
+    // anything else (a request, a signal, a reserved class) is rejected.
+    if ((m.type == Type::kRst && !m.code.is_empty()) ||
+        (!m.code.is_empty() && !m.code.is_response()))
       return bad_packet(from, known_id,
                         std::string(type_name(m.type)) + " carrying code " + m.code.str());
     if (known) handle_udp_ack_rst(*known, m, bytes.size());

@@ -181,6 +181,19 @@ TEST_F(EndpointClientTest, RstFailsTheRequest) {
   EXPECT_TRUE(net.datagrams.empty());
 }
 
+// Found by the endpoint_udp fuzz target: an ACK whose code is of a reserved
+// class (1 or 6, RFC 7252 12.1) carries no response (4.2: "MUST carry a
+// response or be Empty"); it completed the request as if it were one.
+TEST_F(EndpointClientTest, AckWithAReservedCodeIsIgnored) {
+  const Decoded con = send_udp(1, "/time");
+  for (Code reserved : {Code(1, 25), Code(6, 0)})
+    udp_in(kUdpPeer, udp_msg(Type::kAck, reserved, con.mid, con.token, {}, "x"));
+  EXPECT_EQ(listener.count(1), 0u);
+  EXPECT_EQ(ep().counters().bad_packets, 2u);
+  advance(seconds(3));
+  EXPECT_EQ(one_udp().mid, con.mid) << "still unacknowledged: retransmitted";
+}
+
 TEST_F(EndpointClientTest, ResponseWithAnotherTokenIsRejected) {
   const Decoded con = send_udp(1, "/time", seconds(10));
   Token other = con.token;
