@@ -165,6 +165,18 @@ TEST_F(EndpointClientTest, EmptyAckThenSeparateConResponse) {
   EXPECT_EQ(listener.count(1), 1u);
 }
 
+// Found by the endpoint_udp fuzz target on an older tree: the ACK sent
+// again from the duplicate cache was not counted in datagrams_out. Main's
+// send_udp counts every datagram; this keeps it so.
+TEST_F(EndpointClientTest, AckSentAgainForARetransmittedResponseIsCounted) {
+  const Decoded con = send_udp(1, "/time");
+  const auto response = udp_msg(Type::kCon, codes::kContent, 0x7777, con.token, {}, "later");
+  udp_in(kUdpPeer, response);
+  udp_in(kUdpPeer, response);  // our ACK was lost
+  EXPECT_EQ(take_udp().size(), 2u);
+  EXPECT_EQ(ep().counters().datagrams_out, 3u) << "the CON and two ACKs";
+}
+
 TEST_F(EndpointClientTest, SeparateNonResponse) {
   const Decoded con = send_udp(1, "/time");
   udp_in(kUdpPeer, udp_empty(Type::kAck, con.mid));
