@@ -97,8 +97,9 @@ void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const 
     // RFC 7252 5.4.1 and 4.3: a NON with an unrecognized critical option is
     // rejected (RST, nothing else); 4.02 is the answer to a CON only.
     if (const uint16_t n = Dispatcher::unusable_critical_option(m)) {
-      dedup_.insert(s.peer, m.mid, {}, now_, space);
       send_rst(&s, s.peer, m.mid);
+      // wire_ holds the RST just sent: a duplicate of this MID gets it again.
+      dedup_.insert(s.peer, m.mid, wire_, now_, space);
       return bad_packet(s.peer, s.id,
                         "NON request with unrecognized critical option " + std::to_string(n));
     }

@@ -62,6 +62,22 @@ TEST_F(EndpointUdpTest, NonRequestWithUnknownCriticalOptionIsRejected) {
   }
 }
 
+// Seen in the code while writing the endpoint_udp fuzz target, whose "no
+// empty datagram" check then failed on it: the rejected NON was remembered
+// with an empty "response", which a CON carrying its MID then got as an
+// empty datagram. A message with that MID is a duplicate (RFC 7252 4.5) and
+// gets the same Reset.
+TEST_F(EndpointUdpTest, ConWithTheMidOfARejectedNonGetsTheSameRst) {
+  udp_in(kUdpPeer,
+         udp_msg(Type::kNon, codes::kGet, 0x3000, tok({7}), path_opts("/time") + opt_empty(9)));
+  udp_in(kUdpPeer, udp_msg(Type::kCon, codes::kGet, 0x3000, tok({8}), path_opts("/time")));
+  ASSERT_EQ(net.datagrams.size(), 2u);
+  EXPECT_FALSE(net.datagrams[1].bytes.empty());
+  EXPECT_EQ(net.datagrams[1].bytes, net.datagrams[0].bytes);
+  EXPECT_EQ(decode_udp(net.datagrams[1].bytes).type, Type::kRst);
+  net.datagrams.clear();
+}
+
 TEST_F(EndpointUdpTest, NonRequestGetsNonResponse) {
   udp_in(kUdpPeer, udp_msg(Type::kNon, codes::kGet, 0x2000, tok({7}), path_opts("/time")));
   const Decoded r = one_udp();
