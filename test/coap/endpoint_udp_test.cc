@@ -292,6 +292,32 @@ TEST_F(EndpointUdpTest, SessionsComeAndGoWithTraffic) {
   net.datagrams.clear();
 }
 
+// Found by the endpoint_udp fuzz target: with a session timeout shorter than
+// EXCHANGE_LIFETIME a peer was forgotten while Message IDs coapd had sent it
+// were live, and its next session started at a random ID, possibly one of
+// them (RFC 7252 4.4). It is remembered until EXCHANGE_LIFETIME after
+// coapd's last message of its own to it.
+TEST_F(EndpointUdpTest, APeerIsRememberedWhileMessageIdsSentToItAreLive) {
+  config.udp_session_timeout = seconds(10);
+  const TimePoint t0 = now;
+  udp_in(kUdpPeer, udp_msg(Type::kNon, codes::kGet, 1, tok({1}), path_opts("/time")));
+  const Decoded first = one_udp();
+  advance(seconds(100));
+  EXPECT_EQ(events(), Events{"server_session_new"}) << "not forgotten after 10 s";
+  udp_in(kUdpPeer, udp_msg(Type::kNon, codes::kGet, 2, tok({2}), path_opts("/time")));
+  EXPECT_EQ(one_udp().mid, static_cast<uint16_t>(first.mid + 1)) << "the same session";
+  advance_to(t0 + seconds(100) + config.exchange_lifetime() - milliseconds(1));
+  EXPECT_EQ(events(), Events{});
+  advance(milliseconds(1));
+  EXPECT_EQ(events(), Events{"server_session_del"});
+
+  // An ACK carries the peer's own ID: nothing to keep the session for.
+  udp_in(kUdpPeer2, udp_msg(Type::kCon, codes::kGet, 3, tok({3}), path_opts("/time")));
+  EXPECT_EQ(one_udp(kUdpPeer2).type, Type::kAck);
+  advance(seconds(10));
+  EXPECT_EQ(events(), (Events{"server_session_new", "server_session_del"}));
+}
+
 TEST_F(EndpointUdpTest, LeastRecentlyActivePeerIsForgottenWhenFull) {
   config.max_udp_sessions = 2;
   const Address p3 = Address::v4(192, 0, 2, 12, 1);
