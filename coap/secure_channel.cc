@@ -78,8 +78,8 @@ Result<std::unique_ptr<mbedtls_ssl_config>> client_config(SecurityContext::Impl&
 
 }  // namespace
 
-MbedChannel::MbedChannel(SecurityContext::Impl& ctx, Transport transport, Sink* sink)
-    : ctx_(ctx), transport_(transport), sink_(sink) {
+MbedChannel::MbedChannel(SecurityContext::Impl&, Transport transport, Sink* sink)
+    : transport_(transport), sink_(sink) {
   mbedtls_ssl_init(&ssl_);
 }
 
