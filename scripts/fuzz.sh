@@ -20,8 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-targets_all=(udp_message tcp_stream uri link_format_query config_file differential_udp
-             endpoint_udp endpoint_tcp)
+targets_all=(udp_message tcp_stream uri link_format_query config_file control_request
+             dtls_record differential_udp endpoint_udp endpoint_tcp)
 ci=0 merge=0 target=all seconds=600
 while (($#)); do
   case "$1" in

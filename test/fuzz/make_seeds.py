@@ -322,13 +322,74 @@ def link_format_seeds():
          "rt=temperature-c", "title=\"x=y\"", "href=/a*b*"])}
 
 
+def control_seeds():
+    """Lines for the control socket: every command, and answers coapctl decodes."""
+    sec = '"security":{"psk_identity":"dev","psk_key_b64":"c2VjcmV0","insecure":true}'
+    lines = [
+        '{"v":1,"id":1,"cmd":"status"}', '{"v":1,"id":2,"cmd":"stats"}',
+        '{"v":1,"id":3,"cmd":"sessions"}', '{"v":1,"id":4,"cmd":"events","follow":true}',
+        '{"v":1,"id":5,"cmd":"request","method":"PUT","uri":"coap://192.0.2.1/echo",'
+        '"payload_b64":"aGk=","content_format":0,"accept":50,"timeout":2.5,"session":3}',
+        '{"v":1,"id":6,"cmd":"request","method":"GET","uri":"coaps://[fe80::1%25coap0]/x",'
+        + sec + '}',
+        '{"v":1,"id":7,"cmd":"connect","uri":"coap+tcp://192.0.2.1","call_home":true,'
+        '"reconnect_interval":1,"reconnect_max_interval":30,"reconnect_attempts":3}',
+        '{"v":1,"id":8,"cmd":"connect","uri":"coaps+tcp://192.0.2.1",' + sec + '}',
+        '{"v":1,"id":9,"cmd":"close","session":4}',
+        '{"v":1,"id":10,"cmd":"debug_stall","seconds":0.5}',
+        '{"v":1,"id":11,"cmd":"debug_timer_probe","interval_ms":10,"count":5}',
+        '{"v":1,"id":12,"ok":true,"result":{"status":"response","session":1,"code":"2.05",'
+        '"code_name":"Content","options":[{"number":12,"name":"Content-Format","format":"uint",'
+        '"value":0},{"number":4,"name":"ETag","format":"opaque","value":"0a0b"}],'
+        '"payload_b64":"aGk="}}',
+        '{"v":1,"id":13,"ok":true,"result":{"events":[{"time":"2026-11-29T01:31:18Z",'
+        '"event":"session_failed","session_id":2,"peer":"192.0.2.1:5683","reason":"x",'
+        '"attempt":1}]}}',
+        '{"v":1,"id":14,"ok":true,"result":{"session":5,"existing":false}}',
+        '{"v":1,"id":15,"ok":true,"result":{"interval_ms":10,"count":5,"early":0,'
+        '"lateness_us":{"count":5,"p50":1.5,"p99":9,"max":12},"min_lateness_us":0.5}}',
+        '{"v":2,"id":16,"cmd":"status"}', '{"v":1,"cmd":"nope"}', "[1,2]", "not json",
+    ]
+    seeds = {f"l{i}": b"\x00" + line.encode() + b"\n" for i, line in enumerate(lines)}
+    seeds["many"] = b"\x10" + "\r\n".join(lines[:4]).encode() + b"\r\n"
+    return seeds
+
+
+def dtls_seeds():
+    """dtls_record inputs: a mode byte (3: TLS), 4 set-up bytes, then operations."""
+    DELIVER, CORRUPT, DUP, DROP, RAW, ANSWER, ADVANCE, WRITE, CLOSE, RESTART = range(10)
+
+    def hs(rounds=4):
+        return b"".join(op(DELIVER) + op(DELIVER) + op(DELIVER) + op(ANSWER)
+                        for _ in range(rounds))
+    talk = op(WRITE, b"\x00" + udp(CON, GET, 1, b"t", path("/time"))) + op(DELIVER) + \
+        op(WRITE, b"\x01" + udp(ACK, CONTENT, 1, b"t", (), b"now")) + op(ANSWER)
+    seeds = {}
+    for mode, name in ((0, "dtls"), (3, "tls")):
+        head = bytes([mode]) + bytes(4)
+        seeds[f"{name}_handshake"] = head + hs()
+        seeds[f"{name}_talk_close"] = head + hs() + talk + op(CLOSE) + op(DELIVER)
+        seeds[f"{name}_server_close"] = head + hs() + talk + op(CLOSE, b"\x01") + op(ANSWER)
+        seeds[f"{name}_corrupt"] = head + op(DELIVER) + op(ANSWER) + \
+            op(CORRUPT, b"\x00\x00\x30\x01") + op(ANSWER) + hs()
+        seeds[f"{name}_timers"] = head + op(DELIVER) + op(ANSWER) + op(DELIVER) + \
+            op(ADVANCE, u16(1000)) + op(ADVANCE, u16(3000)) + op(ANSWER, b"\x01") + hs()
+    seeds["dtls_dup_drop"] = bytes(5) + op(DELIVER) + op(DUP) + op(ANSWER) + op(DROP) + \
+        op(RESTART) + hs() + op(DUP) + talk
+    seeds["dtls_stranger"] = bytes(5) + op(RAW, b"\x01\x16\xfe\xfd" + bytes(20)) + \
+        op(RAW, b"\x00\x17\xfe\xfd\x00\x01" + bytes(8)) + hs()
+    seeds["dtls_no_room"] = bytes([0, 3, 0, 0, 0]) + hs()
+    return seeds
+
+
 def main():
     out = sys.argv[1]
     targets = {
         "udp_message": message_seeds(), "differential_udp": message_seeds(),
         "tcp_stream": tcp_stream_seeds(), "uri": uri_seeds(), "config_file": config_seeds(),
         "link_format_query": link_format_seeds(), "endpoint_udp": udp_seeds(),
-        "endpoint_tcp": tcp_seeds(),
+        "endpoint_tcp": tcp_seeds(), "control_request": control_seeds(),
+        "dtls_record": dtls_seeds(),
     }
     for target, seeds in targets.items():
         d = os.path.join(out, target)
