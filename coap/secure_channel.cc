@@ -152,7 +152,9 @@ int MbedChannel::bio_recv(void* p, unsigned char* buf, size_t len) {
     std::vector<uint8_t> d = std::move(self->datagrams_.front());
     self->datagrams_.pop_front();
     const std::size_t n = std::min(len, d.size());  // a larger datagram is cut: it fails to parse
-    std::memcpy(buf, d.data(), n);
+    // An empty datagram (valid UDP) has no data(): memcpy from null is
+    // undefined even for 0 bytes.
+    if (n > 0) std::memcpy(buf, d.data(), n);
     return static_cast<int>(n);
   }
   const std::size_t left = self->stream_.size() - self->stream_offset_;
