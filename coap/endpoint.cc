@@ -103,6 +103,21 @@ void Endpoint::send_udp(Session& s, std::span<const uint8_t> wire) {
   if (s.secure->established) (void)s.secure->channel->write(wire, now_);
 }
 
+std::optional<uint16_t> Endpoint::next_mid(Session& s) {
+  UdpPeerPart& u = *s.udp;
+  const uint16_t mid = u.next_mid;
+  // Entering a block: every ID in it was last used at its time at the latest.
+  if ((mid & 0xfff) == 0 && now_ < mid_free_at(s)) return std::nullopt;
+  u.mid_block_used[mid >> 12] = now_;
+  ++u.next_mid;
+  return mid;
+}
+
+TimePoint Endpoint::mid_free_at(const Session& s) const {
+  const TimePoint used = s.udp->mid_block_used[s.udp->next_mid >> 12];
+  return used == TimePoint::min() ? used : used + config_.exchange_lifetime();
+}
+
 void Endpoint::send_udp_to(const Address& to, std::span<const uint8_t> wire) {
   io_.send_datagram(UdpSocket::kPlain, to, wire);
   ++counters_.datagrams_out;
@@ -180,7 +195,8 @@ void Endpoint::arm_sweep(TimePoint when) {
 void Endpoint::sweep() {
   sweep_at_ = kNever;
   TimePoint next = std::min(dispatcher_.expire(now_), recheck_observers());
-  for (Session* s : sessions_.expired_udp(now_, config_.udp_session_timeout, &next))
+  for (Session* s :
+       sessions_.expired_udp(now_, config_.udp_session_timeout, config_.exchange_lifetime(), &next))
     remove_session(*s);
   if (sessions_.udp_count() > 0) next = std::min(next, now_ + config_.udp_session_timeout);
   if (next != kNever) arm_sweep(next);

@@ -171,7 +171,8 @@ class Endpoint {
   // for DTLS: the datagram is the plaintext of a record).
   void handle_udp(const Address& from, Session* known, std::span<const uint8_t> bytes);
   void handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw);
-  void reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw);
+  // The answer in out_ to m; a NON one with Message ID non_mid.
+  void reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw, uint16_t non_mid);
   void handle_udp_response(Session& s, const Message& m, std::size_t size);
   void handle_udp_ack_rst(Session& s, const Message& m, std::size_t size);
   // RST for `mid`, through the session when there is one.
@@ -180,7 +181,10 @@ class Endpoint {
   uint64_t send_udp_con(Session& s, std::span<const uint8_t> wire, uint16_t mid,
                         ConTracker::Kind kind, uint64_t ref);
   void on_retransmit_timer(uint64_t id, uint64_t generation);
-  uint16_t next_mid(Session& s) { return s.udp->next_mid++; }
+  // The next Message ID towards s's peer; nullopt while none is free (every
+  // one was used within EXCHANGE_LIFETIME, RFC 7252 4.4) until mid_free_at.
+  std::optional<uint16_t> next_mid(Session& s);
+  TimePoint mid_free_at(const Session& s) const;
 
   // TCP connections (endpoint_tcp.cc).
   // A CoAP frame to the peer (through TLS on a secure session; dropped while
@@ -282,7 +286,7 @@ class Endpoint {
   void notify_resource(const Resource* r);
   void on_observe_tick(uint64_t index);
   void notify(Observation& o);
-  void notify_udp(Session& s, Observation& o);
+  void notify_udp(Session& s, Observation& o, uint16_t mid);
   void on_rst_for_notification(Session& s, uint16_t mid);
   // Sends a CON notification to every UDP observer whose check is due;
   // returns when the next one is due (part of the sweep).

@@ -171,13 +171,20 @@ void Endpoint::send_exchange(Exchange& x) {
                                       std::to_string(s->tcp->peer_mms) + " bytes"));
   }
   if (s->proto == Proto::kTcp) return tcp_send(*s, r.method, x.token, opts, payload);
-  const uint16_t mid = next_mid(*s);
+  const std::optional<uint16_t> mid = next_mid(*s);
+  if (!mid) {
+    // RFC 7252 4.4: IDs are not reused towards a peer within EXCHANGE_LIFETIME.
+    return complete_exchange(
+        x.id, client_error(s->id,
+                           "no Message ID towards the peer is free: all were used within "
+                           "EXCHANGE_LIFETIME"));
+  }
   wire_.clear();
-  write_udp(wire_, r.confirmable ? Type::kCon : Type::kNon, r.method, mid, x.token, opts, payload);
+  write_udp(wire_, r.confirmable ? Type::kCon : Type::kNon, r.method, *mid, x.token, opts, payload);
   if (x.con_id) cons_.remove(x.con_id);
   x.con_id = 0;
   if (!r.confirmable) return send_udp(*s, wire_);  // the request's own timeout still applies
-  x.con_id = send_udp_con(*s, wire_, mid, ConTracker::Kind::kRequest, x.id);
+  x.con_id = send_udp_con(*s, wire_, *mid, ConTracker::Kind::kRequest, x.id);
 }
 
 bool Endpoint::handle_client_response(Session& s, const Message& m) {

@@ -48,8 +48,10 @@ void Endpoint::send_keepalive_ping(Session& s) {
     OptionList none;
     return tcp_send(s, codes::kPing, Token{}, none, {}, /*priority=*/true);
   }
+  const std::optional<uint16_t> mid = next_mid(s);
+  if (!mid) return;  // every ID is in use (RFC 7252 4.4): this ping is skipped
   wire_.clear();
-  write_udp_empty(wire_, Type::kCon, next_mid(s));
+  write_udp_empty(wire_, Type::kCon, *mid);
   send_udp(s, wire_);
 }
 

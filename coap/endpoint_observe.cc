@@ -52,6 +52,17 @@ void Endpoint::notify(Observation& o) {
   Session* s = sessions_.find(o.session);
   if (!s || s->dead) return;
   if (s->proto == Proto::kTcp && s->state != SessionState::kEstablished) return;
+  std::optional<uint16_t> mid;
+  if (s->proto == Proto::kUdp && !(mid = next_mid(*s))) {
+    // Every Message ID towards the peer was used within EXCHANGE_LIFETIME
+    // (RFC 7252 4.4): this state is skipped (RFC 7641 lets a server skip
+    // intermediate states); the sweep sends the then current state, as a
+    // CON, once IDs are free again.
+    const TimePoint free = mid_free_at(*s);
+    o.con_due = o.con_due > now_ ? std::min(o.con_due, free) : free;
+    arm_sweep(o.con_due);
+    return;
+  }
   dispatcher_.render_notification(*o.resource, s->peer, s->proto, s->id, limits_for(*s), &out_);
   const bool ends = !out_.code.is_success();  // an error ends the observation
   const uint32_t seq = observations_.next_sequence();
@@ -62,13 +73,12 @@ void Endpoint::notify(Observation& o) {
   if (s->proto == Proto::kTcp) {
     tcp_send(*s, out_.code, o.token, out_.options, out_.payload);
   } else {
-    notify_udp(*s, o);
+    notify_udp(*s, o, *mid);
   }
   if (ends) remove_observation(oid);
 }
 
-void Endpoint::notify_udp(Session& s, Observation& o) {
-  const uint16_t mid = next_mid(s);
+void Endpoint::notify_udp(Session& s, Observation& o, uint16_t mid) {
   wire_.clear();
   if (ObserveRegistry::next_is_con(o, now_)) {
     write_udp(wire_, Type::kCon, out_.code, mid, o.token, out_.options, out_.payload);

@@ -228,7 +228,7 @@ void Endpoint::tcp_handle_signal(Session& s, const Message& m) {
   }
   if (m.code == codes::kRelease) return tcp_handle_release(s, m);
   if (m.code == codes::kAbort) {
-    s.tcp->tx.clear();
+    s.tcp->tx.drop_unstarted();  // nothing more for this peer, but no half frame
     std::string why = "aborted by peer";
     if (!m.payload.empty())
       why += ": " +

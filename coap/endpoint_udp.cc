@@ -54,8 +54,10 @@ void Endpoint::handle_udp(const Address& from, Session* known, std::span<const u
     return bad_packet(from, known_id, std::string("malformed datagram: ") + parse_error_name(err));
   }
   if (m.type == Type::kAck || m.type == Type::kRst) {
-    if ((m.type == Type::kRst && !m.code.is_empty()) || m.code.is_request() ||
-        m.code.is_signaling())
+    // RFC 7252 4.2: an ACK carries a response or is Empty, a RST is Empty;
+    // anything else (a request, a signal, a reserved class) is rejected.
+    if ((m.type == Type::kRst && !m.code.is_empty()) ||
+        (!m.code.is_empty() && !m.code.is_response()))
       return bad_packet(from, known_id,
                         std::string(type_name(m.type)) + " carrying code " + m.code.str());
     if (known) handle_udp_ack_rst(*known, m, bytes.size());
@@ -95,22 +97,28 @@ void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const 
     // RFC 7252 5.4.1 and 4.3: a NON with an unrecognized critical option is
     // rejected (RST, nothing else); 4.02 is the answer to a CON only.
     if (const uint16_t n = Dispatcher::unusable_critical_option(m)) {
-      dedup_.insert(s.peer, m.mid, {}, now_, space);
       send_rst(&s, s.peer, m.mid);
+      // wire_ holds the RST just sent: a duplicate of this MID gets it again.
+      dedup_.insert(s.peer, m.mid, wire_, now_, space);
       return bad_packet(s.peer, s.id,
                         "NON request with unrecognized critical option " + std::to_string(n));
     }
   }
+  std::optional<uint16_t> non_mid;
+  // Every Message ID towards the peer was used within EXCHANGE_LIFETIME
+  // (RFC 7252 4.4): no answer is possible; the NON is dropped unprocessed.
+  if (m.type == Type::kNon && !(non_mid = next_mid(s))) return;
   serve(s, m);
-  reply_udp(s, m, raw);
+  reply_udp(s, m, raw, non_mid.value_or(0));
 }
 
-void Endpoint::reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw) {
+void Endpoint::reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw,
+                         uint16_t non_mid) {
   wire_.clear();
   if (m.type == Type::kCon) {
     write_udp(wire_, Type::kAck, out_.code, m.mid, m.token, out_.options, out_.payload);
   } else {
-    write_udp(wire_, Type::kNon, out_.code, next_mid(s), m.token, out_.options, out_.payload);
+    write_udp(wire_, Type::kNon, out_.code, non_mid, m.token, out_.options, out_.payload);
   }
   if (!s.secure) limit_amplification(s, m, raw.size());
   dedup_.insert(s.peer, m.mid, wire_, now_, static_cast<uint8_t>(s.socket()));
@@ -194,12 +202,12 @@ void Endpoint::limit_amplification(Session& s, const Message& m, std::size_t req
   }
   OptionList o;
   o.add(opt::kEcho, std::span<const uint8_t>(peer.echo));
+  // The Message ID the full response was given (the peer's, or ours for
+  // NON): that response is never sent, so its ID carries the 4.01.
+  const auto mid = static_cast<uint16_t>(wire_[2] << 8 | wire_[3]);
   wire_.clear();
-  if (m.type == Type::kCon) {
-    write_udp(wire_, Type::kAck, codes::kUnauthorized, m.mid, m.token, o, {});
-  } else {
-    write_udp(wire_, Type::kNon, codes::kUnauthorized, next_mid(s), m.token, o, {});
-  }
+  write_udp(wire_, m.type == Type::kCon ? Type::kAck : Type::kNon, codes::kUnauthorized, mid,
+            m.token, o, {});
   ++counters_.echo_challenges;
 }
 

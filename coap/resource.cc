@@ -66,13 +66,14 @@ bool resource_matches(const Resource& r, std::string_view filter) {
     std::string_view v = raw;
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     // Relation-type-like attributes hold space-separated words; match any.
-    while (!v.empty()) {
+    // A value without words (an attribute without a value, or "") is one
+    // empty word, which "name=" and "name=*" both match.
+    for (;;) {
       const std::size_t sp = v.find(' ');
       if (value_matches(v.substr(0, sp), pattern)) return true;
       if (sp == std::string_view::npos) break;
       v.remove_prefix(sp + 1);
     }
-    if (raw.empty() && pattern.empty()) return true;
   }
   return false;
 }

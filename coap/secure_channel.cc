@@ -94,8 +94,8 @@ Result<std::unique_ptr<mbedtls_ssl_config>> client_config(SecurityContext::Impl&
 
 }  // namespace
 
-MbedChannel::MbedChannel(SecurityContext::Impl& ctx, Transport transport, Sink* sink)
-    : ctx_(ctx), transport_(transport), sink_(sink) {
+MbedChannel::MbedChannel(SecurityContext::Impl&, Transport transport, Sink* sink)
+    : transport_(transport), sink_(sink) {
   mbedtls_ssl_init(&ssl_);
 }
 
@@ -169,7 +169,9 @@ int MbedChannel::bio_recv(void* p, unsigned char* buf, size_t len) {
     std::vector<uint8_t> d = std::move(self->datagrams_.front());
     self->datagrams_.pop_front();
     const std::size_t n = std::min(len, d.size());  // a larger datagram is cut: it fails to parse
-    std::memcpy(buf, d.data(), n);
+    // An empty datagram (valid UDP) has no data(): memcpy from null is
+    // undefined even for 0 bytes.
+    if (n > 0) std::memcpy(buf, d.data(), n);
     return static_cast<int>(n);
   }
   const std::size_t left = self->stream_.size() - self->stream_offset_;

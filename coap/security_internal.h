@@ -70,6 +70,8 @@ inline TransportId transport_id(const Address& peer) {
 // server that starts life inside a DtlsListener.
 class MbedChannel final : public SecureChannel {
  public:
+  // ctx: the context whose configurations setup() is given; it outlives the
+  // channel (the channel keeps no reference of its own to it).
   MbedChannel(SecurityContext::Impl& ctx, Transport transport, Sink* sink);
   ~MbedChannel() override;
 
@@ -119,7 +121,6 @@ class MbedChannel final : public SecureChannel {
   void fail(int mbedtls_error);
   PeerSecurity peer_security() const;
 
-  SecurityContext::Impl& ctx_;
   Transport transport_;
   Sink* sink_;
   const std::function<void(std::span<const uint8_t>)>* send_override_ = nullptr;

@@ -96,7 +96,7 @@ Session* SessionTable::quietest_udp() const {
   return nullptr;
 }
 
-std::vector<Session*> SessionTable::expired_udp(TimePoint now, Duration timeout,
+std::vector<Session*> SessionTable::expired_udp(TimePoint now, Duration timeout, Duration lifetime,
                                                 TimePoint* next) const {
   std::vector<Session*> expired;
   auto check = [&](Session* s) {
@@ -106,11 +106,18 @@ std::vector<Session*> SessionTable::expired_udp(TimePoint now, Duration timeout,
       *next = std::min(*next, expiry);
       return false;
     }
+    // Quiet for long enough, but held for its live Message IDs: the walk
+    // goes on past it.
+    if (const TimePoint held = s->udp->mids_live_until(lifetime); held > now) {
+      *next = std::min(*next, held);
+      return true;
+    }
     expired.push_back(s);
     return true;
   };
   // Plain UDP in the order of last activity: the first one not expired ends
-  // the walk, so a sweep costs what expires, not what is there.
+  // the walk, so a sweep costs what expires (and what its Message IDs
+  // hold), not what is there.
   for (SessionId id : quiet_order_)
     if (!check(find(id))) break;
   for (const auto& [peer, id] : dtls_) check(find(id));

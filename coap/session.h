@@ -8,6 +8,7 @@
 // connection gets a fresh TCP part.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -39,6 +40,17 @@ struct Traffic {
 
 struct UdpPeerPart {
   uint16_t next_mid = 0;  // next Message ID for messages coapd originates
+  // When each block of 4096 Message IDs was last used: a block is entered
+  // again only EXCHANGE_LIFETIME after its last use (RFC 7252 4.4), however
+  // fast messages are produced. TimePoint::min(): never.
+  std::array<TimePoint, 16> mid_block_used;
+  UdpPeerPart() { mid_block_used.fill(TimePoint::min()); }
+  // Until when a Message ID coapd sent the peer may not be reused: the
+  // session is kept that long (a new one would start at a random ID).
+  TimePoint mids_live_until(Duration exchange_lifetime) const {
+    const TimePoint last = mid_block_used[static_cast<uint16_t>(next_mid - 1) >> 12];
+    return last == TimePoint::min() ? last : last + exchange_lifetime;
+  }
   // Place in SessionTable's order of plain UDP sessions, quietest first.
   std::list<SessionId>::iterator quiet_order;
   UdpSocket socket = UdpSocket::kPlain;
@@ -172,9 +184,12 @@ class SessionTable {
   // session: plain UDP sessions are kept in the order they were last
   // touched.
   Session* quietest_udp() const;
-  // UDP and DTLS sessions silent for `timeout` at `now` and not busy; *next
-  // is lowered to the earliest time another one expires.
-  std::vector<Session*> expired_udp(TimePoint now, Duration timeout, TimePoint* next) const;
+  // UDP and DTLS sessions silent for `timeout` at `now`, not busy, and
+  // with no Message ID of coapd's still live (UdpPeerPart::mids_live_until
+  // for `lifetime`); *next is lowered to the earliest time another one
+  // expires.
+  std::vector<Session*> expired_udp(TimePoint now, Duration timeout, Duration lifetime,
+                                    TimePoint* next) const;
 
   template <typename F>
   void for_each(F&& f) const {

@@ -47,6 +47,12 @@ void TxQueue::consume(std::size_t n) {
   }
 }
 
+void TxQueue::drop_unstarted() {
+  if (written_of_first_ == 0) return clear();
+  buf_.resize(head_ + frames_[first_frame_].size - written_of_first_);
+  frames_.resize(first_frame_ + 1);
+}
+
 void TxQueue::clear() {
   buf_.clear();
   frames_.clear();

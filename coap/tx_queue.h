@@ -23,6 +23,9 @@ class TxQueue {
   // n bytes were accepted by TCP.
   void consume(std::size_t n);
   void clear();
+  // Drops every frame not yet started. The rest of a frame partly written
+  // stays: cutting it would leave the peer half a frame.
+  void drop_unstarted();
 
  private:
   std::vector<uint8_t> buf_;

@@ -22,9 +22,54 @@ std::string Uri::path_string() const {
   return p.empty() ? "/" : p;
 }
 
+namespace {
+
+// Appends s, percent-encoding every character but RFC 3986's unreserved
+// and sub-delims ones, ':' and '@', and those in `also` (RFC 7252 6.5
+// steps 8 and 9); `except` is encoded even when a sub-delim.
+void append_encoded(std::string& out, std::string_view s, std::string_view also, char except) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  static constexpr std::string_view kKeep = "-._~!$&'()*+,;=:@";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (c != except && (alnum || kKeep.find(c) != std::string_view::npos ||
+                        also.find(c) != std::string_view::npos)) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+}
+
+}  // namespace
+
+// Appended piece by piece, as Address::to_string (GCC 12 at -O3).
 std::string Uri::to_string() const {
-  std::string s = std::string(scheme_name(scheme)) + "://" + peer.to_string() + path_string();
-  for (std::size_t i = 0; i < query.size(); ++i) s += (i ? "&" : "?") + query[i];
+  std::string s = scheme_name(scheme);
+  s += "://";
+  if (peer.is_v6()) {
+    // RFC 6874: the zone separator is "%25" inside a URI.
+    std::string host = peer.ip_string();
+    if (auto z = host.find('%'); z != std::string::npos) host.replace(z, 1, "%25");
+    s += '[';
+    s += host;
+    s += "]:";
+    s += std::to_string(peer.port);
+  } else {
+    s += peer.to_string();
+  }
+  if (path.empty()) s += '/';
+  for (const auto& seg : path) {
+    s += '/';
+    append_encoded(s, seg, "", 0);
+  }
+  for (std::size_t i = 0; i < query.size(); ++i) {
+    s += i ? '&' : '?';
+    append_encoded(s, query[i], "/?", '&');  // '&' separates the items
+  }
   return s;
 }
 
@@ -135,14 +180,16 @@ Status split_path(std::string_view path, std::vector<std::string>* out) {
   return {};
 }
 
-// "x=1&y" as Uri-Query items.
+// "x=1&y" as Uri-Query items. RFC 7252 6.4 step 9: every argument of a
+// non-empty query is one, empty ones included ("a&" is "a" and "").
 Status split_query(std::string_view query, std::vector<std::string>* out) {
-  while (!query.empty()) {
+  for (bool more = !query.empty(); more;) {
     const std::size_t amp = query.find('&');
     auto decoded = percent_decode(query.substr(0, amp));
     if (!decoded) return error("bad percent-encoding in URI query");
     out->push_back(*decoded);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    more = amp != std::string_view::npos;
+    if (more) query.remove_prefix(amp + 1);
   }
   return {};
 }

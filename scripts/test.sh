@@ -2,12 +2,15 @@
 # Installs everything the tests need, builds coapd, and runs every test:
 #  1. unit tests and integration tests (the real coapd in network namespaces
 #     against libcoap's tools, kernel-socket peers and a second coapd);
-#  2. the unit tests, and the integration tests but the slow ones (churn,
+#  2. the libFuzzer targets (test/fuzz) over their corpora plus fresh input
+#     (scripts/fuzz.sh --ci, about 3 minutes);
+#  3. the unit tests, and the integration tests but the slow ones (churn,
 #     floods, soak: marked slow), under AddressSanitizer + UBSan;
-#  3. the lwIP unit tests and the integration tests but the slow ones under
+#  4. the lwIP unit tests and the integration tests but the slow ones under
 #     ThreadSanitizer (coapd, and lwIP with its tcpip_thread, are the
 #     threaded parts).
-# Needs root (network namespaces, TAP devices). About 20 minutes on 2 cores.
+# Needs root (network namespaces, TAP devices). About 25 minutes on 2 cores,
+# most of it building four times.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    step 1 only
 set -euo pipefail
@@ -38,6 +41,9 @@ cmake --build build
 section "unit and integration tests"
 (cd build && ctest --output-on-failure)
 (( quick )) && { section "all tests passed (quick)"; exit 0; }
+
+section "fuzz targets: corpora plus fresh input (scripts/fuzz.sh --ci)"
+scripts/fuzz.sh --ci
 
 section "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 configure build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \

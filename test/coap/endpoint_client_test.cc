@@ -165,6 +165,18 @@ TEST_F(EndpointClientTest, EmptyAckThenSeparateConResponse) {
   EXPECT_EQ(listener.count(1), 1u);
 }
 
+// Found by the endpoint_udp fuzz target on an older tree: the ACK sent
+// again from the duplicate cache was not counted in datagrams_out. Main's
+// send_udp counts every datagram; this keeps it so.
+TEST_F(EndpointClientTest, AckSentAgainForARetransmittedResponseIsCounted) {
+  const Decoded con = send_udp(1, "/time");
+  const auto response = udp_msg(Type::kCon, codes::kContent, 0x7777, con.token, {}, "later");
+  udp_in(kUdpPeer, response);
+  udp_in(kUdpPeer, response);  // our ACK was lost
+  EXPECT_EQ(take_udp().size(), 2u);
+  EXPECT_EQ(ep().counters().datagrams_out, 3u) << "the CON and two ACKs";
+}
+
 TEST_F(EndpointClientTest, SeparateNonResponse) {
   const Decoded con = send_udp(1, "/time");
   udp_in(kUdpPeer, udp_empty(Type::kAck, con.mid));
@@ -179,6 +191,19 @@ TEST_F(EndpointClientTest, RstFailsTheRequest) {
   EXPECT_EQ(listener.result(1).status, ClientResult::Status::kError);
   advance(seconds(100));
   EXPECT_TRUE(net.datagrams.empty());
+}
+
+// Found by the endpoint_udp fuzz target: an ACK whose code is of a reserved
+// class (1 or 6, RFC 7252 12.1) carries no response (4.2: "MUST carry a
+// response or be Empty"); it completed the request as if it were one.
+TEST_F(EndpointClientTest, AckWithAReservedCodeIsIgnored) {
+  const Decoded con = send_udp(1, "/time");
+  for (Code reserved : {Code(1, 25), Code(6, 0)})
+    udp_in(kUdpPeer, udp_msg(Type::kAck, reserved, con.mid, con.token, {}, "x"));
+  EXPECT_EQ(listener.count(1), 0u);
+  EXPECT_EQ(ep().counters().bad_packets, 2u);
+  advance(seconds(3));
+  EXPECT_EQ(one_udp().mid, con.mid) << "still unacknowledged: retransmitted";
 }
 
 TEST_F(EndpointClientTest, ResponseWithAnotherTokenIsRejected) {

@@ -4,6 +4,8 @@
 // observations of an outgoing session surviving a reconnect.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "test/coap/endpoint_fixture.h"
 
 namespace coap {
@@ -281,6 +283,48 @@ TEST_F(EndpointObserveTest, EchoPutNotifiesObservers) {
   EXPECT_GT(*f[0].uint(opt::kObserve), *reg[0].uint(opt::kObserve));
   EXPECT_EQ(ep().counters().notifications, 2u);
   events();
+}
+
+// RFC 7252 4.4: "The same Message ID MUST NOT be reused (in the
+// communication with the same endpoint) within the EXCHANGE_LIFETIME".
+// Seen in the code while writing the endpoint_udp fuzz target, whose Message
+// ID check then failed on a burst of 64 observers and 1024 changes: they
+// wrapped the 16-bit ID in no time. Past that, notifications wait, and the
+// latest state goes out once IDs are free again.
+TEST_F(EndpointObserveTest, MessageIdsAreNotReusedHoweverFastNotificationsCome) {
+  for (uint8_t i = 0; i < 64; ++i) observe_udp("/poke", tok({i}), static_cast<uint16_t>(100 + i));
+  std::map<uint16_t, std::vector<uint8_t>> used;
+  std::size_t sent = 0, reused = 0;
+  std::string last_body;
+  auto collect = [&] {
+    std::vector<FakeNetworkIo::Datagram> got;
+    got.swap(net.datagrams);
+    for (const auto& d : got) {
+      const Decoded m = decode_udp(d.bytes);
+      if (m.type == Type::kAck || m.type == Type::kRst) continue;
+      ++sent;
+      last_body = m.body();
+      auto [it, fresh] = used.emplace(m.mid, d.bytes);
+      reused += !fresh && it->second != d.bytes;  // a retransmission is the same bytes
+      if (m.type == Type::kCon) udp_in(kUdpPeer, udp_empty(Type::kAck, m.mid));
+    }
+    net.datagrams.clear();
+  };
+  for (int i = 0; i < 1100; ++i) {
+    poke_->poke();
+    ep().on_timer(now);
+    collect();
+  }
+  EXPECT_EQ(reused, 0u);
+  EXPECT_GT(sent, 60000u) << "notifications go out until the IDs run out";
+  EXPECT_EQ(ep().observation_count(), 64u);
+
+  used.clear();
+  last_body.clear();
+  advance(config.exchange_lifetime() + seconds(1));
+  collect();
+  EXPECT_EQ(last_body, "v1100") << "the latest state once IDs are free again";
+  EXPECT_EQ(reused, 0u);
 }
 
 TEST_F(EndpointObserveTest, ObserveOverTcp) {

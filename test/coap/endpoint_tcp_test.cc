@@ -196,6 +196,27 @@ TEST_F(EndpointTcpTest, PeerAbortEndsTheSession) {
   EXPECT_EQ(listener.events[listener.events.size() - 2].reason, "aborted by peer: bye");
 }
 
+// Found by the endpoint_tcp fuzz target: a peer's Abort dropped the whole
+// queue, the rest of a frame partly handed to TCP included, and the FIN
+// then cut that frame. The frame under way is finished; those not started
+// are dropped.
+TEST_F(EndpointTcpTest, PeerAbortDoesNotCutAFrameInHalf) {
+  const ConnId c = accept_established();
+  tcp_in(c, get("/time", tok({1})));
+  tcp_in(c, get("/time", tok({2})));
+  const auto pending = ep().tcp_pending(c);
+  std::vector<uint8_t> stream(pending.begin(), pending.begin() + 3);
+  ep().tcp_written(c, 3, now);
+  tcp_in(c, tcp_msg(codes::kAbort, Token{}));
+  EXPECT_EQ(net.count("close", c), 0u) << "not before the frame under way is complete";
+  const auto rest = write_all(c);
+  stream.insert(stream.end(), rest.begin(), rest.end());
+  EXPECT_EQ(net.count("close", c), 1u);
+  const auto f = decode_tcp(stream);
+  ASSERT_EQ(f.size(), 1u) << "the frame under way, and none not yet started";
+  EXPECT_EQ(f[0].token, tok({1}));
+}
+
 TEST_F(EndpointTcpTest, CsmTimeoutAbortsAndCloses) {
   ASSERT_EQ(config.csm_timeout, seconds(5));
   const ConnId c = accept();

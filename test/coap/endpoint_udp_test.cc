@@ -62,6 +62,22 @@ TEST_F(EndpointUdpTest, NonRequestWithUnknownCriticalOptionIsRejected) {
   }
 }
 
+// Seen in the code while writing the endpoint_udp fuzz target, whose "no
+// empty datagram" check then failed on it: the rejected NON was remembered
+// with an empty "response", which a CON carrying its MID then got as an
+// empty datagram. A message with that MID is a duplicate (RFC 7252 4.5) and
+// gets the same Reset.
+TEST_F(EndpointUdpTest, ConWithTheMidOfARejectedNonGetsTheSameRst) {
+  udp_in(kUdpPeer,
+         udp_msg(Type::kNon, codes::kGet, 0x3000, tok({7}), path_opts("/time") + opt_empty(9)));
+  udp_in(kUdpPeer, udp_msg(Type::kCon, codes::kGet, 0x3000, tok({8}), path_opts("/time")));
+  ASSERT_EQ(net.datagrams.size(), 2u);
+  EXPECT_FALSE(net.datagrams[1].bytes.empty());
+  EXPECT_EQ(net.datagrams[1].bytes, net.datagrams[0].bytes);
+  EXPECT_EQ(decode_udp(net.datagrams[1].bytes).type, Type::kRst);
+  net.datagrams.clear();
+}
+
 TEST_F(EndpointUdpTest, NonRequestGetsNonResponse) {
   udp_in(kUdpPeer, udp_msg(Type::kNon, codes::kGet, 0x2000, tok({7}), path_opts("/time")));
   const Decoded r = one_udp();
@@ -274,6 +290,32 @@ TEST_F(EndpointUdpTest, SessionsComeAndGoWithTraffic) {
   EXPECT_EQ(events(), Events{"server_session_new"});
   EXPECT_NE(listener.last().session, s1);
   net.datagrams.clear();
+}
+
+// Found by the endpoint_udp fuzz target: with a session timeout shorter than
+// EXCHANGE_LIFETIME a peer was forgotten while Message IDs coapd had sent it
+// were live, and its next session started at a random ID, possibly one of
+// them (RFC 7252 4.4). It is remembered until EXCHANGE_LIFETIME after
+// coapd's last message of its own to it.
+TEST_F(EndpointUdpTest, APeerIsRememberedWhileMessageIdsSentToItAreLive) {
+  config.udp_session_timeout = seconds(10);
+  const TimePoint t0 = now;
+  udp_in(kUdpPeer, udp_msg(Type::kNon, codes::kGet, 1, tok({1}), path_opts("/time")));
+  const Decoded first = one_udp();
+  advance(seconds(100));
+  EXPECT_EQ(events(), Events{"server_session_new"}) << "not forgotten after 10 s";
+  udp_in(kUdpPeer, udp_msg(Type::kNon, codes::kGet, 2, tok({2}), path_opts("/time")));
+  EXPECT_EQ(one_udp().mid, static_cast<uint16_t>(first.mid + 1)) << "the same session";
+  advance_to(t0 + seconds(100) + config.exchange_lifetime() - milliseconds(1));
+  EXPECT_EQ(events(), Events{});
+  advance(milliseconds(1));
+  EXPECT_EQ(events(), Events{"server_session_del"});
+
+  // An ACK carries the peer's own ID: nothing to keep the session for.
+  udp_in(kUdpPeer2, udp_msg(Type::kCon, codes::kGet, 3, tok({3}), path_opts("/time")));
+  EXPECT_EQ(one_udp(kUdpPeer2).type, Type::kAck);
+  advance(seconds(10));
+  EXPECT_EQ(events(), (Events{"server_session_new", "server_session_del"}));
 }
 
 TEST_F(EndpointUdpTest, LeastRecentlyActivePeerIsForgottenWhenFull) {

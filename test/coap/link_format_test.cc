@@ -67,6 +67,16 @@ TEST_F(LinkFormatTest, AttributeFiltersMatchAnyWord) {
   EXPECT_EQ(link_format(dir_, "sz=10"), "");
 }
 
+// Found by the link_format_query fuzz target: "obs=" listed the resource
+// with the valueless attribute obs, "obs=*" did not, although a '*' makes
+// the value a prefix (RFC 6690 4.1) and "" is a prefix of "".
+TEST_F(LinkFormatTest, PrefixFilterListsWhatTheExactOneDoes) {
+  const std::string light = R"(</sensors/light>;rt="light-lux sensor";obs)";
+  EXPECT_EQ(link_format(dir_, "obs="), light);
+  EXPECT_EQ(link_format(dir_, "obs=*"), light);
+  EXPECT_EQ(link_format(dir_, "rt=*"), link_format(dir_, "rt=sensor"));
+}
+
 TEST(ResourceDirectoryTest, FindsByExactPath) {
   ResourceDirectory dir;
   add_builtin_resources(dir, {});

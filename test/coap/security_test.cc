@@ -356,6 +356,20 @@ TEST_F(SecurityTest, AFloodOfClientHellosWithoutCookiesMakesNoChannel) {
   EXPECT_FALSE(o.why.empty());
 }
 
+// Found by the dtls_record fuzz target (UBSan): an empty datagram on the DTLS
+// port reached mbedTLS's read callback, which passed its null data() to
+// memcpy. It is dropped like any other datagram that is no ClientHello.
+TEST_F(SecurityTest, AnEmptyDatagramIsDroppedByTheListener) {
+  auto server_ctx = context(psk_server(), 18);
+  auto listener = DtlsListener::create(*server_ctx);
+  int sent = 0;
+  auto o = (*listener)->accept(Address::v4(198, 51, 100, 3, 1), {}, now, /*room=*/true,
+                               [&](auto) { ++sent; });
+  EXPECT_EQ(o.kind, DtlsListener::Outcome::Kind::kDropped);
+  EXPECT_FALSE(o.channel);
+  EXPECT_EQ(sent, 0);
+}
+
 TEST(CertificateNamesHost, MatchesSanEntriesByKind) {
   const std::string pem = read("server.pem");
   // DER of the PEM, through the public check only: parse via a round trip.

@@ -9,6 +9,7 @@ namespace {
 const TimePoint kT0 = TimePoint{} + seconds(100);
 const Address kA = Address::v4(192, 0, 2, 10, 1000);
 const Address kB = Address::v4(192, 0, 2, 11, 1000);
+const Duration kLifetime = seconds(247);  // EXCHANGE_LIFETIME for the defaults
 
 class SessionTableTest : public ::testing::Test {
  protected:
@@ -83,13 +84,31 @@ TEST_F(SessionTableTest, ExpiredUdpReportsTheNextExpiry) {
   Session& a = udp(kA, kT0);
   udp(kB, kT0 + seconds(10));
   TimePoint next = kNever;
-  auto expired = table.expired_udp(kT0 + seconds(30), seconds(30), &next);
+  auto expired = table.expired_udp(kT0 + seconds(30), seconds(30), kLifetime, &next);
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0], &a);
   EXPECT_EQ(next, kT0 + seconds(40));
   a.exchanges.push_back(3);  // busy: never expires
   next = kNever;
-  EXPECT_TRUE(table.expired_udp(kT0 + seconds(35), seconds(30), &next).empty());
+  EXPECT_TRUE(table.expired_udp(kT0 + seconds(35), seconds(30), kLifetime, &next).empty());
+}
+
+// RFC 7252 4.4: a quiet peer is kept while a Message ID coapd sent it is
+// live, and the walk goes on past it to the next one.
+TEST_F(SessionTableTest, ExpiredUdpKeepsASessionWhileItsMessageIdsAreLive) {
+  Session& a = udp(kA, kT0);
+  Session& b = udp(kB, kT0 + seconds(1));
+  a.udp->mid_block_used[a.udp->next_mid >> 12] = kT0 + seconds(20);
+  ++a.udp->next_mid;
+  TimePoint next = kNever;
+  auto expired = table.expired_udp(kT0 + seconds(40), seconds(30), kLifetime, &next);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0], &b);
+  EXPECT_EQ(next, kT0 + seconds(20) + kLifetime);
+  next = kNever;
+  expired = table.expired_udp(kT0 + seconds(20) + kLifetime, seconds(30), kLifetime, &next);
+  ASSERT_EQ(expired.size(), 2u);
+  EXPECT_EQ(expired[0], &a);
 }
 
 TEST_F(SessionTableTest, TouchingASessionMakesItTheLastToGo) {
@@ -104,7 +123,7 @@ TEST_F(SessionTableTest, TouchingASessionMakesItTheLastToGo) {
   EXPECT_EQ(table.quietest_udp(), &c);
   // Expiry follows the same order: c went quiet at 2 s, a at 3 s.
   TimePoint next = kNever;
-  auto expired = table.expired_udp(kT0 + seconds(32), seconds(30), &next);
+  auto expired = table.expired_udp(kT0 + seconds(32), seconds(30), kLifetime, &next);
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0], &c);
   EXPECT_EQ(next, kT0 + seconds(33));
@@ -120,7 +139,7 @@ TEST_F(SessionTableTest, ADtlsSessionIsNeitherEvictedNorInThePlainOrder) {
   table.touch(d, kT0 + seconds(1));
   EXPECT_EQ(table.by_udp_peer(kA, UdpSocket::kSecure), &d);
   TimePoint next = kNever;
-  EXPECT_EQ(table.expired_udp(kT0 + seconds(40), seconds(30), &next).size(), 1u);
+  EXPECT_EQ(table.expired_udp(kT0 + seconds(40), seconds(30), kLifetime, &next).size(), 1u);
 }
 
 }  // namespace

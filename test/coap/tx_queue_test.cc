@@ -33,6 +33,22 @@ TEST(TxQueueTest, FifoAndPartialConsume) {
   EXPECT_EQ(pending(q), "c");
 }
 
+TEST(TxQueueTest, DropUnstartedKeepsOnlyTheRestOfTheFrameUnderWay) {
+  TxQueue q;
+  q.push(bytes_of("aaaa"));
+  q.push(bytes_of("bbb"));
+  q.drop_unstarted();
+  EXPECT_TRUE(q.empty()) << "nothing was under way";
+  q.push(bytes_of("aaaa"));
+  q.push(bytes_of("bbb"));
+  q.consume(1);
+  q.drop_unstarted();
+  EXPECT_EQ(pending(q), "aaa");
+  q.push(bytes_of("c"));
+  q.consume(3);
+  EXPECT_EQ(pending(q), "c");
+}
+
 TEST(TxQueueTest, PriorityGoesFirstWhenNothingIsPartlyWritten) {
   TxQueue q;
   q.push(bytes_of("aaaa"));

@@ -75,6 +75,40 @@ TEST(UriTest, PercentDecoding) {
   EXPECT_FALSE(percent_decode("ab%4").has_value());
 }
 
+// Found by the uri fuzz target (from a seed with %2F): to_string wrote
+// decoded segments and query items as they were ("a/b" became two
+// segments); and, seen in the code then, a zone with a bare '%' where a URI
+// needs "%25" (RFC 6874). RFC 7252 6.5 steps 8 and 9 say
+// what must be percent-encoded.
+TEST(UriTest, ToStringPercentEncodesWhatWouldChangeTheUri) {
+  const Uri u = parse_ok("coap://192.0.2.1/a%2Fb/%3F%23%25%20%C3%A9:@!$'()*+,;=?k%26v=%3D/?&x");
+  EXPECT_EQ(u.path, (std::vector<std::string>{"a/b", "?#% \xc3\xa9:@!$'()*+,;="}));
+  EXPECT_EQ(u.query, (std::vector<std::string>{"k&v==/?", "x"}));
+  EXPECT_EQ(u.to_string(),
+            "coap://192.0.2.1:5683/a%2Fb/%3F%23%25%20%C3%A9:@!$'()*+,;=?k%26v==/?&x");
+  for (std::string_view text : {"coap://192.0.2.1/a%2Fb", "coap+tcp://[fe80::1%2525]/",
+                                "coap://[fe80::1%25coap0]/%2F?%26"}) {
+    SCOPED_TRACE(text);
+    const Uri first = parse_ok(text);
+    const Uri again = parse_ok(first.to_string());
+    EXPECT_EQ(again.peer, first.peer);
+    EXPECT_EQ(again.path, first.path);
+    EXPECT_EQ(again.query, first.query);
+  }
+  EXPECT_EQ(parse_ok("coap://[fe80::1%2525]/").to_string(), "coap://[fe80::1%2525]:5683/");
+}
+
+// Found by the uri fuzz target ("?&" came back from to_string as "?"):
+// RFC 7252 6.4 step 9 makes every '&'-separated argument of a non-empty
+// query a Uri-Query option, empty ones included.
+TEST(UriTest, EmptyQueryArgumentsAreKept) {
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?a&").query, (std::vector<std::string>{"a", ""}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?&").query, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?a&&b").query, (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_TRUE(parse_ok("coap://192.0.2.1/?").query.empty());
+  EXPECT_EQ(parse_ok("coap://192.0.2.1/?&").to_string(), "coap://192.0.2.1:5683/?&");
+}
+
 TEST(UriTest, Ipv6Zones) {
   const Uri named = parse_ok("coap://[fe80::1%25coap0]:5683/x");
   EXPECT_EQ(named.peer.zone, 3);
