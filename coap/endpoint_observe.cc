@@ -53,16 +53,20 @@ void Endpoint::notify(Observation& o) {
   if (!s || s->dead) return;
   if (s->proto == Proto::kTcp && s->state != SessionState::kEstablished) return;
   dispatcher_.render_notification(*o.resource, s->peer, s->proto, s->id, limits_for(*s), &out_);
+  send_notification(*s, o);
+}
+
+void Endpoint::send_notification(Session& s, Observation& o) {
   const bool ends = !out_.code.is_success();  // an error ends the observation
   const uint32_t seq = observations_.next_sequence();
   if (!ends) out_.options.add_uint(opt::kObserve, seq);
   ++counters_.notifications;
   ++o.sent;
   const uint64_t oid = o.id;
-  if (s->proto == Proto::kTcp) {
-    tcp_send(*s, out_.code, o.token, out_.options, out_.payload);
+  if (s.proto == Proto::kTcp) {
+    tcp_send(s, out_.code, o.token, out_.options, out_.payload);
   } else {
-    notify_udp(*s, o);
+    notify_udp(s, o);
   }
   if (ends) remove_observation(oid);
 }
