@@ -22,7 +22,8 @@ class UserResourceTest : public EndpointTest {
   }
   Decoded con(Code method, std::string_view path, std::vector<Opt> opts = {},
               std::string_view payload = {}) {
-    udp_in(kUdpPeer, udp_msg(Type::kCon, method, ++mid_, tok({0x70, uint8_t(mid_)}),
+    const uint16_t mid = ++mid_;
+    udp_in(kUdpPeer, udp_msg(Type::kCon, method, mid, tok({0x70, uint8_t(mid)}),
                              path_opts(path) + opts, payload));
     return one_udp();
   }
