@@ -48,6 +48,8 @@ const char* Code::name() const {
     case codes::kPreconditionFailed.raw: return "Precondition Failed";
     case codes::kRequestEntityTooLarge.raw: return "Request Entity Too Large";
     case codes::kUnsupportedContentFormat.raw: return "Unsupported Content-Format";
+    case codes::kConflict.raw: return "Conflict";
+    case codes::kUnprocessableEntity.raw: return "Unprocessable Entity";
     case codes::kInternalServerError.raw: return "Internal Server Error";
     case codes::kNotImplemented.raw: return "Not Implemented";
     case codes::kServiceUnavailable.raw: return "Service Unavailable";

@@ -57,9 +57,11 @@ inline constexpr Code kNotFound{4, 4};
 inline constexpr Code kMethodNotAllowed{4, 5};
 inline constexpr Code kNotAcceptable{4, 6};
 inline constexpr Code kRequestEntityIncomplete{4, 8};
+inline constexpr Code kConflict{4, 9};  // RFC 8132
 inline constexpr Code kPreconditionFailed{4, 12};
 inline constexpr Code kRequestEntityTooLarge{4, 13};
 inline constexpr Code kUnsupportedContentFormat{4, 15};
+inline constexpr Code kUnprocessableEntity{4, 22};  // RFC 8132
 
 inline constexpr Code kInternalServerError{5, 0};
 inline constexpr Code kNotImplemented{5, 1};

@@ -23,7 +23,9 @@ class ConTracker {
  public:
   // What a CON carries: a client request (ref: RequestId) or an Observe
   // notification (ref: observation id).
-  enum class Kind : uint8_t { kRequest, kNotification };
+  // kResponse: a separate response (RFC 7252 5.2.2), retransmitted until
+  // acknowledged; nothing waits for its outcome.
+  enum class Kind : uint8_t { kRequest, kNotification, kResponse };
 
   struct Transmission {
     uint64_t id = 0;

@@ -40,6 +40,14 @@ uint16_t Dispatcher::unusable_critical_option(const Message& msg) {
   return 0;
 }
 
+bool Dispatcher::suppressed(const Message& msg, Code response) {
+  const std::optional<uint32_t> nr = msg.uint_option(opt::kNoResponse);
+  if (!nr || *nr == 0) return false;
+  const unsigned cls = response.cls();
+  const uint32_t bit = cls == 2 ? 2 : cls == 4 ? 8 : cls == 5 ? 16 : 0;
+  return (*nr & bit) != 0;
+}
+
 Dispatcher::Dispatcher(ResourceDirectory& dir, const Options& options)
     : dir_(dir), options_(options) {
   empty_request_.code = codes::kGet;
@@ -108,12 +116,20 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   out->observe = DispatchOutput::Observe::kNone;
   out->payload = {};
   out->request_body = msg.payload.size();
+  out->remove_resource = false;
   if (reject_unusable(msg, proto, out)) return;
 
   Resource* r = dir_.find(msg);
   if (!r) return error(out, codes::kNotFound, "Not Found");
   out->resource = r;
   if (!r->allows(msg.code)) return error(out, codes::kMethodNotAllowed, "Method Not Allowed");
+  if (!r->evaluates_preconditions()) {
+    // RFC 7252 5.4.1: a critical option that is not honoured is refused.
+    for (uint16_t n : {opt::kIfMatch, opt::kIfNoneMatch})
+      if (msg.find(n))
+        return error(out, codes::kBadOption,
+                     "unrecognized or malformed critical option " + std::to_string(n));
+  }
   if (serve_kept_block2(msg, *r, session, limits, now, out)) return;
 
   std::span<const uint8_t> body = msg.payload;
@@ -127,6 +143,7 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   Request req{msg.code, msg, body, peer, proto, session};
   r->handle(req, resp);
   out->request_body = body.size();
+  out->remove_resource = resp.remove;
   if (block1) {
     if (auto b = BlockOption::decode(msg.uint_option(opt::kBlock1).value_or(0));
         b && resp.code.is_success())
@@ -266,6 +283,13 @@ void Dispatcher::render_notification(Resource& r, const Address& peer, Proto pro
   Request req{codes::kGet, empty_request_, {}, peer, proto, session};
   r.handle(req, resp);
   finish(empty_request_, resp, limits, out);
+}
+
+void Dispatcher::forget_resource(const Resource* r) {
+  for (auto it = block1_.begin(); it != block1_.end();)
+    it = it->first.second == r ? block1_.erase(it) : std::next(it);
+  for (auto it = block2_.begin(); it != block2_.end();)
+    it = it->first.second == r ? block2_.erase(it) : std::next(it);
 }
 
 void Dispatcher::forget_session(SessionId session) {

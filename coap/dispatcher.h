@@ -34,6 +34,8 @@ struct DispatchOutput {
   Observe observe = Observe::kNone;
   // Bytes of the request body this answers: all its Block1 blocks together.
   std::size_t request_body = 0;
+  // A DELETE removed `resource`: the endpoint takes it out once answered.
+  bool remove_resource = false;
 };
 
 class Dispatcher {
@@ -50,6 +52,10 @@ class Dispatcher {
   // (unknown, malformed, or repeated when it may not be), or 0.
   static uint16_t unusable_critical_option(const Message& msg);
 
+  // Whether the request's No-Response option (RFC 7967) says that a response
+  // with this code is not wanted: bit 2 suppresses 2.xx, 8 4.xx, 16 5.xx.
+  static bool suppressed(const Message& msg, Code response);
+
   // Processes one request (msg.code is a method). Fills *out.
   void dispatch(const Message& msg, const Address& peer, Proto proto, SessionId session,
                 const DispatchLimits& limits, TimePoint now, DispatchOutput* out);
@@ -59,6 +65,8 @@ class Dispatcher {
   void render_notification(Resource& r, const Address& peer, Proto proto, SessionId session,
                            const DispatchLimits& limits, DispatchOutput* out);
 
+  // Drops the transfers of a resource about to be removed.
+  void forget_resource(const Resource* r);
   // Drops Block1 transfers of a session that ended.
   void forget_session(SessionId session);
   // Drops stale Block1 transfers; returns the next expiry.

@@ -22,9 +22,9 @@ Endpoint::Endpoint(const EndpointConfig& config, ResourceDirectory& resources, N
       cons_(config.ack_timeout, config.ack_random_factor, config.max_retransmit),
       exchanges_(rng_()) {
   for (const auto& r : resources_.all()) {
-    if (!r->observable()) continue;
-    r->set_change_listener([this](Resource& changed) { changed_resources_.push_back(&changed); });
-    if (r->notify_interval() > Duration::zero()) observations_.add_ticking(r.get());
+    watch_resource(*r);
+    if (r->observable() && r->notify_interval() > Duration::zero())
+      observations_.add_ticking(r.get());
   }
 }
 
@@ -79,6 +79,12 @@ void Endpoint::reap() {
     Resource* r = changed_resources_.back();
     changed_resources_.pop_back();
     notify_resource(r);
+  }
+  // Resources removed (DELETE, coapctl): after the response that removed them.
+  while (!doomed_resources_.empty()) {
+    Resource* r = doomed_resources_.back();
+    doomed_resources_.pop_back();
+    retire_resource(r);
   }
   sessions_.reap();
 }
@@ -164,6 +170,7 @@ void Endpoint::run_timer(const Timer& t) {
       if (t.when == sweep_at_) sweep();
       return;
     case kTimerObserve: return on_observe_tick(t.key);
+    case kTimerSeparate: return send_delayed(t.key);
     case kTimerSecure:
     case kTimerHandshake: return on_secure_timer(t);
     case kTimerKeepalive: return on_keepalive_timer(t);
@@ -221,6 +228,10 @@ DispatchLimits Endpoint::limits_for(const Session& s) const {
 
 void Endpoint::serve(Session& s, const Message& m) {
   dispatcher_.dispatch(m, s.peer, s.proto, s.id, limits_for(s), now_, &out_);
+  if (out_.remove_resource && out_.resource &&
+      std::find(doomed_resources_.begin(), doomed_resources_.end(), out_.resource) ==
+          doomed_resources_.end())
+    doomed_resources_.push_back(out_.resource);
   if (out_.observe == DispatchOutput::Observe::kRegister) {
     if (auto seq = observe_register(s, *out_.resource, m.token))
       out_.options.add_uint(opt::kObserve, *seq);

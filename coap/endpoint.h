@@ -23,6 +23,8 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "coap/con_tracker.h"
@@ -98,6 +100,22 @@ class Endpoint {
   // Closes every session and cancels every request (daemon shutdown).
   void shutdown(TimePoint now);
 
+  // --- resources the user defines (endpoint_resources.cc) -------------------
+  // Adds r to the directory; fails when its path is taken or there are
+  // max_user_resources user resources already.
+  Status add_resource(std::unique_ptr<Resource> r, TimePoint now);
+  // Gives a user resource a new value (ct nullopt: keep its content-format);
+  // its observers are notified, over UDP and TCP.
+  Status set_resource_value(std::string_view path, std::span<const uint8_t> value,
+                            std::optional<uint32_t> ct, TimePoint now);
+  // Removes a user resource: its observers get 4.04 and are removed (RFC
+  // 7641 3.2). Built-in resources cannot be removed.
+  Status remove_resource(std::string_view path, TimePoint now);
+  const ResourceDirectory& resources() const { return resources_; }
+  std::size_t observers_of(const Resource* r) const { return observations_.of_resource(r).size(); }
+  // Separate responses (RFC 7252 5.2.2) waiting for their time.
+  std::size_t delayed_responses() const { return delayed_.size(); }
+
   // --- introspection -------------------------------------------------------------
   std::vector<SessionInfo> sessions(TimePoint now) const;
   const EndpointCounters& counters() const { return counters_; }
@@ -121,7 +139,20 @@ class Endpoint {
     kTimerSecure,     // a DTLS channel's retransmission timer
     kTimerHandshake,  // a handshake that must be done by then
     kTimerKeepalive,
+    kTimerSeparate,  // a separate response is due
   };
+  // A response held back for its resource's delay: the message as it will
+  // go, but for the Message ID (UDP) given when it is sent.
+  struct DelayedResponse {
+    SessionId session = 0;
+    Type type = Type::kNon;  // UDP: CON for a CON request, NON for a NON one
+    Token token;
+    Code code;
+    std::vector<std::pair<uint16_t, std::vector<uint8_t>>> options;
+    std::vector<uint8_t> payload;
+  };
+  // Separate responses waiting at once; more are answered at once.
+  static constexpr std::size_t kMaxDelayedResponses = 256;
   class ChannelSink;
   // How a session lets go of its connection.
   enum class Detach : uint8_t {
@@ -173,6 +204,8 @@ class Endpoint {
   void handle_udp_request(Session& s, const Message& m, std::span<const uint8_t> raw);
   // The answer in out_ to m; a NON one with Message ID non_mid.
   void reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw, uint16_t non_mid);
+  // The response is not wanted (No-Response): an empty ACK for a CON.
+  void acknowledge_only(Session& s, const Message& m);
   void handle_udp_response(Session& s, const Message& m, std::size_t size);
   void handle_udp_ack_rst(Session& s, const Message& m, std::size_t size);
   // RST for `mid`, through the session when there is one.
@@ -288,9 +321,23 @@ class Endpoint {
   void notify(Observation& o);
   void notify_udp(Session& s, Observation& o, uint16_t mid);
   void on_rst_for_notification(Session& s, uint16_t mid);
+  // Renders nothing: sends what is in out_ as o's next notification; an
+  // error ends the observation.
+  // For UDP with Message ID mid, or the next free one (none free: nothing
+  // is sent).
+  void send_notification(Session& s, Observation& o, std::optional<uint16_t> mid = std::nullopt);
   // Sends a CON notification to every UDP observer whose check is due;
   // returns when the next one is due (part of the sweep).
   TimePoint recheck_observers();
+
+  // Resources the user defines (endpoint_resources.cc).
+  // Takes a removed resource out: observers 4.04, transfers dropped.
+  void retire_resource(Resource* r);
+  // Holds out_ back for the resource's delay; for a CON over UDP sends the
+  // empty ACK now. False: answer at once.
+  bool defer_response(Session& s, const Message& m, std::size_t request_size);
+  void send_delayed(uint64_t id);
+  void watch_resource(Resource& r);
 
   EndpointConfig config_;
   ResourceDirectory& resources_;
@@ -314,6 +361,9 @@ class Endpoint {
   int entry_depth_ = 0;  // nested Entry guards
   TimePoint sweep_at_ = kNever;
   std::vector<Resource*> changed_resources_;
+  std::vector<Resource*> doomed_resources_;  // removed once the entry point ends
+  std::unordered_map<uint64_t, DelayedResponse> delayed_;
+  uint64_t next_delayed_ = 1;
 
   Message msg_;                // parse target, reused
   DispatchOutput out_;         // dispatch result, reused

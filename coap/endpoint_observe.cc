@@ -64,16 +64,25 @@ void Endpoint::notify(Observation& o) {
     return;
   }
   dispatcher_.render_notification(*o.resource, s->peer, s->proto, s->id, limits_for(*s), &out_);
+  send_notification(*s, o, mid);
+}
+
+void Endpoint::send_notification(Session& s, Observation& o, std::optional<uint16_t> mid) {
   const bool ends = !out_.code.is_success();  // an error ends the observation
+  if (s.proto == Proto::kUdp && !mid && !(mid = next_mid(s))) {
+    // No Message ID free (RFC 7252 4.4): an ending one ends without a word.
+    if (ends) remove_observation(o.id);
+    return;
+  }
   const uint32_t seq = observations_.next_sequence();
   if (!ends) out_.options.add_uint(opt::kObserve, seq);
   ++counters_.notifications;
   ++o.sent;
   const uint64_t oid = o.id;
-  if (s->proto == Proto::kTcp) {
-    tcp_send(*s, out_.code, o.token, out_.options, out_.payload);
+  if (s.proto == Proto::kTcp) {
+    tcp_send(s, out_.code, o.token, out_.options, out_.payload);
   } else {
-    notify_udp(*s, o, *mid);
+    notify_udp(s, o, *mid);
   }
   if (ends) remove_observation(oid);
 }

@@ -190,6 +190,7 @@ void Endpoint::close_on_request(Session& s) {
 
 void Endpoint::shutdown(TimePoint now) {
   Entry entry(*this, now);
+  delayed_.clear();  // separate responses still waiting are not sent
   // Requests first, so that they end as cancelled rather than failed by the
   // sessions closing under them.
   for (RequestId id : exchanges_.ids())

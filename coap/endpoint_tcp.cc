@@ -185,7 +185,9 @@ bool Endpoint::tcp_handle_frame(Session& s, const Message& m) {
   } else if (m.code.is_request()) {
     ++counters_.requests;
     serve(s, m);
-    if (!s.dead && s.connected()) {
+    const bool wanted = !Dispatcher::suppressed(m, out_.code);  // No-Response, RFC 7967
+    if (!wanted) ++counters_.responses_suppressed;
+    if (wanted && !s.dead && s.connected() && !defer_response(s, m, 0)) {
       tcp_send(s, out_.code, m.token, out_.options, out_.payload);
       ++counters_.responses;
     }

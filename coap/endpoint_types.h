@@ -44,6 +44,9 @@ struct EndpointConfig {
   std::size_t udp_block_size = 1024;
   // Largest request body accepted in Block1 blocks.
   std::size_t max_body_size = 1 << 20;
+  // User resources (config, resource directory, coapctl) at once; adding one
+  // more fails with an error.
+  std::size_t max_user_resources = 1000;
 
   // CoAP over TCP.
   std::size_t max_tcp_sessions = 256;
@@ -219,13 +222,14 @@ struct EndpointCounters {
   uint64_t notifications = 0;
   uint64_t tcp_accepted = 0;
   uint64_t tcp_rejected = 0;
-  uint64_t pings = 0;               // pings received (TCP Ping signals)
-  uint64_t keepalive_pings = 0;     // keepalive pings sent
-  uint64_t keepalive_misses = 0;    // of those, unanswered in their interval
-  uint64_t handshakes = 0;          // DTLS/TLS handshakes completed
-  uint64_t handshake_failures = 0;  // failed or refused
-  uint64_t dtls_cookies_sent = 0;   // HelloVerifyRequests
-  uint64_t echo_challenges = 0;     // 4.01 with Echo (RFC 9175)
+  uint64_t pings = 0;                 // pings received (TCP Ping signals)
+  uint64_t keepalive_pings = 0;       // keepalive pings sent
+  uint64_t keepalive_misses = 0;      // of those, unanswered in their interval
+  uint64_t handshakes = 0;            // DTLS/TLS handshakes completed
+  uint64_t handshake_failures = 0;    // failed or refused
+  uint64_t dtls_cookies_sent = 0;     // HelloVerifyRequests
+  uint64_t echo_challenges = 0;       // 4.01 with Echo (RFC 9175)
+  uint64_t responses_suppressed = 0;  // not sent: the request's No-Response (RFC 7967)
 };
 
 }  // namespace coap

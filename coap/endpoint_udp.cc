@@ -109,7 +109,18 @@ void Endpoint::handle_udp_request(Session& s, const Message& m, std::span<const 
   // (RFC 7252 4.4): no answer is possible; the NON is dropped unprocessed.
   if (m.type == Type::kNon && !(non_mid = next_mid(s))) return;
   serve(s, m);
+  if (Dispatcher::suppressed(m, out_.code)) return acknowledge_only(s, m);
+  if (defer_response(s, m, raw.size())) return;
   reply_udp(s, m, raw, non_mid.value_or(0));
+}
+
+void Endpoint::acknowledge_only(Session& s, const Message& m) {
+  // No-Response (RFC 7967): nothing but the empty ACK a CON still needs.
+  ++counters_.responses_suppressed;
+  wire_.clear();
+  if (m.type == Type::kCon) write_udp_empty(wire_, Type::kAck, m.mid);
+  dedup_.insert(s.peer, m.mid, wire_, now_, static_cast<uint8_t>(s.socket()));
+  if (!wire_.empty()) send_udp(s, wire_);
 }
 
 void Endpoint::reply_udp(Session& s, const Message& m, std::span<const uint8_t> raw,
@@ -158,6 +169,7 @@ void Endpoint::handle_udp_ack_rst(Session& s, const Message& m, std::size_t size
     if (m.type == Type::kRst) on_rst_for_notification(s, m.mid);
     return;
   }
+  if (t->kind == ConTracker::Kind::kResponse) return;  // a separate response arrived
   if (t->kind == ConTracker::Kind::kNotification) {
     if (Observation* o = observations_.find(t->ref)) o->pending_con = 0;
     if (m.type == Type::kRst) remove_observation(t->ref);
@@ -241,7 +253,7 @@ void Endpoint::on_retransmit_timer(uint64_t id, uint64_t generation) {
     arm(now_ + out.transmission->timeout, kTimerRetransmit, id, out.transmission->retransmits);
     return;
   }
-  if (out.action != Action::kGiveUp) return;
+  if (out.action != Action::kGiveUp || out.kind == ConTracker::Kind::kResponse) return;
   if (out.kind == ConTracker::Kind::kNotification) {
     remove_observation(out.ref);  // the observer is gone (RFC 7641 4.5)
     return;

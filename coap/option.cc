@@ -6,13 +6,15 @@
 namespace coap {
 namespace {
 
-// Sorted by number. If-Match and If-None-Match are left out on purpose: no
-// resource evaluates the precondition, and a critical option that is not
-// honoured must be refused with 4.02 (RFC 7252 5.4.1), not ignored, or a
-// conditional PUT would run unconditionally.
+// Sorted by number. If-Match and If-None-Match are known, but only user
+// resources evaluate them: the dispatcher refuses them with 4.02 for every
+// other resource (RFC 7252 5.4.1), or a conditional PUT to /echo would run
+// unconditionally.
 constexpr OptionInfo kOptions[] = {
+    {opt::kIfMatch, "If-Match", OptionFormat::kOpaque, 0, 8, true},
     {opt::kUriHost, "Uri-Host", OptionFormat::kString, 1, 255, false},
     {opt::kETag, "ETag", OptionFormat::kOpaque, 1, 8, true},
+    {opt::kIfNoneMatch, "If-None-Match", OptionFormat::kEmpty, 0, 0, false},
     {opt::kObserve, "Observe", OptionFormat::kUint, 0, 3, false},
     {opt::kUriPort, "Uri-Port", OptionFormat::kUint, 0, 2, false},
     {opt::kLocationPath, "Location-Path", OptionFormat::kString, 0, 255, true},

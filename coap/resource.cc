@@ -1,5 +1,7 @@
 #include "coap/resource.h"
 
+#include <algorithm>
+
 namespace coap {
 
 const char* proto_name(Proto p) { return p == Proto::kTcp ? "tcp" : "udp"; }
@@ -20,6 +22,15 @@ Resource::Resource(std::string path, std::vector<std::pair<std::string, std::str
 }
 
 void ResourceDirectory::add(std::unique_ptr<Resource> r) { resources_.push_back(std::move(r)); }
+
+std::unique_ptr<Resource> ResourceDirectory::remove(const Resource* r) {
+  auto it = std::find_if(resources_.begin(), resources_.end(),
+                         [r](const std::unique_ptr<Resource>& p) { return p.get() == r; });
+  if (it == resources_.end()) return nullptr;
+  std::unique_ptr<Resource> out = std::move(*it);
+  resources_.erase(it);
+  return out;
+}
 
 Resource* ResourceDirectory::find(const Message& msg) const {
   for (const auto& r : resources_) {

@@ -16,6 +16,7 @@
 #include "coap/address.h"
 #include "coap/code.h"
 #include "coap/message.h"
+#include "coap/resource_spec.h"
 #include "coap/time.h"
 
 namespace coap {
@@ -49,6 +50,9 @@ struct Response {
   std::optional<std::array<uint8_t, 8>> etag;
   uint8_t etag_len = 0;
   std::vector<uint8_t>& body;  // reused buffer owned by the endpoint
+  // A DELETE that succeeded: the endpoint removes the resource once the
+  // response is out (its observers get 4.04, RFC 7641 3.2).
+  bool remove = false;
 
   void set_payload(std::string_view s) { body.assign(s.begin(), s.end()); }
   void set_payload(std::span<const uint8_t> b) { body.assign(b.begin(), b.end()); }
@@ -79,6 +83,16 @@ class Resource {
   // often observers are notified. Zero: only when the resource says so.
   virtual Duration notify_interval() const { return Duration::zero(); }
 
+  // Separate response (RFC 7252 5.2.2): the answer goes out this long after
+  // the request (a CON is acknowledged at once). Zero: piggybacked.
+  virtual Duration response_delay() const { return Duration::zero(); }
+  // Whether handle() evaluates If-Match and If-None-Match (RFC 7252
+  // 5.10.8); for resources that do not, the dispatcher refuses them with
+  // 4.02 (a critical option that is not honoured must not be ignored).
+  virtual bool evaluates_preconditions() const { return false; }
+  // Built-in resources cannot be deleted or replaced.
+  virtual ResourceSource source() const { return ResourceSource::kBuiltin; }
+
   // The endpoint listens here to send notifications to observers.
   void set_change_listener(std::function<void(Resource&)> f) { on_change_ = std::move(f); }
 
@@ -98,6 +112,8 @@ class Resource {
 class ResourceDirectory {
  public:
   void add(std::unique_ptr<Resource> r);
+  // Takes r out of the directory; nullptr if it is not in it.
+  std::unique_ptr<Resource> remove(const Resource* r);
   // Matches the Uri-Path options of msg exactly; nullptr if none.
   Resource* find(const Message& msg) const;
   Resource* find(std::string_view path) const;

@@ -107,8 +107,8 @@ std::optional<std::string> apply_file(const std::string& path, Config& cfg) {
       if (value.empty() && item.inputs.size() > 1) continue;
       if (Problem p = o->apply(value, cfg); !p) {
         // An unquoted `session = coap+tcp://h,call-home` is split at the comma.
-        const bool unquoted = o->kind == Kind::kRepeatable &&
-                              value.find("://") == std::string::npos && item.inputs.size() > 1;
+        const bool unquoted = o->name == "session" && value.find("://") == std::string::npos &&
+                              item.inputs.size() > 1;
         return where + key + ": " + shown_value(*o, value) + " " + p.error() +
                (unquoted ? " (quote each session: session = \"coap+tcp://HOST,call-home\")" : "");
       }
@@ -164,7 +164,8 @@ ParseResult parse(int argc, const char* const* argv, Config& out) {
     const OptionSpec& o = options()[i];
     if (o.apply == nullptr || flags[i]->count() == 0) continue;
     // Sessions given on the command line replace those from the file.
-    if (o.kind == Kind::kRepeatable) cfg.sessions.clear();
+    if (o.name == "session") cfg.sessions.clear();
+    if (o.name == "resource") cfg.resources.clear();
     for (const std::string& value : flags[i]->results()) {
       if (Problem p = o.apply(value, cfg); !p)
         return failure("--" + std::string(o.name) + ": " + shown_value(o, value) + " " + p.error());
@@ -172,6 +173,7 @@ ParseResult parse(int argc, const char* const* argv, Config& out) {
   }
   if (coap::Status zones = check_session_zones(cfg); !zones) return failure(zones.error());
   if (coap::Status creds = load_credentials(cfg); !creds) return failure(creds.error());
+  if (coap::Status res = check_resources(cfg); !res) return failure(res.error());
   out = std::move(cfg);
   return {};
 }

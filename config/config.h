@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "coap/resource_spec.h"
 #include "coap/result.h"
 #include "coap/security.h"
 
@@ -103,6 +104,12 @@ struct Config {
   coap::Credentials credentials;
 
   std::vector<SessionConfig> sessions;
+
+  // Resources the user defines (key `resource`, repeatable): checked, and
+  // with the contents of any file=PATH read into the value.
+  std::vector<coap::ResourceSpec> resources;
+  uint32_t max_resources = 1000;
+  uint32_t max_resource_size = 1 << 20;
 };
 
 // Outcome of parsing. When `run` is false the caller prints `output` (to
@@ -130,6 +137,11 @@ coap::Result<SessionConfig> parse_session(const std::string& s);
 // KEY as text, or hex after "0x"); '#' starts a comment; blank lines are
 // skipped. The error names the line.
 coap::Result<std::vector<coap::PskEntry>> parse_psk_lines(const std::string& text);
+
+// Resource entries as a whole: paths unique and not built in, file=PATH
+// read (at most max_resource_size bytes), no more than max_resources. The
+// error is a sentence naming the entry.
+coap::Status check_resources(Config& c);
 
 // Every session's link-local zone names the TAP (the daemon reaches such
 // peers through it alone); the error is a sentence naming the session.

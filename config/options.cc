@@ -32,6 +32,7 @@ std::string_view group_title(Group g) {
     case Group::kTcp: return "CoAP over TCP (RFC 8323)";
     case Group::kSecurity: return "DTLS and TLS (coaps://, coaps+tcp://)";
     case Group::kSessions: return "Outgoing sessions";
+    case Group::kResources: return "Resources";
     case Group::kControl: return "Control and logging";
   }
   return "";
@@ -334,6 +335,38 @@ const std::vector<OptionSpec> kOptions = {
      [](const Config& c) { return format_number(c.connect_timeout); },
      [](const std::string& v, Config& c) {
        return set_seconds(v, 0.0, false, kMaxSeconds, c.connect_timeout);
+     }},
+
+    // Resources.
+    {"resource", "SPEC", Group::kResources, Kind::kRepeatable,
+     "Serve a resource of your own besides the built-in ones; repeatable. SPEC is its path "
+     "(e.g. /sensors/temp) followed by comma-separated items: 'ct=N' (content-format of the "
+     "value, default 0), 'rt=X', 'if=X', 'title=X', 'sz=N' (link attributes in "
+     "/.well-known/core), 'obs' (observable: observers are notified of every change), "
+     "'methods=LIST' (any of get, put, post, delete, fetch, patch, ipatch joined by '|', "
+     "default get), 'max-age=S', 'delay=MS' (a separate response: an empty ACK at once, the "
+     "response MS milliseconds later), 'multicast', and last 'value=TEXT' (the initial "
+     "payload, the rest of SPEC, commas included) or 'file=PATH' (the initial payload read "
+     "from a file). Example: /sensors/temp,ct=0,rt=temperature-c,obs,methods=get|put,"
+     "value=21.5",
+     show_none,
+     [](const std::string& v, Config& c) -> Problem {
+       auto s = coap::parse_resource_entry(v);
+       if (!s) return std::move(s).take_error();
+       c.resources.push_back(std::move(*s));
+       return {};
+     }},
+    {"max-resources", "N", Group::kResources, Kind::kValue,
+     "User resources at once (config, coapctl resource add); adding one more fails with an "
+     "error. At least 1.",
+     [](const Config& c) { return std::to_string(c.max_resources); },
+     [](const std::string& v, Config& c) { return set_whole(v, 1, 1000000, c.max_resources); }},
+    {"max-resource-size", "BYTES", Group::kResources, Kind::kValue,
+     "Largest value of a user resource: a PUT, POST or patch leaving a larger one gets 4.13, "
+     "coapctl resource set refuses it. At least 1.",
+     [](const Config& c) { return std::to_string(c.max_resource_size); },
+     [](const std::string& v, Config& c) {
+       return set_whole(v, 1, uint64_t{64} << 20, c.max_resource_size);
      }},
 
     // Control and logging.

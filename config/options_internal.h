@@ -13,7 +13,7 @@
 
 namespace config::detail {
 
-enum class Group { kGeneral, kNetwork, kUdp, kTcp, kSecurity, kSessions, kControl };
+enum class Group { kGeneral, kNetwork, kUdp, kTcp, kSecurity, kSessions, kResources, kControl };
 std::string_view group_title(Group g);
 
 enum class Kind {

@@ -302,6 +302,57 @@ int run_close(const GlobalOptions& global, uint64_t session) {
   return kExitOk;
 }
 
+int run_resource_list(const GlobalOptions& global) {
+  return run_simple(global, Command::kResourceList, format_resources);
+}
+
+namespace {
+
+// The value of resource add/set: --value, --file, or nothing.
+bool resource_value(const ResourceOptions& o, std::vector<uint8_t>* out) {
+  std::string text;
+  if (o.value) text = *o.value;
+  if (o.file && !read_payload_file(*o.file, &text)) return false;
+  out->assign(text.begin(), text.end());
+  return true;
+}
+
+int run_change(const GlobalOptions& global, Command cmd, const json& args) {
+  auto result = call_daemon(global, cmd, args, global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) print_json_line(*result);
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_resource_add(const GlobalOptions& global, const ResourceOptions& o) {
+  control::ResourceAddArgs a;
+  a.path = o.path;
+  a.ct = o.ct;
+  a.rt = o.rt;
+  a.if_ = o.if_;
+  a.title = o.title;
+  a.obs = o.obs;
+  a.methods = o.methods;
+  a.delay_ms = o.delay_ms;
+  a.max_age = o.max_age;
+  if (!resource_value(o, &a.value)) return kExitUsage;
+  return run_change(global, Command::kResourceAdd, a.encode());
+}
+
+int run_resource_set(const GlobalOptions& global, const ResourceOptions& o) {
+  control::ResourceSetArgs a;
+  a.path = o.path;
+  a.ct = o.ct;
+  if (!resource_value(o, &a.value)) return kExitUsage;
+  return run_change(global, Command::kResourceSet, a.encode());
+}
+
+int run_resource_delete(const GlobalOptions& global, const std::string& path) {
+  return run_change(global, Command::kResourceDelete, control::ResourceDeleteArgs{path}.encode());
+}
+
 int run_debug_stall(const GlobalOptions& global, double seconds) {
   // coapd may answer only once the stall is over.
   auto result = call_daemon(global, Command::kDebugStall, control::DebugStallArgs{seconds}.encode(),

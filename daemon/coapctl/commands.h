@@ -73,6 +73,19 @@ struct ConnectOptions {
   SecurityOptions security;
 };
 
+// coapctl resource add|set: what to send (value from --value or --file).
+struct ResourceOptions {
+  std::string path;
+  std::optional<unsigned> ct;
+  std::string rt, if_, title;
+  bool obs = false;
+  std::string methods;
+  std::optional<std::string> value;
+  std::optional<std::string> file;
+  unsigned delay_ms = 0;
+  std::optional<unsigned> max_age;
+};
+
 int run_status(const GlobalOptions& global);
 int run_stats(const GlobalOptions& global);
 int run_sessions(const GlobalOptions& global);
@@ -80,6 +93,10 @@ int run_events(const GlobalOptions& global, bool follow);
 int run_request(const GlobalOptions& global, const RequestOptions& options);
 int run_connect(const GlobalOptions& global, const ConnectOptions& options);
 int run_close(const GlobalOptions& global, uint64_t session);
+int run_resource_list(const GlobalOptions& global);
+int run_resource_add(const GlobalOptions& global, const ResourceOptions& options);
+int run_resource_set(const GlobalOptions& global, const ResourceOptions& options);
+int run_resource_delete(const GlobalOptions& global, const std::string& path);
 int run_debug_stall(const GlobalOptions& global, double seconds);
 int run_debug_timer_probe(const GlobalOptions& global, double interval_ms, int count);
 

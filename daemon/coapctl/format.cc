@@ -256,6 +256,22 @@ std::string format_sessions(const json& result) {
   return table.render();
 }
 
+std::string format_resources(const json& result) {
+  Table table({false, false, true, false, false, true, true, false});
+  table.add_row({"PATH", "SOURCE", "CT", "METHODS", "OBS", "OBSERVERS", "SIZE", "ETAG"});
+  auto list = result.find("resources");
+  if (list != result.end() && list->is_array()) {
+    for (const json& r : *list) {
+      std::string etag = member_text(r, "etag");
+      if (etag.empty()) etag = "-";
+      table.add_row({member_text(r, "path"), member_text(r, "source"), member_text(r, "ct"),
+                     member_text(r, "methods"), member_text(r, "observable"),
+                     member_text(r, "observers"), member_text(r, "size"), etag});
+    }
+  }
+  return table.render();
+}
+
 std::string format_response_head(const control::RequestResult& result) {
   std::string out = result.code.empty() ? "-" : result.code;
   if (!result.code_name.empty()) out += " " + result.code_name;

@@ -26,6 +26,10 @@ std::string format_stats(const nlohmann::json& result);
 // columns separated by two spaces, numbers right-aligned.
 std::string format_sessions(const nlohmann::json& result);
 
+// "resource_list" result: a table with the header
+//   PATH SOURCE CT METHODS OBS OBSERVERS SIZE ETAG
+std::string format_resources(const nlohmann::json& result);
+
 // A "request" result with status "response", up to its payload:
 //   "2.05 Content\n", one "Name: value\n" per option, then "\n".
 // Uint option values print as numbers, string options as text, opaque ones

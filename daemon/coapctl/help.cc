@@ -85,6 +85,14 @@ const char* const kFooter = R"TXT(COMMANDS
   close SESSION-ID
       Close a session. Prints nothing on success.
 
+  resource list | add PATH | set PATH | delete PATH
+      User resources (and the built-ins, which cannot be changed): list
+      them (PATH SOURCE CT METHODS OBS OBSERVERS SIZE ETAG), add one
+      ([--ct N] [--rt X] [--if X] [--title X] [--obs] [--methods 'get|put']
+      [--value TEXT|--file FILE] [--delay MS] [--max-age S]), give one a new
+      value (--value TEXT|--file FILE [--ct N]; observers are notified at
+      once) or delete one (observers get 4.04). Refusals exit 1.
+
   debug stall-engine SECONDS
       Make coapd's protocol engine sleep for SECONDS, to test its watchdog.
       coapd accepts it only when started with --debug-commands.
@@ -126,6 +134,8 @@ EXAMPLES
   coapctl post coap+tcp://[2001:db8::1]/data --payload-file reading.cbor --content-format 60
   coapctl connect coap+tcp://192.0.2.1 --reconnect-interval 1 --reconnect-attempts 10
   coapctl close 3
+  coapctl resource add /sensors/temp --obs --methods 'get|put' --value 21.5
+  coapctl resource set /sensors/temp --value 22.0
   COAPD_CONTROL_SOCKET=/tmp/coapd.sock coapctl status)TXT";
 
 const char* const kRequestFooter =

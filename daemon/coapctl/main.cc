@@ -12,6 +12,7 @@
 #include "daemon/coapctl/commands.h"
 #include "daemon/coapctl/help.h"
 #include "daemon/coapctl/request_flags.h"
+#include "daemon/coapctl/resource_cli.h"
 
 namespace {
 
@@ -349,6 +350,7 @@ int main(int argc, char** argv) {
   add_query_commands(app, cl, &action);
   add_request_commands(app, cl, &action);
   add_connect_command(app, cl, &action);
+  add_resource_commands(app, cl.global, &action);
   add_debug_commands(app, cl, &action);
   // Set last: subcommands copy their parent's footer when created.
   app.footer(kFooter);

@@ -11,6 +11,7 @@
 #include "coap/option.h"
 #include "coap/uri.h"
 #include "daemon/coapd/latency_histogram.h"
+#include "daemon/coapd/resource_commands.h"
 #include "daemon/coapd/results.h"
 #include "daemon/control/messages.h"
 
@@ -235,7 +236,7 @@ void handle_debug_timer_probe(CommandContext& ctx, const json& request, Responde
 // A line for the audit log: what a state-changing command asked for.
 std::string describe(Command cmd, const json& request) {
   std::string text = control::command_name(cmd);
-  for (const char* key : {"method", "uri", "session", "call_home"}) {
+  for (const char* key : {"method", "uri", "session", "call_home", "path"}) {
     auto it = request.find(key);
     if (it != request.end()) text += std::string(" ") + key + "=" + it->dump();
   }
@@ -250,6 +251,10 @@ constexpr std::array<CommandEntry, control::kCommandCount> kCommands = {{
     {Command::kRequest, handle_request, true},
     {Command::kConnect, handle_connect, true},
     {Command::kClose, handle_close, true},
+    {Command::kResourceList, handle_resource_list, false},
+    {Command::kResourceAdd, handle_resource_add, true},
+    {Command::kResourceSet, handle_resource_set, true},
+    {Command::kResourceDelete, handle_resource_delete, true},
     {Command::kDebugStall, handle_debug_stall, true},
     {Command::kDebugTimerProbe, handle_debug_timer_probe, false},
 }};

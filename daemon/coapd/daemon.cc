@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "coap/builtin_resources.h"
+#include "coap/user_resource.h"
 #include "daemon/coapd/commands.h"
 #include "daemon/coapd/control_server.h"
 #include "daemon/coapd/engine.h"
@@ -83,6 +84,7 @@ coap::EndpointConfig endpoint_config(const config::Config& c) {
   e.connect_timeout = coap::from_seconds(c.connect_timeout);
   e.handshake_timeout = coap::from_seconds(c.handshake_timeout);
   e.max_handshakes = c.max_handshakes;
+  e.max_user_resources = c.max_resources;
   return e;
 }
 
@@ -184,6 +186,9 @@ Daemon::Daemon(const config::Config& cfg)
     return snapshot(engine_->endpoint_engine(), stack_, pump_.get(), started_).encode().dump();
   };
   coap::add_builtin_resources(resources_, ropts);
+  for (const coap::ResourceSpec& spec : cfg_.resources)
+    resources_.add(std::make_unique<coap::UserResource>(spec, coap::ResourceSource::kConfig,
+                                                        cfg_.max_resource_size));
   // The loop, and so the io thread, is this thread.
   placement_ = std::make_unique<ThreadPlacement>(
       parse_cpu_placement(cfg_.cpu_placement).value_or(CpuPlacement::kAuto), gettid());

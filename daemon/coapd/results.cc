@@ -44,7 +44,8 @@ control::NamedCounts endpoint_counts(const coap::EndpointCounters& c, lwip_tap::
           {"handshakes", c.handshakes},
           {"handshake_failures", c.handshake_failures},
           {"dtls_cookies_sent", c.dtls_cookies_sent},
-          {"echo_challenges", c.echo_challenges}};
+          {"echo_challenges", c.echo_challenges},
+          {"responses_suppressed", c.responses_suppressed}};
 }
 
 control::OptionEntry option_entry(uint16_t number, const std::vector<uint8_t>& value) {

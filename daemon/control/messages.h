@@ -278,6 +278,69 @@ struct CloseArgs {
   bool operator==(const CloseArgs&) const = default;
 };
 
+// --- resources (messages_resource.cc) ------------------------------------------------
+
+// One object of "resources": "path" string, "ct" number (null: none fixed,
+// a built-in), "observable" bool, "observers" number, "methods" "get|put"
+// string, "size" number (bytes of the value; 0 for a built-in), "etag" hex
+// string ("" for a built-in), "source" "builtin"|"config"|"dir"|"runtime",
+// "rt", "if", "title" strings, "delay_ms" number, "max_age" number or null.
+struct ResourceEntry {
+  std::string path;
+  std::optional<uint32_t> ct;
+  bool observable = false;
+  uint64_t observers = 0;
+  std::string methods;
+  uint64_t size = 0;
+  std::string etag;
+  std::string source;
+  std::string rt, if_, title;
+  uint64_t delay_ms = 0;
+  std::optional<uint32_t> max_age;
+  bool operator==(const ResourceEntry&) const = default;
+};
+// resource_list: {} -> {"resources": [ResourceEntry...]}, in directory order.
+struct ResourceListResult {
+  std::vector<ResourceEntry> resources;
+  nlohmann::json encode() const;
+  static Result<ResourceListResult> decode(const nlohmann::json& j);
+  bool operator==(const ResourceListResult&) const = default;
+};
+// resource_add: {"path" string, "ct" number, "rt", "if", "title" strings,
+// "sz" number, "obs" bool, "methods" "get|put" string, "value_b64" base64,
+// "delay_ms" number, "max_age" number}; all but path optional -> {}.
+struct ResourceAddArgs {
+  std::string path;
+  std::optional<uint32_t> ct;
+  std::string rt, if_, title;
+  std::optional<uint32_t> sz;
+  bool obs = false;
+  std::string methods;  // "" means get
+  std::vector<uint8_t> value;
+  uint32_t delay_ms = 0;
+  std::optional<uint32_t> max_age;
+  nlohmann::json encode() const;
+  static Result<ResourceAddArgs> decode(const nlohmann::json& j);
+  bool operator==(const ResourceAddArgs&) const = default;
+};
+// resource_set: {"path" string, "value_b64" base64, "ct" number (optional:
+// keep)} -> {}. Observers are notified.
+struct ResourceSetArgs {
+  std::string path;
+  std::vector<uint8_t> value;
+  std::optional<uint32_t> ct;
+  nlohmann::json encode() const;
+  static Result<ResourceSetArgs> decode(const nlohmann::json& j);
+  bool operator==(const ResourceSetArgs&) const = default;
+};
+// resource_delete: {"path" string} -> {}. Observers get 4.04.
+struct ResourceDeleteArgs {
+  std::string path;
+  nlohmann::json encode() const;
+  static Result<ResourceDeleteArgs> decode(const nlohmann::json& j);
+  bool operator==(const ResourceDeleteArgs&) const = default;
+};
+
 // --- debug (coapd --debug-commands) ------------------------------------------------
 
 // {"seconds" number} -> {}

@@ -36,15 +36,19 @@ inline constexpr int kProtocolVersion = 1;
 // A request line longer than this closes the connection (it is garbage).
 inline constexpr std::size_t kMaxLineBytes = 1 << 20;
 
-#define CONTROL_COMMANDS(X)     \
-  X(kStatus, "status")          \
-  X(kStats, "stats")            \
-  X(kSessions, "sessions")      \
-  X(kEvents, "events")          \
-  X(kRequest, "request")        \
-  X(kConnect, "connect")        \
-  X(kClose, "close")            \
-  X(kDebugStall, "debug_stall") \
+#define CONTROL_COMMANDS(X)             \
+  X(kStatus, "status")                  \
+  X(kStats, "stats")                    \
+  X(kSessions, "sessions")              \
+  X(kEvents, "events")                  \
+  X(kRequest, "request")                \
+  X(kConnect, "connect")                \
+  X(kClose, "close")                    \
+  X(kResourceList, "resource_list")     \
+  X(kResourceAdd, "resource_add")       \
+  X(kResourceSet, "resource_set")       \
+  X(kResourceDelete, "resource_delete") \
+  X(kDebugStall, "debug_stall")         \
   X(kDebugTimerProbe, "debug_timer_probe")
 
 enum class Command : uint8_t {

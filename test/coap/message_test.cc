@@ -487,9 +487,13 @@ TEST(OptionRegistryTest, CriticalityAndProperties) {
   EXPECT_TRUE(find_option_info(opt::kUriQuery)->repeatable);
   EXPECT_EQ(find_option_info(9), nullptr);
   EXPECT_EQ(find_option_info(2049), nullptr);
-  // Critical options nothing implements are not registered (see option.cc).
-  EXPECT_EQ(find_option_info(opt::kIfMatch), nullptr);
-  EXPECT_EQ(find_option_info(opt::kIfNoneMatch), nullptr);
+  // Preconditions are registered (user resources evaluate them; the
+  // dispatcher refuses them for the rest, see dispatcher_test.cc).
+  ASSERT_NE(find_option_info(opt::kIfMatch), nullptr);
+  EXPECT_TRUE(find_option_info(opt::kIfMatch)->repeatable);
+  EXPECT_EQ(find_option_info(opt::kIfMatch)->max_len, 8);
+  ASSERT_NE(find_option_info(opt::kIfNoneMatch), nullptr);
+  EXPECT_EQ(find_option_info(opt::kIfNoneMatch)->max_len, 0);
   EXPECT_STREQ(option_name(opt::kNoResponse), "No-Response");
   EXPECT_EQ(option_name(1000), nullptr);
 }

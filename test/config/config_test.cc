@@ -44,6 +44,9 @@ const std::vector<std::string> kKeys = {
     "max-queued-bytes",
     "connect-timeout",
     "session",
+    "resource",
+    "max-resources",
+    "max-resource-size",
 };
 
 // Every field of a Config, one per line, so that a mismatch shows which.
@@ -70,6 +73,11 @@ std::string describe(const Config& c) {
     << "\ncsm_timeout=" << c.csm_timeout << "\nmax_message_size=" << c.max_message_size
     << "\nmax_queued_bytes=" << c.max_queued_bytes << "\nconnect_timeout=" << c.connect_timeout
     << "\nmax_time_wait=" << c.max_time_wait << "\ncpu_placement=" << c.cpu_placement;
+  o << "\nmax_resources=" << c.max_resources << "\nmax_resource_size=" << c.max_resource_size;
+  for (const auto& r : c.resources)
+    o << "\nresource=" << r.path << " ct=" << r.ct << " obs=" << r.observable
+      << " methods=" << coap::methods_text(r.methods)
+      << " value=" << std::string(r.value.begin(), r.value.end());
   for (const auto& s : c.sessions) {
     o << "\nsession=" << s.uri << " call_home=" << s.call_home
       << " interval=" << s.reconnect_interval << " max_interval=" << s.reconnect_max_interval
@@ -205,6 +213,7 @@ TEST(ConfigParse, HelpMentionsEveryOptionAndSection) {
                              "CoAP over UDP",
                              "CoAP over TCP",
                              "Outgoing sessions:",
+                             "Resources:",
                              "Control and logging:",
                              "FILES",
                              "/etc/coapd/coapd.conf",
@@ -717,6 +726,7 @@ TEST(ShippedConfigFile, ExamplesParse) {
   EXPECT_TRUE(p.config.host_ipv6);
   EXPECT_TRUE(p.config.mac);
   EXPECT_EQ(p.config.sessions.size(), 2u);
+  EXPECT_EQ(p.config.resources.size(), 2u);
 }
 
 // ---------------------------------------------------------------------------

@@ -104,6 +104,32 @@ TEST(Messages, ConnectCloseAndDebugRoundTrip) {
   EXPECT_EQ(round_trip(t), t);
 }
 
+TEST(Messages, ResourceMessagesRoundTrip) {
+  ResourceEntry user{
+      "/sensors/temp", 0u,       true,   2,   "get|put", 4, "0102030405060708", "config",
+      "temperature-c", "core.s", "Temp", 250, 30u};
+  ResourceEntry builtin{"/echo", std::nullopt, true, 0, "get|post|put", 0, "", "builtin",
+                        "echo",  "",           "",   0, std::nullopt};
+  ResourceListResult list{{user, builtin}};
+  EXPECT_EQ(round_trip(list), list);
+  const nlohmann::json j = list.encode();
+  EXPECT_TRUE(j["resources"][1]["ct"].is_null());
+  EXPECT_EQ(j["resources"][0]["source"], "config");
+  ResourceAddArgs add{"/led", 0u, "light", "", "", 4u, true, "get|put", {'o', 'n'}, 100, 5u};
+  EXPECT_EQ(round_trip(add), add);
+  ResourceAddArgs minimal;
+  minimal.path = "/x";
+  EXPECT_EQ(round_trip(minimal), minimal);
+  ResourceSetArgs set{"/led", {'o', 'f', 'f'}, 50u};
+  EXPECT_EQ(round_trip(set), set);
+  EXPECT_EQ(round_trip(ResourceDeleteArgs{"/led"}), ResourceDeleteArgs{"/led"});
+  EXPECT_FALSE(ResourceDeleteArgs::decode(nlohmann::json::object()).ok());
+  EXPECT_FALSE(ResourceAddArgs::decode({{"path", "/x"}, {"ct", 70000}}).ok());
+  auto bad = ResourceSetArgs::decode({{"path", "/x"}, {"value_b64", "no!"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("value_b64"), std::string::npos);
+}
+
 TEST(Messages, WrongTypesAreRefusedNamingTheField) {
   auto r = RequestArgs::decode({{"uri", "coap://h/"}, {"timeout", "soon"}});
   ASSERT_FALSE(r.ok());

@@ -1,0 +1,107 @@
+#include "coap/user_resource.h"
+
+#include <algorithm>
+
+namespace coap {
+
+std::array<uint8_t, 8> content_etag(uint32_t ct, std::span<const uint8_t> value) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint8_t c) { h = (h ^ c) * 1099511628211ull; };
+  for (int i = 0; i < 4; ++i) mix(static_cast<uint8_t>(ct >> (8 * i)));
+  for (uint8_t c : value) mix(c);
+  std::array<uint8_t, 8> out{};
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(h >> (8 * i));
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> UserResource::attributes_of(
+    const ResourceSpec& s) {
+  std::vector<std::pair<std::string, std::string>> a;
+  a.emplace_back("ct", std::to_string(s.ct));
+  if (!s.rt.empty()) a.emplace_back("rt", '"' + s.rt + '"');
+  if (!s.if_.empty()) a.emplace_back("if", '"' + s.if_ + '"');
+  if (!s.title.empty()) a.emplace_back("title", '"' + s.title + '"');
+  if (s.sz) a.emplace_back("sz", std::to_string(*s.sz));
+  if (s.observable) a.emplace_back("obs", "");
+  return a;
+}
+
+UserResource::UserResource(ResourceSpec spec, ResourceSource source, std::size_t max_size)
+    : Resource(spec.path, attributes_of(spec), spec.observable),
+      spec_(std::move(spec)),
+      source_(source),
+      max_size_(max_size) {
+  etag_ = content_etag(spec_.ct, spec_.value);
+}
+
+void UserResource::store(std::span<const uint8_t> value, uint32_t ct) {
+  spec_.value.assign(value.begin(), value.end());
+  spec_.ct = ct;
+  etag_ = content_etag(ct, spec_.value);
+}
+
+void UserResource::set_value(std::span<const uint8_t> value, std::optional<uint32_t> ct) {
+  store(value, ct.value_or(spec_.ct));
+  notify_changed();
+}
+
+void UserResource::set_etag(Response& resp) const {
+  resp.etag = etag_;
+  resp.etag_len = static_cast<uint8_t>(etag_.size());
+}
+
+bool UserResource::preconditions_hold(const Message& msg) const {
+  bool if_match = false, matched = false;
+  for (const OptionView& o : msg.options) {
+    if (o.number == opt::kIfNoneMatch) return false;  // the resource exists
+    if (o.number != opt::kIfMatch) continue;
+    if_match = true;
+    // An empty If-Match matches any current representation.
+    const auto v = o.value();
+    if (v.empty() || std::equal(v.begin(), v.end(), etag_.begin(), etag_.end())) matched = true;
+  }
+  return !if_match || matched;
+}
+
+void UserResource::serve_representation(const Request& req, Response& resp) {
+  set_etag(resp);
+  resp.max_age = spec_.max_age;
+  for (const OptionView& o : req.msg.options) {
+    const auto v = o.value();
+    if (o.number == opt::kETag && std::equal(v.begin(), v.end(), etag_.begin(), etag_.end())) {
+      // RFC 7252 5.10.6.2: the client's stored representation is current.
+      resp.code = codes::kValid;
+      resp.body.clear();
+      return;
+    }
+  }
+  resp.code = codes::kContent;
+  resp.content_format = spec_.ct;
+  resp.set_payload(spec_.value);
+}
+
+void UserResource::handle(const Request& req, Response& resp) {
+  const Code m = req.method;
+  if (m == codes::kGet) return serve_representation(req, resp);
+  if (m == codes::kFetch) return handle_fetch(req, resp);
+  if (!preconditions_hold(req.msg)) {
+    resp.error(codes::kPreconditionFailed, "Precondition Failed");
+    return set_etag(resp);
+  }
+  if (m == codes::kDelete) {
+    resp.code = codes::kDeleted;
+    resp.remove = true;
+    return;
+  }
+  if (m == codes::kPatch || m == codes::kIPatch) return handle_patch(req, resp);
+  // PUT and POST replace the value.
+  if (req.payload.size() > max_size_)
+    return resp.error(codes::kRequestEntityTooLarge, "value larger than the resource limit");
+  const std::optional<uint32_t> ct = req.msg.uint_option(opt::kContentFormat);
+  store(req.payload, ct.value_or(spec_.ct));
+  resp.code = codes::kChanged;
+  set_etag(resp);
+  notify_changed();
+}
+
+}  // namespace coap
