@@ -55,6 +55,9 @@ struct Config {
   std::optional<std::array<uint8_t, 4>> gateway;
   // The kernel side of the TAP; nullopt when `--host-address none`.
   std::optional<Ipv4Prefix> host_address = Ipv4Prefix{{192, 0, 2, 1}, 24};
+  // Set when --address, --host-address or --gateway is given (flag or key):
+  // coapd then never moves to another subnet (daemon/coapd/host_network.h).
+  bool address_given = false;
   std::optional<Ipv6Prefix> ipv6;             // besides the link-local address
   std::optional<Ipv6Prefix> host_ipv6;        // given to the kernel side, if set
   std::optional<std::array<uint8_t, 6>> mac;  // default: derived from the TAP name
@@ -98,6 +101,9 @@ struct Config {
   uint32_t max_handshakes = 64;
   // Read from the files above by parse(), checked, and kept here.
   coap::Credentials credentials;
+  // Set by coapd's host network check (daemon/coapd/host_network.h) when it
+  // moved off the embedded defaults: why, and what it uses instead.
+  std::string address_note;
 
   std::vector<SessionConfig> sessions;
 };

@@ -65,6 +65,7 @@ const std::vector<OptionSpec> kOptions = {
        auto p = parse_ipv4_prefix(v);
        if (!p) return std::move(p).take_error();
        c.address = *p;
+       c.address_given = true;
        return {};
      }},
     {"gateway", "ADDR", Group::kNetwork, Kind::kValue,
@@ -75,6 +76,7 @@ const std::vector<OptionSpec> kOptions = {
        auto a = parse_ipv4(v);
        if (!a) return std::move(a).take_error();
        c.gateway = *a;
+       c.address_given = true;
        return {};
      }},
     {"host-address", "ADDR/PREFIX|none", Group::kNetwork, Kind::kValue,
@@ -84,6 +86,7 @@ const std::vector<OptionSpec> kOptions = {
      [](const std::string& v, Config& c) -> Problem {
        if (v == "none") {
          c.host_address.reset();
+         c.address_given = true;
          return {};
        }
        auto p = parse_ipv4_prefix(v);
@@ -91,6 +94,7 @@ const std::vector<OptionSpec> kOptions = {
          return problem(
              "is not an IPv4 address with prefix length or 'none' (example: 192.0.2.1/24)");
        c.host_address = *p;
+       c.address_given = true;
        return {};
      }},
     {"ipv6", "ADDR/PREFIX", Group::kNetwork, Kind::kValue,

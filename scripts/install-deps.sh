@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build pkg-config
   liblwip-dev libuv1-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
-  libmbedtls-dev
+  libmbedtls-dev libmnl-dev
 )
 test_pkgs=(
   libgtest-dev libcoap3-bin libcoap3-dev

@@ -69,6 +69,8 @@ void handle_status(CommandContext& ctx, const json&, Responder r) {
       for (const auto& a : ctx.stack.addresses(ctx.cfg.tap))
         s.addresses.push_back({a.address, a.state});
     }
+    s.host_address = ctx.cfg.host_address ? ctx.cfg.host_address->str() : "none";
+    s.address_note = ctx.cfg.address_note;
     s.udp_port = ctx.cfg.udp_port;
     s.tcp_port = ctx.cfg.tcp_port;
     s.call_home_port = ctx.cfg.call_home_listen;

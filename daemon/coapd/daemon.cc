@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -19,12 +20,14 @@
 #include "daemon/coapd/control_server.h"
 #include "daemon/coapd/engine.h"
 #include "daemon/coapd/event_log.h"
+#include "daemon/coapd/host_network.h"
 #include "daemon/coapd/lifecycle.h"
 #include "daemon/coapd/loop_poster.h"
 #include "daemon/coapd/placement.h"
 #include "daemon/coapd/results.h"
 #include "daemon/coapd/shutdown.h"
 #include "daemon/coapd/watchdog.h"
+#include "lwip_tap/netlink.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_device.h"
 #include "lwip_tap/tap_pump.h"
@@ -236,11 +239,17 @@ Status Daemon::start_tap() {
   if (!tap) return std::move(tap).take_error();
   tap_ = std::move(*tap);
   if (!cfg_.host_address) return {};  // the kernel side is the user's
-  if (Status st = tap_->set_host_ipv4(cfg_.host_address->addr, cfg_.host_address->prefix_len); !st)
-    return st;
-  if (Status st = tap_->set_up(); !st) return st;
-  if (cfg_.host_ipv6) return tap_->add_host_ipv6(cfg_.host_ipv6->addr, cfg_.host_ipv6->prefix_len);
-  return {};
+  lwip_tap::netlink::Prefix v4;
+  std::copy(cfg_.host_address->addr.begin(), cfg_.host_address->addr.end(), v4.addr.begin());
+  v4.len = cfg_.host_address->prefix_len;
+  if (Status st = tap_->add_host_address(v4); !st) return st;
+  if (cfg_.host_ipv6) {
+    // Without DAD (tap_device.h): usable when coapd says it is ready.
+    if (Status st = tap_->add_host_address({6, cfg_.host_ipv6->addr, cfg_.host_ipv6->prefix_len});
+        !st)
+      return st;
+  }
+  return tap_->set_up(static_cast<uint32_t>(lwip_tap::NetifOptions{}.mtu));
 }
 
 Status Daemon::start_stack() {
@@ -357,8 +366,11 @@ void Daemon::serve() {
       if (serves_dtls()) ports += ", dtls " + std::to_string(cfg_.dtls_port);
       if (serves_tls()) ports += ", tls " + std::to_string(cfg_.tls_port);
       if (cfg_.call_home_listen) ports += ", call-home " + std::to_string(cfg_.call_home_listen);
-      spdlog::info("coapd ready: TAP {} up, CoAP on {} ({}), control socket {}", cfg_.tap,
-                   cfg_.address.str(), ports, cfg_.control_socket);
+      const std::string host =
+          cfg_.host_address ? ", host side " + cfg_.host_address->str() : std::string();
+      const std::string note = cfg_.address_note.empty() ? "" : "; " + cfg_.address_note;
+      spdlog::info("coapd ready: TAP {} up, CoAP on {} ({}){}, control socket {}{}", cfg_.tap,
+                   cfg_.address.str(), ports, host, cfg_.control_socket, note);
       sd_notify(0, "READY=1\nSTATUS=serving CoAP");
     });
   });
@@ -433,6 +445,19 @@ void Daemon::handle(control::Command cmd, const nlohmann::json& request, Respond
 }
 
 }  // namespace
+
+Status settle_host_network(config::Config& config) {
+  auto addresses = lwip_tap::netlink::dump_addresses();
+  if (!addresses) return std::move(addresses).take_error();
+  auto routes = lwip_tap::netlink::dump_routes();
+  if (!routes) return std::move(routes).take_error();
+  auto choice = choose_network(config, {std::move(*addresses), std::move(*routes)});
+  if (!choice) return std::move(choice).take_error();
+  config.address = choice->address;
+  config.host_address = choice->host_address;
+  config.address_note = choice->note;
+  return {};
+}
 
 int run_daemon(const config::Config& config) {
   signal(SIGPIPE, SIG_IGN);

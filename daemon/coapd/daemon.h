@@ -11,4 +11,10 @@ namespace coapd {
 // 0 after an orderly shutdown, 1 when start-up fails (the reason is logged).
 int run_daemon(const config::Config& config);
 
+// Reads the namespace's addresses and routes (rtnetlink) and applies
+// choose_network() (host_network.h) to `config`: its addresses stay, move to
+// a free default subnet (address_note says so), or the error says which
+// interface and address are in the way.
+coap::Status settle_host_network(config::Config& config);
+
 }  // namespace coapd

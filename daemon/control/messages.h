@@ -58,7 +58,9 @@ struct Snapshot {
 };
 
 // status: Snapshot fields plus "tap", "mac" strings, "addresses"
-// [{"address","state"}], "udp_port", "tcp_port", "call_home_port",
+// [{"address","state"}], "host_address" string (the kernel side's IPv4
+// address, or "none"), "address_note" string (why coapd left its embedded
+// default subnet; "" when it did not), "udp_port", "tcp_port", "call_home_port",
 // "dtls_port", "tls_port" numbers, "dtls", "tls" bools (the server runs),
 // "control_socket" string, "engine" {"alive" bool, "wakeups" number}.
 struct StatusResult {
@@ -71,6 +73,8 @@ struct StatusResult {
   std::string tap;
   std::string mac;
   std::vector<AddressState> addresses;
+  std::string host_address;
+  std::string address_note;
   uint16_t udp_port = 0, tcp_port = 0, call_home_port = 0, dtls_port = 0, tls_port = 0;
   bool dtls_on = false, tls_on = false;
   std::string control_socket;

@@ -93,6 +93,8 @@ json StatusResult::encode() const {
   for (const AddressState& a : addresses)
     list.push_back({{"address", a.address}, {"state", a.state}});
   j["addresses"] = std::move(list);
+  j["host_address"] = host_address;
+  j["address_note"] = address_note;
   j["udp_port"] = udp_port;
   j["tcp_port"] = tcp_port;
   j["call_home_port"] = call_home_port;
@@ -118,6 +120,8 @@ Result<StatusResult> StatusResult::decode(const json& j) {
       if (!ar.ok()) r.fail("addresses: " + ar.status().error());
     }
   }
+  s.host_address = r.string("host_address");
+  s.address_note = r.string("address_note");
   s.udp_port = static_cast<uint16_t>(r.uint("udp_port", 0, 65535));
   s.tcp_port = static_cast<uint16_t>(r.uint("tcp_port", 0, 65535));
   s.call_home_port = static_cast<uint16_t>(r.uint("call_home_port", 0, 65535));

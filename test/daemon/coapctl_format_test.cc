@@ -37,6 +37,20 @@ TEST(FormatStatus, AlignsLabelsAndKeepsUnknownFields) {
             "future_field:  x\n");
 }
 
+TEST(FormatStatus, ShowsTheHostSideAndANoteOnlyWhenThereIsOne) {
+  json status = {{"addresses", {"198.51.100.2/24"}},
+                 {"host_address", "198.51.100.1/24"},
+                 {"address_note", "192.0.2.0/24 is taken (x); using 198.51.100.0/24"}};
+  EXPECT_EQ(format_status(status),
+            "Addresses:     198.51.100.2/24\n"
+            "Host side:     198.51.100.1/24\n"
+            "Address note:  192.0.2.0/24 is taken (x); using 198.51.100.0/24\n");
+  status["address_note"] = "";
+  EXPECT_EQ(format_status(status),
+            "Addresses:  198.51.100.2/24\n"
+            "Host side:  198.51.100.1/24\n");
+}
+
 TEST(FormatStatus, SaysWhetherTheDtlsAndTlsPortsListen) {
   json status = {
       {"udp_port", 5683}, {"dtls_port", 5684}, {"tls_port", 5684}, {"dtls", true}, {"tls", false}};

@@ -25,6 +25,8 @@ TEST(Messages, StatusRoundTrips) {
   s.tap = "coap0";
   s.mac = "02:00:00:00:00:01";
   s.addresses = {{"192.0.2.2/24", "preferred"}, {"fe80::1%coap0/64", "tentative"}};
+  s.host_address = "198.51.100.1/24";
+  s.address_note = "192.0.2.0/24 is taken (overlaps 192.0.2.2/24 on eth0); using 198.51.100.0/24";
   s.udp_port = 5683;
   s.tcp_port = 5683;
   s.call_home_port = 5700;
