@@ -80,15 +80,19 @@ ManSection exit_status_section() {
                 "Runtime failure, such as failing to create the TAP interface or the control "
                 "socket."),
            item("2",
-                "Bad configuration: an unknown option or key, a bad value, or a config file that "
-                "cannot be read. One line on standard error names it.")}};
+                "Bad configuration: an unknown option or key, a bad value, a config file that "
+                "cannot be read, or an address the host already uses (coapd reads the addresses "
+                "and routes of its network namespace before it creates anything). One line on "
+                "standard error names it: the option, or the interface and address in the way.")}};
 }
 
 ManSection examples_section() {
   return {"EXAMPLES",
           {item("coapd",
                 "Serve CoAP on 192.0.2.2, UDP and TCP port 5683, behind the TAP interface coap0 "
-                "whose kernel side is 192.0.2.1/24."),
+                "whose kernel side is 192.0.2.1/24. If the host already uses 192.0.2.0/24, "
+                "coapd takes 198.51.100.0/24, else 203.0.113.0/24 (at .2, the kernel side at "
+                ".1), and says so in its ready line and in coapctl status."),
            item("coapd --config /etc/coapd/coapd.conf --log-level debug",
                 "Take the settings from the config file, but log more."),
            item("coapd --tap coap1 --address 10.9.0.2/24 --host-address 10.9.0.1/24",
