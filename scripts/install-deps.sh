@@ -15,6 +15,7 @@ test_pkgs=(
   iproute2 nftables tcpdump procps systemd
   python3 python3-pytest
   clang libclang-rt-14-dev clang-format
+  dpkg-dev lintian man-db groff-base
 )
 
 pkgs=("${build_pkgs[@]}")
