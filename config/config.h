@@ -134,6 +134,10 @@ coap::Result<SessionConfig> parse_session(const std::string& s);
 // skipped. The error names the line.
 coap::Result<std::vector<coap::PskEntry>> parse_psk_lines(const std::string& text);
 
+// The keys (option names without dashes, in table order) whose values
+// differ between a and b: what a reload changes.
+std::vector<std::string> changed_options(const Config& a, const Config& b);
+
 // Every session's link-local zone names the TAP (the daemon reaches such
 // peers through it alone); the error is a sentence naming the session.
 coap::Status check_session_zones(const Config& c);

@@ -117,9 +117,21 @@ ManPage coapd_manual() {
                "coapd [OPTION]...",
                {}};
   page.sections = {
-      description(),      options_section(),
-      files_section(),    exit_status_section(),
-      examples_section(), {"SEE ALSO", {para("coapctl(1), coapd.conf(5), RFC 7252, RFC 8323.")}}};
+      description(),
+      options_section(),
+      files_section(),
+      {"SIGNALS",
+       {item("SIGTERM, SIGINT",
+             "Shut down in order: listeners close, sessions are given time to close, then "
+             "everything stops in reverse order. A second one ends coapd at once."),
+        item("SIGHUP",
+             "Read the command line's config file again and apply what can change without a "
+             "restart: the log level, and session entries (new ones are opened, removed ones "
+             "closed, unchanged ones untouched); log which changed keys need a restart. A bad "
+             "file changes nothing and is logged. coapctl reload does the same and reports.")}},
+      exit_status_section(),
+      examples_section(),
+      {"SEE ALSO", {para("coapctl(1), coapd.conf(5), RFC 7252, RFC 8323.")}}};
   return page;
 }
 

@@ -297,6 +297,40 @@ int run_close(const GlobalOptions& global, uint64_t session) {
   return kExitOk;
 }
 
+int run_log_level(const GlobalOptions& global, const std::string& level) {
+  auto result = call_daemon(global, Command::kLogLevel, control::LogLevelArgs{level}.encode(),
+                            global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<control::LogLevelResult>(*result);
+  if (!r) return kExitFailure;
+  print("log level " + r->level + " (was " + r->previous + ")\n");
+  return kExitOk;
+}
+
+int run_reload(const GlobalOptions& global) {
+  auto result = call_daemon(global, Command::kReload, nlohmann::json::object(), global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<control::ReloadResult>(*result);
+  if (!r) return kExitFailure;
+  auto list = [](const std::vector<std::string>& v) {
+    std::string text;
+    for (const auto& s : v) text += (text.empty() ? "" : ", ") + s;
+    return text.empty() ? std::string("none") : text;
+  };
+  print("log level: " + r->log_level + "\nsessions opened: " + list(r->sessions_opened) +
+        "\nsessions closed: " + list(r->sessions_closed) +
+        "\nchanged, needs a restart: " + list(r->restart_needed) + "\n");
+  return kExitOk;
+}
+
 int run_debug_stall(const GlobalOptions& global, double seconds) {
   // coapd may answer only once the stall is over.
   auto result = call_daemon(global, Command::kDebugStall, control::DebugStallArgs{seconds}.encode(),

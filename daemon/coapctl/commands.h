@@ -72,6 +72,11 @@ int run_events(const GlobalOptions& global, bool follow);
 int run_request(const GlobalOptions& global, const RequestOptions& options);
 int run_connect(const GlobalOptions& global, const ConnectOptions& options);
 int run_close(const GlobalOptions& global, uint64_t session);
+// "log level LEVEL (was PREVIOUS)".
+int run_log_level(const GlobalOptions& global, const std::string& level);
+// What the reload changed; exit 1 (and coapd's error, naming the key) when
+// the config file is bad, in which case nothing changed.
+int run_reload(const GlobalOptions& global);
 int run_debug_stall(const GlobalOptions& global, double seconds);
 int run_debug_timer_probe(const GlobalOptions& global, double interval_ms, int count);
 

@@ -40,6 +40,7 @@ struct CommandLine {
   uint64_t request_session = 0;
   std::string payload;
   std::string payload_file;
+  std::string log_level;
   double reconnect_interval = 0;
   double reconnect_max_interval = 0;
   uint64_t reconnect_attempts = 0;
@@ -249,6 +250,13 @@ void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* a
 }
 
 void add_debug_commands(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
+  CLI::App* level = app.add_subcommand("log-level", "Change coapd's log level at once");
+  level->add_option("LEVEL", cl.log_level, "trace, debug, info, warn, error, critical or off")
+      ->required();
+  level->callback(
+      [action, &cl] { *action = [&cl] { return run_log_level(cl.global, cl.log_level); }; });
+  app.add_subcommand("reload", "Re-read coapd's config file and apply what can change")
+      ->callback([action, &cl] { *action = [&cl] { return run_reload(cl.global); }; });
   CLI::App* debug = app.add_subcommand("debug", "Commands for testing coapd itself");
   debug->require_subcommand(1);
   CLI::App* stall = debug->add_subcommand("stall-engine",

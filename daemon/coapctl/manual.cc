@@ -73,6 +73,18 @@ const char* const kFooter = R"TXT(COMMANDS
   close SESSION-ID
       Close a session. Prints nothing on success.
 
+  log-level LEVEL
+      Change coapd's log level at once (trace, debug, info, warn, error,
+      critical, off) and print "log level LEVEL (was PREVIOUS)". Lasts until
+      coapd restarts or reloads.
+
+  reload
+      Re-read the config file (as SIGHUP does) and apply what can change
+      without a restart: the log level, and session entries (new ones are
+      opened, removed ones closed, unchanged ones untouched). Prints what
+      changed and which changed keys need a restart. A bad file changes
+      nothing: exit status 1, and the error names the key.
+
   debug stall-engine SECONDS
       Make coapd's protocol engine sleep for SECONDS, to test its watchdog.
       coapd accepts it only when started with --debug-commands.

@@ -189,6 +189,31 @@ void handle_close(CommandContext& ctx, const json& request, Responder r) {
   });
 }
 
+// spdlog's name for a level, as the options spell it ("warn", not "warning").
+std::string level_name(spdlog::level::level_enum l) {
+  return l == spdlog::level::warn ? "warn" : std::string(spdlog::level::to_string_view(l).data());
+}
+
+void handle_log_level(CommandContext&, const json& request, Responder r) {
+  auto args = arguments<control::LogLevelArgs>(request, r);
+  if (!args) return;
+  static constexpr std::array<const char*, 7> kLevels = {"trace", "debug",    "info", "warn",
+                                                         "error", "critical", "off"};
+  if (std::find(kLevels.begin(), kLevels.end(), args->level) == kLevels.end())
+    return r.error("'" + args->level +
+                   "' is not a log level (trace, debug, info, warn, error, critical, off)");
+  const std::string previous = level_name(spdlog::get_level());
+  spdlog::set_level(spdlog::level::from_str(args->level));
+  spdlog::info("log level {} (was {})", args->level, previous);
+  r.ok(control::LogLevelResult{args->level, previous}.encode());
+}
+
+void handle_reload(CommandContext& ctx, const json&, Responder r) {
+  auto result = ctx.reload();
+  if (!result) return r.error(result.error());
+  r.ok(result->encode());
+}
+
 bool debug_allowed(const CommandContext& ctx, const Responder& r) {
   if (ctx.cfg.debug_commands) return true;
   r.error("debug commands are disabled (start coapd with --debug-commands)");
@@ -239,6 +264,8 @@ constexpr std::array<CommandEntry, control::kCommandCount> kCommands = {{
     {Command::kRequest, handle_request, true},
     {Command::kConnect, handle_connect, true},
     {Command::kClose, handle_close, true},
+    {Command::kLogLevel, handle_log_level, true},
+    {Command::kReload, handle_reload, true},
     {Command::kDebugStall, handle_debug_stall, true},
     {Command::kDebugTimerProbe, handle_debug_timer_probe, false},
 }};

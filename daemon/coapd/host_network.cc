@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "daemon/coapd/daemon.h"
+
 namespace coapd {
 namespace {
 
@@ -132,6 +134,20 @@ coap::Result<NetworkChoice> choose_network(const config::Config& cfg, const Host
       !why.empty())
     return coap::error(why, "; choose a free subnet with --address and --host-address");
   return NetworkChoice{cfg.address, cfg.host_address, ""};
+}
+
+// The one function here that does I/O: the netlink dumps, then the policy.
+coap::Status settle_host_network(config::Config& config) {
+  auto addresses = lwip_tap::netlink::dump_addresses();
+  if (!addresses) return std::move(addresses).take_error();
+  auto routes = lwip_tap::netlink::dump_routes();
+  if (!routes) return std::move(routes).take_error();
+  auto choice = choose_network(config, {std::move(*addresses), std::move(*routes)});
+  if (!choice) return std::move(choice).take_error();
+  config.address = choice->address;
+  config.host_address = choice->host_address;
+  config.address_note = choice->note;
+  return {};
 }
 
 }  // namespace coapd

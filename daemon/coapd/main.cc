@@ -28,5 +28,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "coapd: %s\n", st.error().c_str());
     return 2;
   }
-  return coapd::run_daemon(cfg);
+  return coapd::run_daemon(cfg, std::vector<std::string>(argv, argv + argc));
 }

@@ -268,6 +268,35 @@ struct CloseArgs {
   bool operator==(const CloseArgs&) const = default;
 };
 
+// --- runtime control ---------------------------------------------------------------
+
+// {"level" string: trace|debug|info|warn|error|critical|off} ->
+// {"level", "previous" strings}
+struct LogLevelArgs {
+  std::string level;
+  nlohmann::json encode() const;
+  static Result<LogLevelArgs> decode(const nlohmann::json& j);
+  bool operator==(const LogLevelArgs&) const = default;
+};
+struct LogLevelResult {
+  std::string level, previous;
+  nlohmann::json encode() const;
+  static Result<LogLevelResult> decode(const nlohmann::json& j);
+  bool operator==(const LogLevelResult&) const = default;
+};
+
+// reload: {} -> {"log_level" string, "sessions_opened", "sessions_closed"
+// [string] (the session entries), "restart_needed" [string] (keys changed
+// since start that only a restart applies)}. A bad config file is an error
+// naming the key; nothing changes then.
+struct ReloadResult {
+  std::string log_level;
+  std::vector<std::string> sessions_opened, sessions_closed, restart_needed;
+  nlohmann::json encode() const;
+  static Result<ReloadResult> decode(const nlohmann::json& j);
+  bool operator==(const ReloadResult&) const = default;
+};
+
 // --- debug (coapd --debug-commands) ------------------------------------------------
 
 // {"seconds" number} -> {}

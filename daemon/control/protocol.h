@@ -44,6 +44,8 @@ inline constexpr std::size_t kMaxLineBytes = 1 << 20;
   X(kRequest, "request")        \
   X(kConnect, "connect")        \
   X(kClose, "close")            \
+  X(kLogLevel, "log_level")     \
+  X(kReload, "reload")          \
   X(kDebugStall, "debug_stall") \
   X(kDebugTimerProbe, "debug_timer_probe")
 

@@ -36,6 +36,15 @@ TEST(Messages, StatusRoundTrips) {
   EXPECT_EQ(round_trip(s), s);
 }
 
+TEST(Messages, RuntimeControlRoundTrips) {
+  EXPECT_EQ(round_trip(LogLevelArgs{"debug"}), LogLevelArgs{"debug"});
+  EXPECT_EQ(round_trip(LogLevelResult{"debug", "info"}), (LogLevelResult{"debug", "info"}));
+  ReloadResult r{"warn", {"coap+tcp://192.0.2.1"}, {"coap+tcp://192.0.2.9:5684"}, {"tap", "mac"}};
+  EXPECT_EQ(round_trip(r), r);
+  EXPECT_FALSE(LogLevelArgs::decode(nlohmann::json::object()));
+  EXPECT_FALSE(ReloadResult::decode({{"restart_needed", {1, 2}}}));
+}
+
 TEST(Messages, StatsRoundTrip) {
   StatsResult s;
   s.snapshot = sample_snapshot();

@@ -122,8 +122,10 @@ class Coapd:
         self.logpath = Path(f"/tmp/{ns.name}-{name}.log")
         addresses = [*(["--address", address] if address else []),
                      *(["--host-address", host] if host else [])]
+        # log_level=None: none on the command line (a config file may set it).
+        level = ["--log-level", log_level] if log_level else []
         self.argv = [COAPD, "--tap", tap, *addresses,
-                     "--control-socket", self.sock, "--log-level", log_level, *args]
+                     "--control-socket", self.sock, *level, *args]
         self.log = open(self.logpath, "wb")
         self.proc = ns.popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.pid = self.proc.pid
