@@ -13,7 +13,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libcoap3-bin libcoap3-dev
   iproute2 nftables tcpdump procps systemd
-  python3 python3-pytest
+  python3 python3-pytest python3-prometheus-client
   clang libclang-rt-14-dev clang-format
   dpkg-dev lintian man-db groff-base
 )

@@ -16,6 +16,7 @@
 #include "coap/security.h"
 #include "daemon/coapctl/client.h"
 #include "daemon/coapctl/format.h"
+#include "daemon/coapctl/prometheus.h"
 #include "daemon/control/messages.h"
 #include "daemon/control/protocol.h"
 
@@ -189,8 +190,12 @@ int run_status(const GlobalOptions& global) {
   return run_simple(global, Command::kStatus, format_status);
 }
 
-int run_stats(const GlobalOptions& global) {
-  return run_simple(global, Command::kStats, format_stats);
+int run_stats(const GlobalOptions& global, bool prometheus) {
+  if (!prometheus) return run_simple(global, Command::kStats, format_stats);
+  auto result = call_daemon(global, Command::kStats, json::object(), global.timeout_s);
+  if (!result) return kExitFailure;
+  print(format_prometheus(*result));
+  return kExitOk;
 }
 
 int run_sessions(const GlobalOptions& global) {

@@ -66,7 +66,8 @@ struct ConnectOptions {
 };
 
 int run_status(const GlobalOptions& global);
-int run_stats(const GlobalOptions& global);
+// With `prometheus`, in the Prometheus text format (prometheus.h).
+int run_stats(const GlobalOptions& global, bool prometheus = false);
 int run_sessions(const GlobalOptions& global);
 int run_events(const GlobalOptions& global, bool follow);
 int run_request(const GlobalOptions& global, const RequestOptions& options);

@@ -41,6 +41,7 @@ struct CommandLine {
   std::string payload;
   std::string payload_file;
   std::string log_level;
+  bool prometheus = false;
   double reconnect_interval = 0;
   double reconnect_max_interval = 0;
   uint64_t reconnect_attempts = 0;
@@ -178,9 +179,10 @@ void add_query_commands(CLI::App& app, CommandLine& cl, std::function<int()>* ac
   app.add_subcommand("status", "Show the daemon's status")->callback([action, &cl] {
     *action = [&cl] { return run_status(cl.global); };
   });
-  app.add_subcommand("stats", "Show lwIP pcb counts and traffic counters")->callback([action, &cl] {
-    *action = [&cl] { return run_stats(cl.global); };
-  });
+  CLI::App* stats = app.add_subcommand("stats", "Show lwIP pcb counts and traffic counters");
+  stats->add_flag("--prometheus", cl.prometheus, "In the Prometheus text exposition format");
+  stats->callback(
+      [action, &cl] { *action = [&cl] { return run_stats(cl.global, cl.prometheus); }; });
   app.add_subcommand("sessions", "List CoAP sessions")->callback([action, &cl] {
     *action = [&cl] { return run_sessions(cl.global); };
   });

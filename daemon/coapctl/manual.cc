@@ -29,10 +29,13 @@ const char* const kFooter = R"TXT(COMMANDS
       and call-home ports, control socket, number of sessions and whether the
       protocol engine is alive.
 
-  stats
+  stats [--prometheus]
       lwIP protocol control blocks (tcp_active, tcp_listen, tcp_time_wait,
       tcp_bound, udp) and traffic counters (rx_frames, tx_frames, requests,
-      responses, bad_packets, ...).
+      responses, bad_packets, ...). With --prometheus, all of it in the
+      Prometheus text exposition format: names prefixed coapd_, counters as
+      coapd_NAME_total, pcbs as coapd_lwip_pcbs{list=...}, wake latencies as
+      histograms in seconds (_bucket, _sum, _count).
 
   sessions
       One row per session: ID PROTO ROLE STATE PEER LOCAL AGE IN(B) OUT(B)

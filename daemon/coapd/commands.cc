@@ -53,9 +53,17 @@ coap::ClientSecurity client_security(const control::SecurityArgs& a, const coap:
   return s;
 }
 
+// Prometheus buckets (microseconds), for `coapctl stats --prometheus`.
+constexpr std::array<uint64_t, 12> kBucketsUs = {10,   25,   50,    100,   250,    500,
+                                                 1000, 2500, 10000, 25000, 100000, 1000000};
+
 control::LatencySummary latency(const LatencyHistogram& h) {
   auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-  return {h.count(), us(h.quantile(0.5)), us(h.quantile(0.99)), us(h.max())};
+  control::LatencySummary s{h.count(),   us(h.quantile(0.5)), us(h.quantile(0.99)),
+                            us(h.max()), us(h.sum()),         {}};
+  for (uint64_t le : kBucketsUs)
+    s.buckets.emplace_back(static_cast<double>(le), h.count_at_most(le * 1000));
+  return s;
 }
 
 void handle_status(CommandContext& ctx, const json&, Responder r) {

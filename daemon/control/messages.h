@@ -28,10 +28,13 @@ struct NamedCount {
 };
 using NamedCounts = std::vector<NamedCount>;
 
-// {"count":N,"p50":us,"p99":us,"max":us}
+// {"count":N,"p50":us,"p99":us,"max":us[,"sum":us,"buckets":[[le_us,N],...]]}
+// buckets: cumulative counts of values <= le (Prometheus histogram buckets).
 struct LatencySummary {
   uint64_t count = 0;
   double p50 = 0, p99 = 0, max = 0;  // microseconds
+  double sum = 0;                    // microseconds
+  std::vector<std::pair<double, uint64_t>> buckets;
   nlohmann::json encode() const;
   static Result<LatencySummary> decode(const nlohmann::json& j);
   bool operator==(const LatencySummary&) const = default;

@@ -71,7 +71,14 @@ json Snapshot::encode() const {
 }
 
 json LatencySummary::encode() const {
-  return {{"count", count}, {"p50", p50}, {"p99", p99}, {"max", max}};
+  json j = {{"count", count}, {"p50", p50}, {"p99", p99}, {"max", max}};
+  if (!buckets.empty()) {
+    j["sum"] = sum;
+    json list = json::array();
+    for (const auto& [le, n] : buckets) list.push_back({le, n});
+    j["buckets"] = std::move(list);
+  }
+  return j;
 }
 
 Result<LatencySummary> LatencySummary::decode(const json& j) {
@@ -81,6 +88,16 @@ Result<LatencySummary> LatencySummary::decode(const json& j) {
   l.p50 = r.number("p50", 0, 0, 1e18);
   l.p99 = r.number("p99", 0, 0, 1e18);
   l.max = r.number("max", 0, 0, 1e18);
+  l.sum = r.number("sum", 0, 0, 1e30);
+  if (const json* list = r.array("buckets")) {
+    for (const json& b : *list) {
+      if (!b.is_array() || b.size() != 2 || !b[0].is_number() || !b[1].is_number_unsigned()) {
+        r.fail("buckets must be [le, count] pairs");
+        break;
+      }
+      l.buckets.emplace_back(b[0].get<double>(), b[1].get<uint64_t>());
+    }
+  }
   return r.result(l);
 }
 
