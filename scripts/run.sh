@@ -33,7 +33,7 @@ trap ':' INT
 for _ in $(seq 100); do
   kill -0 $coapd 2>/dev/null || break
   addr=$(build/bin/coapctl --socket "$sock" status 2>/dev/null |
-    sed -n 's/^Addresses: *\([0-9.]*\)\/.*/\1/p') || true
+    sed -n 's/^Addresses: *\(address=\)\{0,1\}\([0-9.]*\)\/.*/\2/p') || true
   if [[ -n $addr ]]; then
     echo "run.sh: coapd serves CoAP at $addr; from another terminal:"
     echo "    coap-client-notls coap://$addr/.well-known/core"
