@@ -57,6 +57,9 @@ struct Config {
   std::optional<std::array<uint8_t, 4>> gateway;
   // The kernel side of the TAP; nullopt when `--host-address none`.
   std::optional<Ipv4Prefix> host_address = Ipv4Prefix{{192, 0, 2, 1}, 24};
+  // Set when --address, --host-address or --gateway is given (flag or key):
+  // coapd then never moves to another subnet (daemon/coapd/host_network.h).
+  bool address_given = false;
   std::optional<Ipv6Prefix> ipv6;             // besides the link-local address
   std::optional<Ipv6Prefix> host_ipv6;        // given to the kernel side, if set
   std::optional<std::array<uint8_t, 6>> mac;  // default: derived from the TAP name
@@ -102,6 +105,9 @@ struct Config {
   uint32_t max_handshakes = 64;
   // Read from the files above by parse(), checked, and kept here.
   coap::Credentials credentials;
+  // Set by coapd's host network check (daemon/coapd/host_network.h) when it
+  // moved off the embedded defaults: why, and what it uses instead.
+  std::string address_note;
 
   std::vector<SessionConfig> sessions;
 
@@ -142,6 +148,9 @@ coap::Result<std::vector<coap::PskEntry>> parse_psk_lines(const std::string& tex
 // read (at most max_resource_size bytes), no more than max_resources. The
 // error is a sentence naming the entry.
 coap::Status check_resources(Config& c);
+// The keys (option names without dashes, in table order) whose values
+// differ between a and b: what a reload changes.
+std::vector<std::string> changed_options(const Config& a, const Config& b);
 
 // Every session's link-local zone names the TAP (the daemon reaches such
 // peers through it alone); the error is a sentence naming the session.

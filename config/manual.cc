@@ -80,15 +80,19 @@ ManSection exit_status_section() {
                 "Runtime failure, such as failing to create the TAP interface or the control "
                 "socket."),
            item("2",
-                "Bad configuration: an unknown option or key, a bad value, or a config file that "
-                "cannot be read. One line on standard error names it.")}};
+                "Bad configuration: an unknown option or key, a bad value, a config file that "
+                "cannot be read, or an address the host already uses (coapd reads the addresses "
+                "and routes of its network namespace before it creates anything). One line on "
+                "standard error names it: the option, or the interface and address in the way.")}};
 }
 
 ManSection examples_section() {
   return {"EXAMPLES",
           {item("coapd",
                 "Serve CoAP on 192.0.2.2, UDP and TCP port 5683, behind the TAP interface coap0 "
-                "whose kernel side is 192.0.2.1/24."),
+                "whose kernel side is 192.0.2.1/24. If the host already uses 192.0.2.0/24, "
+                "coapd takes 198.51.100.0/24, else 203.0.113.0/24 (at .2, the kernel side at "
+                ".1), and says so in its ready line and in coapctl status."),
            item("coapd --config /etc/coapd/coapd.conf --log-level debug",
                 "Take the settings from the config file, but log more."),
            item("coapd --tap coap1 --address 10.9.0.2/24 --host-address 10.9.0.1/24",
@@ -113,9 +117,21 @@ ManPage coapd_manual() {
                "coapd [OPTION]...",
                {}};
   page.sections = {
-      description(),      options_section(),
-      files_section(),    exit_status_section(),
-      examples_section(), {"SEE ALSO", {para("coapctl(1), coapd.conf(5), RFC 7252, RFC 8323.")}}};
+      description(),
+      options_section(),
+      files_section(),
+      {"SIGNALS",
+       {item("SIGTERM, SIGINT",
+             "Shut down in order: listeners close, sessions are given time to close, then "
+             "everything stops in reverse order. A second one ends coapd at once."),
+        item("SIGHUP",
+             "Read the command line's config file again and apply what can change without a "
+             "restart: the log level, and session entries (new ones are opened, removed ones "
+             "closed, unchanged ones untouched); log which changed keys need a restart. A bad "
+             "file changes nothing and is logged. coapctl reload does the same and reports.")}},
+      exit_status_section(),
+      examples_section(),
+      {"SEE ALSO", {para("coapctl(1), coapd.conf(5), RFC 7252, RFC 8323.")}}};
   return page;
 }
 

@@ -8,10 +8,10 @@
 
 namespace config {
 
-// A paragraph, an indented item (term and its explanation), or a
-// subheading inside a section.
+// A paragraph, an indented item (term and its explanation), a subheading
+// inside a section, or preformatted lines (shown as they are, not filled).
 struct ManBlock {
-  enum class Kind { kParagraph, kItem, kSubheading } kind;
+  enum class Kind { kParagraph, kItem, kSubheading, kVerbatim } kind;
   std::string term;  // items and subheadings
   std::string text;  // paragraphs and items
 };
@@ -37,6 +37,7 @@ inline constexpr char kNoBreak = '\x01';
 ManPage coapd_manual();
 // coapd.conf(5): the config file.
 ManPage coapd_conf_manual();
+// coapctl(1) is made from coapctl's own --help text: daemon/coapctl/manual.h.
 
 // As --help: wrapped to 79 columns.
 std::string render_text(const ManPage& page);

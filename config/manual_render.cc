@@ -69,6 +69,18 @@ std::string roff_escape(std::string_view text) {
   return out;
 }
 
+// Each line escaped on its own (so that none starts with a control
+// character), each ending in a newline.
+std::string roff_lines(std::string_view text) {
+  std::string out;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    out += roff_escape(text.substr(0, nl)) + "\n";
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+  return out;
+}
+
 std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -82,6 +94,7 @@ void roff_block(std::string& out, const ManBlock& b) {
       out += ".TP\n.B " + roff_escape(b.term) + "\n" + roff_escape(b.text) + "\n";
       break;
     case ManBlock::Kind::kSubheading: out += ".SS " + roff_escape(b.term) + "\n"; break;
+    case ManBlock::Kind::kVerbatim: out += ".PP\n.nf\n" + roff_lines(b.text) + ".fi\n"; break;
   }
 }
 
@@ -96,6 +109,7 @@ std::string render_text(const ManPage& page) {
         case ManBlock::Kind::kParagraph: append_wrapped(out, b.text, 4); break;
         case ManBlock::Kind::kItem: append_item(out, b.term, b.text); break;
         case ManBlock::Kind::kSubheading: out += "\n  " + b.term + ":\n"; break;
+        case ManBlock::Kind::kVerbatim: out += b.text + "\n"; break;
       }
     }
   }
@@ -105,7 +119,13 @@ std::string render_text(const ManPage& page) {
 std::string render_roff(const ManPage& page, const std::string& version) {
   std::string out = ".TH " + upper(roff_escape(page.name)) + " " + std::to_string(page.section) +
                     " \"\" \"coapd " + version + "\" \"" +
-                    (page.section == 8 ? "System Administration" : "File Formats") + "\"\n";
+                    (page.section == 8   ? "System Administration"
+                     : page.section == 1 ? "User Commands"
+                                         : "File Formats") +
+                    "\"\n";
+  // Ragged right, no hyphenation: URIs and key = value examples are long
+  // unbreakable words, which justified lines cannot fit.
+  out += ".ad l\n.nh\n";
   out += ".SH NAME\n" + roff_escape(page.name) + " \\- " + roff_escape(page.summary) + "\n";
   out += ".SH SYNOPSIS\n" + roff_escape(page.synopsis) + "\n";
   for (const ManSection& s : page.sections) {

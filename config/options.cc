@@ -66,16 +66,20 @@ const std::vector<OptionSpec> kOptions = {
        auto p = parse_ipv4_prefix(v);
        if (!p) return std::move(p).take_error();
        c.address = *p;
+       c.address_given = true;
        return {};
      }},
     {"gateway", "ADDR", Group::kNetwork, Kind::kValue,
      "IPv4 default gateway of coapd's stack, for peers outside the --address subnet. Without "
      "it only the local subnet is reachable.",
-     show_none,
+     [](const Config& c) {
+       return c.gateway ? Ipv4Prefix{*c.gateway, 32}.str() : std::string("none");
+     },
      [](const std::string& v, Config& c) -> Problem {
        auto a = parse_ipv4(v);
        if (!a) return std::move(a).take_error();
        c.gateway = *a;
+       c.address_given = true;
        return {};
      }},
     {"host-address", "ADDR/PREFIX|none", Group::kNetwork, Kind::kValue,
@@ -85,6 +89,7 @@ const std::vector<OptionSpec> kOptions = {
      [](const std::string& v, Config& c) -> Problem {
        if (v == "none") {
          c.host_address.reset();
+         c.address_given = true;
          return {};
        }
        auto p = parse_ipv4_prefix(v);
@@ -92,12 +97,13 @@ const std::vector<OptionSpec> kOptions = {
          return problem(
              "is not an IPv4 address with prefix length or 'none' (example: 192.0.2.1/24)");
        c.host_address = *p;
+       c.address_given = true;
        return {};
      }},
     {"ipv6", "ADDR/PREFIX", Group::kNetwork, Kind::kValue,
      "IPv6 address and prefix length of coapd's stack, besides its link-local address (which it "
      "always has).",
-     show_none,
+     [](const Config& c) { return c.ipv6 ? c.ipv6->str() : std::string("none"); },
      [](const std::string& v, Config& c) -> Problem {
        auto p = parse_ipv6_prefix(v);
        if (!p) return std::move(p).take_error();
@@ -106,7 +112,7 @@ const std::vector<OptionSpec> kOptions = {
      }},
     {"host-ipv6", "ADDR/PREFIX", Group::kNetwork, Kind::kValue,
      "IPv6 address and prefix length that coapd gives to the kernel side of the TAP interface.",
-     show_none,
+     [](const Config& c) { return c.host_ipv6 ? c.host_ipv6->str() : std::string("none"); },
      [](const std::string& v, Config& c) -> Problem {
        auto p = parse_ipv6_prefix(v);
        if (!p) return std::move(p).take_error();
@@ -241,7 +247,7 @@ const std::vector<OptionSpec> kOptions = {
     {"psk-file", "FILE", Group::kSecurity, Kind::kValue,
      "Pre-shared keys the DTLS and TLS servers accept: one per line, IDENTITY KEY, separated by "
      "white space; KEY is text, or hex after 0x (0x73656372657431); '#' starts a comment.",
-     show_none,
+     [](const Config& c) { return c.psk_file.value_or("none"); },
      [](const std::string& v, Config& c) -> Problem {
        if (v.empty()) return problem("is not a file name (it is empty)");
        c.psk_file = v;
@@ -258,12 +264,13 @@ const std::vector<OptionSpec> kOptions = {
     {"cert", "FILE", Group::kSecurity, Kind::kValue,
      "coapd's certificate (PEM, RSA or ECDSA; a chain, leaf first) for its DTLS and TLS servers, "
      "and for clients that ask for one. Needs --key.",
-     show_none,
+     [](const Config& c) { return c.cert_file.value_or("none"); },
      [](const std::string& v, Config& c) -> Problem {
        c.cert_file = v;
        return {};
      }},
-    {"key", "FILE", Group::kSecurity, Kind::kValue, "The private key (PEM) of --cert.", show_none,
+    {"key", "FILE", Group::kSecurity, Kind::kValue, "The private key (PEM) of --cert.",
+     [](const Config& c) { return c.key_file.value_or("none"); },
      [](const std::string& v, Config& c) -> Problem {
        c.key_file = v;
        return {};
@@ -272,7 +279,7 @@ const std::vector<OptionSpec> kOptions = {
      "Trust anchors (PEM). The servers then require a client certificate that chains to one of "
      "them (mutual authentication; without --ca no client certificate is asked for), and coapd's "
      "own coaps requests verify servers against them.",
-     show_none,
+     [](const Config& c) { return c.ca_file.value_or("none"); },
      [](const std::string& v, Config& c) -> Problem {
        c.ca_file = v;
        return {};
@@ -280,7 +287,7 @@ const std::vector<OptionSpec> kOptions = {
     {"client-psk-identity", "ID", Group::kSecurity, Kind::kValue,
      "PSK identity of coapd's own coaps:// and coaps+tcp:// requests and sessions, unless a "
      "request names its own. Needs --client-psk-key.",
-     show_none,
+     [](const Config& c) { return c.client_psk_identity.value_or("none"); },
      [](const std::string& v, Config& c) -> Problem {
        if (v.empty()) return problem("is not an identity (it is empty)");
        c.client_psk_identity = v;
@@ -423,3 +430,19 @@ std::string shown_value(const OptionSpec& o, const std::string& value) {
 }
 
 }  // namespace config::detail
+
+namespace config {
+
+std::vector<std::string> changed_options(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  for (const detail::OptionSpec& o : detail::options()) {
+    if (!o.apply) continue;  // --config
+    const bool changed = o.name == "session"          ? a.sessions != b.sessions
+                         : o.name == "client-psk-key" ? a.client_psk_key != b.client_psk_key
+                                                      : o.show(a) != o.show(b);
+    if (changed) out.emplace_back(o.name);
+  }
+  return out;
+}
+
+}  // namespace config

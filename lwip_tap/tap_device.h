@@ -10,9 +10,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "coap/result.h"
 #include "lwip_tap/frame_sink.h"
+#include "lwip_tap/netlink.h"
 
 namespace lwip_tap {
 
@@ -31,11 +33,13 @@ class TapDevice final : public FrameSink {
   // The TAP queue takes a whole frame per write(); no lock needed.
   bool write_frame(std::span<const uint8_t> frame) override;
 
-  // Kernel side of the link (the host's end of the TAP).
-  coap::Status set_host_ipv4(const std::array<uint8_t, 4>& addr, uint8_t prefix_len);
-  coap::Status add_host_ipv6(const std::array<uint8_t, 16>& addr, uint8_t prefix_len);
-  coap::Status set_up();
-  coap::Status set_mtu(int mtu);
+  // Kernel side of the link (the host's end of the TAP), over rtnetlink.
+  // An IPv6 address is added without DAD: it is usable at once (coapd's
+  // stack, whose addresses are known, is the only other node on the link).
+  // The destructor removes exactly the addresses this added, so that a
+  // persistent TAP keeps only what it had.
+  coap::Status add_host_address(const netlink::Prefix& p);
+  coap::Status set_up(uint32_t mtu);
 
  private:
   TapDevice(int fd, std::string name, int ifindex)
@@ -43,6 +47,7 @@ class TapDevice final : public FrameSink {
   int fd_;
   std::string name_;
   int ifindex_;
+  std::vector<netlink::Prefix> added_;  // by add_host_address, not there before
 };
 
 }  // namespace lwip_tap

@@ -61,7 +61,7 @@ section "build coapd and the lwIP unit tests with clang: ThreadSanitizer and -Wt
 CC=clang CXX=clang++ configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCOAPD_SANITIZE=thread -DCOAPD_BUILD_TESTS=ON \
   -DCOAPD_BUILD_BENCH=OFF
-cmake --build build-tsan --target coapd coapctl lwip_tap_unit_tests daemon_unit_tests
+cmake --build build-tsan --target coapd coapctl manpages lwip_tap_unit_tests daemon_unit_tests
 section "lwIP unit tests and integration tests (not slow) under TSan"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 build-tsan/bin/lwip_tap_unit_tests  # lwIP's tcpip_thread and the test thread

@@ -16,6 +16,7 @@
 #include "coap/security.h"
 #include "daemon/coapctl/client.h"
 #include "daemon/coapctl/format.h"
+#include "daemon/coapctl/prometheus.h"
 #include "daemon/control/messages.h"
 #include "daemon/control/protocol.h"
 
@@ -189,8 +190,12 @@ int run_status(const GlobalOptions& global) {
   return run_simple(global, Command::kStatus, format_status);
 }
 
-int run_stats(const GlobalOptions& global) {
-  return run_simple(global, Command::kStats, format_stats);
+int run_stats(const GlobalOptions& global, bool prometheus) {
+  if (!prometheus) return run_simple(global, Command::kStats, format_stats);
+  auto result = call_daemon(global, Command::kStats, json::object(), global.timeout_s);
+  if (!result) return kExitFailure;
+  print(format_prometheus(*result));
+  return kExitOk;
 }
 
 int run_sessions(const GlobalOptions& global) {
@@ -351,6 +356,40 @@ int run_resource_set(const GlobalOptions& global, const ResourceOptions& o) {
 
 int run_resource_delete(const GlobalOptions& global, const std::string& path) {
   return run_change(global, Command::kResourceDelete, control::ResourceDeleteArgs{path}.encode());
+}
+
+int run_log_level(const GlobalOptions& global, const std::string& level) {
+  auto result = call_daemon(global, Command::kLogLevel, control::LogLevelArgs{level}.encode(),
+                            global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<control::LogLevelResult>(*result);
+  if (!r) return kExitFailure;
+  print("log level " + r->level + " (was " + r->previous + ")\n");
+  return kExitOk;
+}
+
+int run_reload(const GlobalOptions& global) {
+  auto result = call_daemon(global, Command::kReload, nlohmann::json::object(), global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<control::ReloadResult>(*result);
+  if (!r) return kExitFailure;
+  auto list = [](const std::vector<std::string>& v) {
+    std::string text;
+    for (const auto& s : v) text += (text.empty() ? "" : ", ") + s;
+    return text.empty() ? std::string("none") : text;
+  };
+  print("log level: " + r->log_level + "\nsessions opened: " + list(r->sessions_opened) +
+        "\nsessions closed: " + list(r->sessions_closed) +
+        "\nchanged, needs a restart: " + list(r->restart_needed) + "\n");
+  return kExitOk;
 }
 
 int run_debug_stall(const GlobalOptions& global, double seconds) {

@@ -87,7 +87,8 @@ struct ResourceOptions {
 };
 
 int run_status(const GlobalOptions& global);
-int run_stats(const GlobalOptions& global);
+// With `prometheus`, in the Prometheus text format (prometheus.h).
+int run_stats(const GlobalOptions& global, bool prometheus = false);
 int run_sessions(const GlobalOptions& global);
 int run_events(const GlobalOptions& global, bool follow);
 int run_request(const GlobalOptions& global, const RequestOptions& options);
@@ -97,6 +98,11 @@ int run_resource_list(const GlobalOptions& global);
 int run_resource_add(const GlobalOptions& global, const ResourceOptions& options);
 int run_resource_set(const GlobalOptions& global, const ResourceOptions& options);
 int run_resource_delete(const GlobalOptions& global, const std::string& path);
+// "log level LEVEL (was PREVIOUS)".
+int run_log_level(const GlobalOptions& global, const std::string& level);
+// What the reload changed; exit 1 (and coapd's error, naming the key) when
+// the config file is bad, in which case nothing changed.
+int run_reload(const GlobalOptions& global);
 int run_debug_stall(const GlobalOptions& global, double seconds);
 int run_debug_timer_probe(const GlobalOptions& global, double interval_ms, int count);
 

@@ -137,6 +137,8 @@ std::string format_status(const json& result) {
       {"tap", "TAP device"},
       {"mac", "MAC address"},
       {"addresses", "Addresses"},
+      {"host_address", "Host side"},
+      {"address_note", "Address note"},
       {"udp_port", "UDP port"},
       {"tcp_port", "TCP port"},
       {"dtls_port", "DTLS port"},
@@ -151,6 +153,9 @@ std::string format_status(const json& result) {
   for (const auto& [key, label] : kLabels) {
     if (!result.contains(key)) continue;
     const json& value = result.at(key);
+    shown.emplace_back(key);
+    // Only there when coapd left its default subnet.
+    if (std::string_view(key) == "address_note" && value == "") continue;
     std::string text;
     if (std::string_view(key) == "uptime_s" && value.is_number())
       text = format_duration(value.get<double>());
@@ -167,7 +172,6 @@ std::string format_status(const json& result) {
       }
     }
     table.add_row({std::string(label) + ":", text});
-    shown.emplace_back(key);
   }
   if (result.is_object()) {
     for (const auto& item : result.items()) {

@@ -1,11 +1,9 @@
-// coapctl's help text: the description, the manual-style footer of
-// `coapctl --help`, and the footer of every request command.
+// The footer of every request command's --help (the description and the
+// footer of `coapctl --help` are in manual.h).
 #pragma once
 
 namespace coapctl {
 
-extern const char* const kDescription;
-extern const char* const kFooter;
 extern const char* const kRequestFooter;
 
 }  // namespace coapctl

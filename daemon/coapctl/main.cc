@@ -11,6 +11,7 @@
 
 #include "daemon/coapctl/commands.h"
 #include "daemon/coapctl/help.h"
+#include "daemon/coapctl/manual.h"
 #include "daemon/coapctl/request_flags.h"
 #include "daemon/coapctl/resource_cli.h"
 
@@ -32,6 +33,8 @@ struct CommandLine {
   uint64_t request_session = 0;
   std::string payload;
   std::string payload_file;
+  std::string log_level;
+  bool prometheus = false;
   double reconnect_interval = 0;
   double reconnect_max_interval = 0;
   uint64_t reconnect_attempts = 0;
@@ -224,9 +227,10 @@ void add_query_commands(CLI::App& app, CommandLine& cl, std::function<int()>* ac
   app.add_subcommand("status", "Show the daemon's status")->callback([action, &cl] {
     *action = [&cl] { return run_status(cl.global); };
   });
-  app.add_subcommand("stats", "Show lwIP pcb counts and traffic counters")->callback([action, &cl] {
-    *action = [&cl] { return run_stats(cl.global); };
-  });
+  CLI::App* stats = app.add_subcommand("stats", "Show lwIP pcb counts and traffic counters");
+  stats->add_flag("--prometheus", cl.prometheus, "In the Prometheus text exposition format");
+  stats->callback(
+      [action, &cl] { *action = [&cl] { return run_stats(cl.global, cl.prometheus); }; });
   app.add_subcommand("sessions", "List CoAP sessions")->callback([action, &cl] {
     *action = [&cl] { return run_sessions(cl.global); };
   });
@@ -310,6 +314,13 @@ void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* a
 }
 
 void add_debug_commands(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
+  CLI::App* level = app.add_subcommand("log-level", "Change coapd's log level at once");
+  level->add_option("LEVEL", cl.log_level, "trace, debug, info, warn, error, critical or off")
+      ->required();
+  level->callback(
+      [action, &cl] { *action = [&cl] { return run_log_level(cl.global, cl.log_level); }; });
+  app.add_subcommand("reload", "Re-read coapd's config file and apply what can change")
+      ->callback([action, &cl] { *action = [&cl] { return run_reload(cl.global); }; });
   CLI::App* debug = app.add_subcommand("debug", "Commands for testing coapd itself");
   debug->require_subcommand(1);
   CLI::App* stall = debug->add_subcommand("stall-engine",

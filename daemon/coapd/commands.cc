@@ -56,9 +56,17 @@ coap::ClientSecurity client_security(const control::SecurityArgs& a, const coap:
   return s;
 }
 
+// Prometheus buckets (microseconds), for `coapctl stats --prometheus`.
+constexpr std::array<uint64_t, 12> kBucketsUs = {10,   25,   50,    100,   250,    500,
+                                                 1000, 2500, 10000, 25000, 100000, 1000000};
+
 control::LatencySummary latency(const LatencyHistogram& h) {
   auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-  return {h.count(), us(h.quantile(0.5)), us(h.quantile(0.99)), us(h.max())};
+  control::LatencySummary s{h.count(),   us(h.quantile(0.5)), us(h.quantile(0.99)),
+                            us(h.max()), us(h.sum()),         {}};
+  for (uint64_t le : kBucketsUs)
+    s.buckets.emplace_back(static_cast<double>(le), h.count_at_most(le * 1000));
+  return s;
 }
 
 void handle_status(CommandContext& ctx, const json&, Responder r) {
@@ -72,6 +80,8 @@ void handle_status(CommandContext& ctx, const json&, Responder r) {
       for (const auto& a : ctx.stack.addresses(ctx.cfg.tap))
         s.addresses.push_back({a.address, a.state});
     }
+    s.host_address = ctx.cfg.host_address ? ctx.cfg.host_address->str() : "none";
+    s.address_note = ctx.cfg.address_note;
     s.udp_port = ctx.cfg.udp_port;
     s.tcp_port = ctx.cfg.tcp_port;
     s.call_home_port = ctx.cfg.call_home_listen;
@@ -201,6 +211,31 @@ void handle_close(CommandContext& ctx, const json& request, Responder r) {
   });
 }
 
+// spdlog's name for a level, as the options spell it ("warn", not "warning").
+std::string level_name(spdlog::level::level_enum l) {
+  return l == spdlog::level::warn ? "warn" : std::string(spdlog::level::to_string_view(l).data());
+}
+
+void handle_log_level(CommandContext&, const json& request, Responder r) {
+  auto args = arguments<control::LogLevelArgs>(request, r);
+  if (!args) return;
+  static constexpr std::array<const char*, 7> kLevels = {"trace", "debug",    "info", "warn",
+                                                         "error", "critical", "off"};
+  if (std::find(kLevels.begin(), kLevels.end(), args->level) == kLevels.end())
+    return r.error("'" + args->level +
+                   "' is not a log level (trace, debug, info, warn, error, critical, off)");
+  const std::string previous = level_name(spdlog::get_level());
+  spdlog::set_level(spdlog::level::from_str(args->level));
+  spdlog::info("log level {} (was {})", args->level, previous);
+  r.ok(control::LogLevelResult{args->level, previous}.encode());
+}
+
+void handle_reload(CommandContext& ctx, const json&, Responder r) {
+  auto result = ctx.reload();
+  if (!result) return r.error(result.error());
+  r.ok(result->encode());
+}
+
 bool debug_allowed(const CommandContext& ctx, const Responder& r) {
   if (ctx.cfg.debug_commands) return true;
   r.error("debug commands are disabled (start coapd with --debug-commands)");
@@ -255,6 +290,8 @@ constexpr std::array<CommandEntry, control::kCommandCount> kCommands = {{
     {Command::kResourceAdd, handle_resource_add, true},
     {Command::kResourceSet, handle_resource_set, true},
     {Command::kResourceDelete, handle_resource_delete, true},
+    {Command::kLogLevel, handle_log_level, true},
+    {Command::kReload, handle_reload, true},
     {Command::kDebugStall, handle_debug_stall, true},
     {Command::kDebugTimerProbe, handle_debug_timer_probe, false},
 }};

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -37,6 +38,8 @@ struct CommandContext {
   int zone_index = 0;    // the netif's index: the zone of link-local URIs
   bool dtls_on = false;  // the DTLS server runs
   bool tls_on = false;   // the TLS listener runs
+  // Re-reads the configuration and applies what can change (reload.h).
+  std::function<coap::Result<control::ReloadResult>()> reload;
 };
 
 using CommandHandler = void (*)(CommandContext& ctx, const nlohmann::json& request,

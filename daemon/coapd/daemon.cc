@@ -4,28 +4,35 @@
 #include "daemon/coapd/daemon.h"
 
 #include <signal.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "coap/builtin_resources.h"
 #include "coap/user_resource.h"
 #include "daemon/coapd/commands.h"
 #include "daemon/coapd/control_server.h"
+#include "daemon/coapd/daemon_support.h"
 #include "daemon/coapd/engine.h"
 #include "daemon/coapd/event_log.h"
+#include "daemon/coapd/host_network.h"
 #include "daemon/coapd/lifecycle.h"
 #include "daemon/coapd/loop_poster.h"
 #include "daemon/coapd/placement.h"
+#include "daemon/coapd/reload.h"
 #include "daemon/coapd/results.h"
 #include "daemon/coapd/shutdown.h"
 #include "daemon/coapd/watchdog.h"
+#include "lwip_tap/netlink.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_device.h"
 #include "lwip_tap/tap_pump.h"
@@ -40,79 +47,9 @@ using coap::Status;
 // How long sessions may take to close at shutdown before they are aborted.
 constexpr std::chrono::milliseconds kShutdownLinger{2000};
 
-uint64_t random_seed() {
-  uint64_t seed = 0;
-  if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
-    seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  return seed;
-}
-
-// A stable, locally administered unicast MAC derived from the TAP name, so
-// that the link-local address stays the same across restarts.
-std::array<uint8_t, 6> default_mac(const std::string& tap) {
-  uint64_t h = 1469598103934665603ull;
-  for (char c : tap) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-  return {0x02,
-          static_cast<uint8_t>(h >> 8),
-          static_cast<uint8_t>(h >> 16),
-          static_cast<uint8_t>(h >> 24),
-          static_cast<uint8_t>(h >> 32),
-          static_cast<uint8_t>(h >> 40)};
-}
-
-std::string mac_text(const std::array<uint8_t, 6>& m) {
-  char text[18];
-  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-                m[5]);
-  return text;
-}
-
-coap::EndpointConfig endpoint_config(const config::Config& c) {
-  coap::EndpointConfig e;
-  e.ack_timeout = coap::from_seconds(c.ack_timeout);
-  e.ack_random_factor = c.ack_random_factor;
-  e.max_retransmit = c.max_retransmit;
-  e.max_udp_sessions = c.max_udp_sessions;
-  e.udp_session_timeout = coap::from_seconds(c.udp_session_timeout);
-  e.max_tcp_sessions = c.max_tcp_sessions;
-  e.tcp_idle_timeout = coap::from_seconds(c.tcp_idle_timeout);
-  e.keepalive = coap::from_seconds(c.keepalive);
-  e.keepalive_misses = c.keepalive_misses;
-  e.csm_timeout = coap::from_seconds(c.csm_timeout);
-  e.max_message_size = c.max_message_size;
-  e.max_queued_bytes = c.max_queued_bytes;
-  e.connect_timeout = coap::from_seconds(c.connect_timeout);
-  e.handshake_timeout = coap::from_seconds(c.handshake_timeout);
-  e.max_handshakes = c.max_handshakes;
-  e.max_user_resources = c.max_resources;
-  return e;
-}
-
-void log_event(const coap::Event& e) {
-  if (!spdlog::should_log(spdlog::level::info)) return;
-  std::string extra;
-  if (!e.reason.empty()) extra += " reason=" + e.reason;
-  if (e.attempt) extra += " attempt=" + std::to_string(e.attempt);
-  if (!e.security.empty())
-    extra +=
-        " security=" + e.security + " peer_identity=" + e.peer_identity + " cipher=" + e.cipher;
-  if (!e.detail.empty()) extra += " detail=" + e.detail;
-  spdlog::info("event {} session={} peer={}{}", e.name(), e.session,
-               e.peer.family == coap::Address::Family::kNone ? "-" : e.peer.to_string(), extra);
-}
-
-// Key material and nonces come from the kernel's generator.
-void os_random(std::span<uint8_t> out) {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = getrandom(out.data() + done, out.size() - done, 0);
-    if (n > 0) done += static_cast<std::size_t>(n);
-  }
-}
-
 class Daemon {
  public:
-  explicit Daemon(const config::Config& cfg);
+  Daemon(const config::Config& cfg, std::vector<std::string> argv);
   int run();
 
  private:
@@ -132,6 +69,7 @@ class Daemon {
   void act(Action action);
   void serve();
   void open_session(const config::SessionConfig& s);
+  coap::Result<control::ReloadResult> reload();
   void begin_linger();
   void check_linger();
   void handle(control::Command cmd, const nlohmann::json& request, Responder r);
@@ -159,6 +97,12 @@ class Daemon {
   std::unique_ptr<lwip_tap::TapPump> pump_;
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
+  uv_signal_t sighup_{};
+  // For reloads: the command line coapd was started with, the session
+  // entries it has now and the ids of the sessions they opened.
+  const std::vector<std::string> argv_;
+  std::vector<config::SessionConfig> sessions_;
+  std::map<std::string, coap::SessionId> session_ids_;
   int zone_index_ = 0;
   // Lingering at shutdown.
   std::chrono::steady_clock::time_point linger_until_{};
@@ -170,8 +114,12 @@ class Daemon {
   Lifecycle lifecycle_;
 };
 
-Daemon::Daemon(const config::Config& cfg)
-    : cfg_(cfg), mac_(cfg.mac ? *cfg.mac : default_mac(cfg.tap)), lifecycle_(start_list()) {
+Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
+    : cfg_(cfg),
+      mac_(cfg.mac ? *cfg.mac : default_mac(cfg.tap)),
+      argv_(std::move(argv)),
+      sessions_(cfg.sessions),
+      lifecycle_(start_list()) {
   uv_loop_init(&loop_);
   poster_ = std::make_unique<LoopPoster>(&loop_);
   control_ = std::make_unique<ControlServer>(&loop_, cfg_.control_socket,
@@ -243,11 +191,17 @@ Status Daemon::start_tap() {
   if (!tap) return std::move(tap).take_error();
   tap_ = std::move(*tap);
   if (!cfg_.host_address) return {};  // the kernel side is the user's
-  if (Status st = tap_->set_host_ipv4(cfg_.host_address->addr, cfg_.host_address->prefix_len); !st)
-    return st;
-  if (Status st = tap_->set_up(); !st) return st;
-  if (cfg_.host_ipv6) return tap_->add_host_ipv6(cfg_.host_ipv6->addr, cfg_.host_ipv6->prefix_len);
-  return {};
+  lwip_tap::netlink::Prefix v4;
+  std::copy(cfg_.host_address->addr.begin(), cfg_.host_address->addr.end(), v4.addr.begin());
+  v4.len = cfg_.host_address->prefix_len;
+  if (Status st = tap_->add_host_address(v4); !st) return st;
+  if (cfg_.host_ipv6) {
+    // Without DAD (tap_device.h): usable when coapd says it is ready.
+    if (Status st = tap_->add_host_address({6, cfg_.host_ipv6->addr, cfg_.host_ipv6->prefix_len});
+        !st)
+      return st;
+  }
+  return tap_->set_up(static_cast<uint32_t>(lwip_tap::NetifOptions{}.mtu));
 }
 
 Status Daemon::start_stack() {
@@ -307,6 +261,16 @@ Status Daemon::start_signals() {
   };
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_signal_init(&loop_, &sighup_);
+  sighup_.data = this;
+  uv_signal_start(
+      &sighup_,
+      [](uv_signal_t* h, int) {
+        spdlog::info("received SIGHUP, reloading the configuration");
+        auto done = static_cast<Daemon*>(h->data)->reload();
+        if (!done) spdlog::error("reload failed, nothing changed: {}", done.error());
+      },
+      SIGHUP);
   return {};
 }
 
@@ -315,6 +279,7 @@ void Daemon::stop_signals() {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&sigterm_))) return;
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
 }
 
 void Daemon::stop_engine() {
@@ -352,9 +317,9 @@ void Daemon::act(Action action) {
 }
 
 void Daemon::serve() {
-  commands_ = std::make_unique<CommandContext>(
-      CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_, pump_.get(),
-                     started_, mac_text(mac_), zone_index_, serves_dtls(), serves_tls()});
+  commands_ = std::make_unique<CommandContext>(CommandContext{
+      cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_, pump_.get(), started_,
+      mac_text(mac_), zone_index_, serves_dtls(), serves_tls(), [this] { return reload(); }});
   for (const auto& s : cfg_.sessions) open_session(s);
   // Ready once the engine answers: a job that has run proves its loop runs.
   engine_->post([this](coap::Endpoint&, coap::TimePoint) {
@@ -364,8 +329,11 @@ void Daemon::serve() {
       if (serves_dtls()) ports += ", dtls " + std::to_string(cfg_.dtls_port);
       if (serves_tls()) ports += ", tls " + std::to_string(cfg_.tls_port);
       if (cfg_.call_home_listen) ports += ", call-home " + std::to_string(cfg_.call_home_listen);
-      spdlog::info("coapd ready: TAP {} up, CoAP on {} ({}), control socket {}", cfg_.tap,
-                   cfg_.address.str(), ports, cfg_.control_socket);
+      const std::string host =
+          cfg_.host_address ? ", host side " + cfg_.host_address->str() : std::string();
+      const std::string note = cfg_.address_note.empty() ? "" : "; " + cfg_.address_note;
+      spdlog::info("coapd ready: TAP {} up, CoAP on {} ({}){}, control socket {}{}", cfg_.tap,
+                   cfg_.address.str(), ports, host, cfg_.control_socket, note);
       sd_notify(0, "READY=1\nSTATUS=serving CoAP");
     });
   });
@@ -386,10 +354,47 @@ void Daemon::open_session(const config::SessionConfig& s) {
   if (s.psk_identity) spec.security.psk = coap::PskEntry{*s.psk_identity, *s.psk_key};
   spec.security.insecure = s.insecure;
   spec.security.host = uri->host;
-  engine_->post([spec, text = s.uri](coap::Endpoint& ep, coap::TimePoint now) {
+  engine_->post([this, spec, text = s.uri](coap::Endpoint& ep, coap::TimePoint now) {
     auto opened = ep.open_session(spec, now);
-    if (!opened) spdlog::error("session {}: {}", text, opened.error());
+    if (!opened) return spdlog::error("session {}: {}", text, opened.error());
+    poster_->post([this, text, id = opened->id] { session_ids_[text] = id; });
   });
+}
+
+coap::Result<control::ReloadResult> Daemon::reload() {
+  config::Config fresh;
+  std::vector<const char*> argv;
+  for (const std::string& a : argv_) argv.push_back(a.c_str());
+  if (const config::ParseResult p =
+          config::parse(static_cast<int>(argv.size()), argv.data(), fresh);
+      !p.run) {
+    std::string line = p.output.substr(0, p.output.find('\n'));
+    if (line.rfind("coapd: ", 0) == 0) line.erase(0, 7);
+    return coap::error(line);
+  }
+  config::Config running = cfg_;
+  running.sessions = sessions_;
+  const ReloadPlan plan = plan_reload(running, fresh);
+  spdlog::set_level(spdlog::level::from_str(plan.log_level));
+  control::ReloadResult result{plan.log_level, {}, plan.close, plan.restart_needed};
+  for (const std::string& uri : plan.close) {
+    const auto it = session_ids_.find(uri);
+    if (it == session_ids_.end()) continue;  // it never opened
+    engine_->post(
+        [id = it->second](coap::Endpoint& ep, coap::TimePoint now) { ep.close_session(id, now); });
+    session_ids_.erase(it);
+  }
+  for (const config::SessionConfig& s : plan.open) {
+    open_session(s);
+    result.sessions_opened.push_back(s.uri);
+  }
+  sessions_ = fresh.sessions;
+  spdlog::info("reloaded: log level {}, {} session(s) opened, {} closed", plan.log_level,
+               plan.open.size(), plan.close.size());
+  if (!plan.restart_needed.empty())
+    spdlog::warn("reload: changed keys that need a restart: {}",
+                 fmt::join(plan.restart_needed, ", "));
+  return result;
 }
 
 void Daemon::begin_linger() {
@@ -442,9 +447,9 @@ void Daemon::handle(control::Command cmd, const nlohmann::json& request, Respond
 
 }  // namespace
 
-int run_daemon(const config::Config& config) {
+int run_daemon(const config::Config& config, std::vector<std::string> argv) {
   signal(SIGPIPE, SIG_IGN);
-  Daemon d(config);
+  Daemon d(config, std::move(argv));
   return d.run();
 }
 

@@ -61,4 +61,11 @@ uint64_t LatencyHistogram::quantile(double q) const {
   return max_;
 }
 
+uint64_t LatencyHistogram::count_at_most(uint64_t bound) const {
+  uint64_t n = 0;
+  for (std::size_t b = 0; b < kBuckets && bucket_low(b) + bucket_width(b) - 1 <= bound; ++b)
+    n += counts_[b];
+  return n;
+}
+
 }  // namespace coapd

@@ -20,6 +20,10 @@ class LatencyHistogram {
   uint64_t max() const { return max_; }
   uint64_t min() const { return count_ ? min_ : 0; }
   double mean() const { return count_ ? static_cast<double>(sum_) / count_ : 0.0; }
+  uint64_t sum() const { return sum_; }
+  // How many recorded values are <= bound, counting whole buckets (exact
+  // when bound + 1 starts a bucket, as every bound below 128 does).
+  uint64_t count_at_most(uint64_t bound) const;
   // Value at quantile q in [0, 1] (the midpoint of the bucket holding the
   // ceil(q * count)-th smallest value, clamped to [min, max]); 0 when empty.
   uint64_t quantile(double q) const;

@@ -23,5 +23,10 @@ int main(int argc, char** argv) {
   spdlog::set_pattern(std::getenv("JOURNAL_STREAM") ? "%l: %v" : "[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::flush_on(spdlog::level::info);
-  return coapd::run_daemon(cfg);
+  // Before anything is created: never take an address the host uses.
+  if (const coap::Status st = coapd::settle_host_network(cfg); !st) {
+    std::fprintf(stderr, "coapd: %s\n", st.error().c_str());
+    return 2;
+  }
+  return coapd::run_daemon(cfg, std::vector<std::string>(argv, argv + argc));
 }

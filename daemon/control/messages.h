@@ -28,10 +28,13 @@ struct NamedCount {
 };
 using NamedCounts = std::vector<NamedCount>;
 
-// {"count":N,"p50":us,"p99":us,"max":us}
+// {"count":N,"p50":us,"p99":us,"max":us[,"sum":us,"buckets":[[le_us,N],...]]}
+// buckets: cumulative counts of values <= le (Prometheus histogram buckets).
 struct LatencySummary {
   uint64_t count = 0;
   double p50 = 0, p99 = 0, max = 0;  // microseconds
+  double sum = 0;                    // microseconds
+  std::vector<std::pair<double, uint64_t>> buckets;
   nlohmann::json encode() const;
   static Result<LatencySummary> decode(const nlohmann::json& j);
   bool operator==(const LatencySummary&) const = default;
@@ -58,7 +61,9 @@ struct Snapshot {
 };
 
 // status: Snapshot fields plus "tap", "mac" strings, "addresses"
-// [{"address","state"}], "udp_port", "tcp_port", "call_home_port",
+// [{"address","state"}], "host_address" string (the kernel side's IPv4
+// address, or "none"), "address_note" string (why coapd left its embedded
+// default subnet; "" when it did not), "udp_port", "tcp_port", "call_home_port",
 // "dtls_port", "tls_port" numbers, "dtls", "tls" bools (the server runs),
 // "control_socket" string, "engine" {"alive" bool, "wakeups" number}.
 struct StatusResult {
@@ -71,6 +76,8 @@ struct StatusResult {
   std::string tap;
   std::string mac;
   std::vector<AddressState> addresses;
+  std::string host_address;
+  std::string address_note;
   uint16_t udp_port = 0, tcp_port = 0, call_home_port = 0, dtls_port = 0, tls_port = 0;
   bool dtls_on = false, tls_on = false;
   std::string control_socket;
@@ -339,6 +346,35 @@ struct ResourceDeleteArgs {
   nlohmann::json encode() const;
   static Result<ResourceDeleteArgs> decode(const nlohmann::json& j);
   bool operator==(const ResourceDeleteArgs&) const = default;
+};
+
+// --- runtime control ---------------------------------------------------------------
+
+// {"level" string: trace|debug|info|warn|error|critical|off} ->
+// {"level", "previous" strings}
+struct LogLevelArgs {
+  std::string level;
+  nlohmann::json encode() const;
+  static Result<LogLevelArgs> decode(const nlohmann::json& j);
+  bool operator==(const LogLevelArgs&) const = default;
+};
+struct LogLevelResult {
+  std::string level, previous;
+  nlohmann::json encode() const;
+  static Result<LogLevelResult> decode(const nlohmann::json& j);
+  bool operator==(const LogLevelResult&) const = default;
+};
+
+// reload: {} -> {"log_level" string, "sessions_opened", "sessions_closed"
+// [string] (the session entries), "restart_needed" [string] (keys changed
+// since start that only a restart applies)}. A bad config file is an error
+// naming the key; nothing changes then.
+struct ReloadResult {
+  std::string log_level;
+  std::vector<std::string> sessions_opened, sessions_closed, restart_needed;
+  nlohmann::json encode() const;
+  static Result<ReloadResult> decode(const nlohmann::json& j);
+  bool operator==(const ReloadResult&) const = default;
 };
 
 // --- debug (coapd --debug-commands) ------------------------------------------------

@@ -71,7 +71,14 @@ json Snapshot::encode() const {
 }
 
 json LatencySummary::encode() const {
-  return {{"count", count}, {"p50", p50}, {"p99", p99}, {"max", max}};
+  json j = {{"count", count}, {"p50", p50}, {"p99", p99}, {"max", max}};
+  if (!buckets.empty()) {
+    j["sum"] = sum;
+    json list = json::array();
+    for (const auto& [le, n] : buckets) list.push_back({le, n});
+    j["buckets"] = std::move(list);
+  }
+  return j;
 }
 
 Result<LatencySummary> LatencySummary::decode(const json& j) {
@@ -81,6 +88,16 @@ Result<LatencySummary> LatencySummary::decode(const json& j) {
   l.p50 = r.number("p50", 0, 0, 1e18);
   l.p99 = r.number("p99", 0, 0, 1e18);
   l.max = r.number("max", 0, 0, 1e18);
+  l.sum = r.number("sum", 0, 0, 1e30);
+  if (const json* list = r.array("buckets")) {
+    for (const json& b : *list) {
+      if (!b.is_array() || b.size() != 2 || !b[0].is_number() || !b[1].is_number_unsigned()) {
+        r.fail("buckets must be [le, count] pairs");
+        break;
+      }
+      l.buckets.emplace_back(b[0].get<double>(), b[1].get<uint64_t>());
+    }
+  }
   return r.result(l);
 }
 
@@ -93,6 +110,8 @@ json StatusResult::encode() const {
   for (const AddressState& a : addresses)
     list.push_back({{"address", a.address}, {"state", a.state}});
   j["addresses"] = std::move(list);
+  j["host_address"] = host_address;
+  j["address_note"] = address_note;
   j["udp_port"] = udp_port;
   j["tcp_port"] = tcp_port;
   j["call_home_port"] = call_home_port;
@@ -118,6 +137,8 @@ Result<StatusResult> StatusResult::decode(const json& j) {
       if (!ar.ok()) r.fail("addresses: " + ar.status().error());
     }
   }
+  s.host_address = r.string("host_address");
+  s.address_note = r.string("address_note");
   s.udp_port = static_cast<uint16_t>(r.uint("udp_port", 0, 65535));
   s.tcp_port = static_cast<uint16_t>(r.uint("tcp_port", 0, 65535));
   s.call_home_port = static_cast<uint16_t>(r.uint("call_home_port", 0, 65535));

@@ -48,6 +48,8 @@ inline constexpr std::size_t kMaxLineBytes = 1 << 20;
   X(kResourceAdd, "resource_add")       \
   X(kResourceSet, "resource_set")       \
   X(kResourceDelete, "resource_delete") \
+  X(kLogLevel, "log_level")             \
+  X(kReload, "reload")                  \
   X(kDebugStall, "debug_stall")         \
   X(kDebugTimerProbe, "debug_timer_probe")
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/coapctl/format.h"
+#include "daemon/coapctl/prometheus.h"
 
 namespace coapctl {
 namespace {
@@ -35,6 +36,54 @@ TEST(FormatStatus, AlignsLabelsAndKeepsUnknownFields) {
             "Addresses:     192.0.2.2/24, 2001:db8::2/64\n"
             "Engine:        alive, wakeups 9\n"
             "future_field:  x\n");
+}
+
+TEST(FormatStatus, ShowsTheHostSideAndANoteOnlyWhenThereIsOne) {
+  json status = {{"addresses", {"198.51.100.2/24"}},
+                 {"host_address", "198.51.100.1/24"},
+                 {"address_note", "192.0.2.0/24 is taken (x); using 198.51.100.0/24"}};
+  EXPECT_EQ(format_status(status),
+            "Addresses:     198.51.100.2/24\n"
+            "Host side:     198.51.100.1/24\n"
+            "Address note:  192.0.2.0/24 is taken (x); using 198.51.100.0/24\n");
+  status["address_note"] = "";
+  EXPECT_EQ(format_status(status),
+            "Addresses:  198.51.100.2/24\n"
+            "Host side:  198.51.100.1/24\n");
+}
+
+TEST(FormatPrometheus, CountersGaugesAndHistograms) {
+  json stats = {{"version", "0.1.0"},
+                {"sessions", 2},
+                {"lwip", {{"tcp_active", 3}}},
+                {"counters", {{"requests", 40}}},
+                {"engine",
+                 {{"wakeups", 7},
+                  {"cpu_placement", "spread"},
+                  {"tcp_wake_latency_us",
+                   {{"count", 5}, {"sum", 1500.0}, {"buckets", {{10, 1}, {1000, 4}}}}}}}};
+  EXPECT_EQ(format_prometheus(stats),
+            "# HELP coapd_info coapd's version (as a label)\n# TYPE coapd_info gauge\n"
+            "coapd_info{version=\"0.1.0\"} 1\n"
+            "# HELP coapd_sessions CoAP sessions\n# TYPE coapd_sessions gauge\n"
+            "coapd_sessions 2\n"
+            "# HELP coapd_lwip_pcbs lwIP protocol control blocks by list\n"
+            "# TYPE coapd_lwip_pcbs gauge\ncoapd_lwip_pcbs{list=\"tcp_active\"} 3\n"
+            "# HELP coapd_requests_total Counter requests\n# TYPE coapd_requests_total counter\n"
+            "coapd_requests_total 40\n"
+            "# HELP coapd_engine_cpu_placement The engine's cpu_placement (as a label)\n"
+            "# TYPE coapd_engine_cpu_placement gauge\n"
+            "coapd_engine_cpu_placement{cpu_placement=\"spread\"} 1\n"
+            "# HELP coapd_engine_tcp_wake_latency_seconds Latency in seconds "
+            "(coapd_engine_tcp_wake_latency_seconds)\n"
+            "# TYPE coapd_engine_tcp_wake_latency_seconds histogram\n"
+            "coapd_engine_tcp_wake_latency_seconds_bucket{le=\"1e-05\"} 1\n"
+            "coapd_engine_tcp_wake_latency_seconds_bucket{le=\"0.001\"} 4\n"
+            "coapd_engine_tcp_wake_latency_seconds_bucket{le=\"+Inf\"} 5\n"
+            "coapd_engine_tcp_wake_latency_seconds_sum 0.0015\n"
+            "coapd_engine_tcp_wake_latency_seconds_count 5\n"
+            "# HELP coapd_engine_wakeups_total Engine wakeups\n"
+            "# TYPE coapd_engine_wakeups_total counter\ncoapd_engine_wakeups_total 7\n");
 }
 
 TEST(FormatStatus, SaysWhetherTheDtlsAndTlsPortsListen) {

@@ -66,5 +66,16 @@ TEST(LatencyHistogramTest, MergeAddsCounts) {
   EXPECT_NEAR(static_cast<double>(a.quantile(0.5)), 1000.0, 16.0);
 }
 
+TEST(LatencyHistogram, CountAtMostIsCumulativeOverWholeBuckets) {
+  LatencyHistogram h;
+  for (uint64_t v : {5, 10, 10, 11, 100, 5000}) h.record(v);
+  EXPECT_EQ(h.count_at_most(4), 0u);
+  EXPECT_EQ(h.count_at_most(10), 3u);  // exact below 128
+  EXPECT_EQ(h.count_at_most(100), 5u);
+  EXPECT_EQ(h.count_at_most(4999), 5u);
+  EXPECT_EQ(h.count_at_most(1u << 20), 6u);
+  EXPECT_EQ(h.sum(), 5136u);
+}
+
 }  // namespace
 }  // namespace coapd

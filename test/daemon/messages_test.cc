@@ -25,6 +25,8 @@ TEST(Messages, StatusRoundTrips) {
   s.tap = "coap0";
   s.mac = "02:00:00:00:00:01";
   s.addresses = {{"192.0.2.2/24", "preferred"}, {"fe80::1%coap0/64", "tentative"}};
+  s.host_address = "198.51.100.1/24";
+  s.address_note = "192.0.2.0/24 is taken (overlaps 192.0.2.2/24 on eth0); using 198.51.100.0/24";
   s.udp_port = 5683;
   s.tcp_port = 5683;
   s.call_home_port = 5700;
@@ -34,10 +36,21 @@ TEST(Messages, StatusRoundTrips) {
   EXPECT_EQ(round_trip(s), s);
 }
 
+TEST(Messages, RuntimeControlRoundTrips) {
+  EXPECT_EQ(round_trip(LogLevelArgs{"debug"}), LogLevelArgs{"debug"});
+  EXPECT_EQ(round_trip(LogLevelResult{"debug", "info"}), (LogLevelResult{"debug", "info"}));
+  ReloadResult r{"warn", {"coap+tcp://192.0.2.1"}, {"coap+tcp://192.0.2.9:5684"}, {"tap", "mac"}};
+  EXPECT_EQ(round_trip(r), r);
+  EXPECT_FALSE(LogLevelArgs::decode(nlohmann::json::object()));
+  EXPECT_FALSE(ReloadResult::decode({{"restart_needed", {1, 2}}}));
+}
+
 TEST(Messages, StatsRoundTrip) {
   StatsResult s;
   s.snapshot = sample_snapshot();
   s.engine = {1, 2, 3, 4, 5, "shared", 6, {10, 1.5, 2.5, 3.5}, {11, 0.5, 0.75, 9}};
+  s.engine.tcp_wake_latency_us.sum = 20.5;
+  s.engine.tcp_wake_latency_us.buckets = {{10, 4}, {100, 9}};
   EXPECT_EQ(round_trip(s), s);
 }
 

@@ -115,11 +115,17 @@ class Coapd:
                  name="coapd", env=None, wait_ready=True, log_level="info"):
         self.ns = ns
         self.tap = tap
-        self.address = address.split("/")[0]
+        # address=None, host=None: coapd on its embedded defaults (it picks
+        # the subnet; self.address is then None).
+        self.address = address.split("/")[0] if address else None
         self.sock = f"/tmp/{ns.name}-{name}.sock"
         self.logpath = Path(f"/tmp/{ns.name}-{name}.log")
-        self.argv = [COAPD, "--tap", tap, "--address", address, "--host-address", host,
-                     "--control-socket", self.sock, "--log-level", log_level, *args]
+        addresses = [*(["--address", address] if address else []),
+                     *(["--host-address", host] if host else [])]
+        # log_level=None: none on the command line (a config file may set it).
+        level = ["--log-level", log_level] if log_level else []
+        self.argv = [COAPD, "--tap", tap, *addresses,
+                     "--control-socket", self.sock, *level, *args]
         self.log = open(self.logpath, "wb")
         self.proc = ns.popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.pid = self.proc.pid

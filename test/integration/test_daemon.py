@@ -115,6 +115,13 @@ def test_garbage_and_slow_control_clients_do_not_block(ns, coapd):
     assert coapd.stats()["counters"]["requests"] >= 20
 
 
+def unit_paths(unit_text):
+    """The binary ExecStart runs and its --config file."""
+    exec_line = [l for l in unit_text.splitlines() if l.startswith("ExecStart=")][0]
+    words = exec_line.split("=", 1)[1].split()
+    return words[0], words[words.index("--config") + 1]
+
+
 def test_systemd_unit_verifies(tmp_path):
     prefix = tmp_path / "root"
     r = run(["cmake", "--install", str(BUILD), "--prefix", str(prefix)], check=False)
@@ -123,17 +130,26 @@ def test_systemd_unit_verifies(tmp_path):
     text = (ROOT / "systemd" / "coapd.service").read_text()
     assert "Type=notify" in text and "WatchdogSec=" in text
     assert "CapabilityBoundingSet=CAP_NET_ADMIN" in text and "DeviceAllow=/dev/net/tun" in text
-    # Verify a copy pointing at the binary just installed under the prefix.
-    installed = (prefix / "lib/systemd/system/coapd.service").read_text()
-    exec_line = [l for l in installed.splitlines() if l.startswith("ExecStart=")][0]
-    binary = exec_line.split("=", 1)[1].split()[0]
-    copy = tmp_path / "coapd.service"
-    copy.write_text(installed.replace(binary, str(prefix / "sbin" / "coapd")).replace(
-        "/usr/local/etc", str(prefix / "etc")))
-    assert (prefix / "sbin" / "coapd").exists() and (prefix / "bin" / "coapctl").exists()
-    assert (prefix / "etc" / "coapd" / "coapd.conf").exists()
-    r = run(["systemd-analyze", "verify", str(copy)], check=False)
+    # The installed unit names the paths of this install (chosen at install
+    # time, not at configure time).
+    installed = prefix / "lib/systemd/system/coapd.service"
+    binary, conf = unit_paths(installed.read_text())
+    assert binary == str(prefix / "sbin" / "coapd") and Path(binary).exists()
+    assert conf == str(prefix / "etc" / "coapd" / "coapd.conf") and Path(conf).exists()
+    assert (prefix / "bin" / "coapctl").exists()
+    r = run(["systemd-analyze", "verify", str(installed)], check=False)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_install_to_usr_names_usr_sbin_and_etc(tmp_path):
+    # The README's `cmake --install build --prefix /usr`, staged under DESTDIR.
+    stage = tmp_path / "stage"
+    r = run(["cmake", "--install", str(BUILD), "--prefix", "/usr"], check=False,
+            env=dict(os.environ, DESTDIR=str(stage)))
+    assert r.returncode == 0, r.stderr
+    binary, conf = unit_paths((stage / "usr/lib/systemd/system/coapd.service").read_text())
+    assert (binary, conf) == ("/usr/sbin/coapd", "/etc/coapd/coapd.conf")
+    assert (stage / binary.lstrip("/")).exists() and (stage / conf.lstrip("/")).exists()
 
 
 def test_sd_notify_ready_and_engine_watchdog(ns, tmp_path):
