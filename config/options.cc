@@ -354,8 +354,7 @@ const std::vector<OptionSpec> kOptions = {
      "default get), 'max-age=S', 'delay=MS' (a separate response: an empty ACK at once, the "
      "response MS milliseconds later), 'multicast', and last 'value=TEXT' (the initial "
      "payload, the rest of SPEC, commas included) or 'file=PATH' (the initial payload read "
-     "from a file). Example: /sensors/temp,ct=0,rt=temperature-c,obs,methods=get|put,"
-     "value=21.5",
+     "from a file). Example: /temp,obs,methods=get|put,value=21.5",
      show_none,
      [](const std::string& v, Config& c) -> Problem {
        auto s = coap::parse_resource_entry(v);
