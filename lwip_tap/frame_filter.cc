@@ -12,7 +12,6 @@ constexpr uint8_t kRouting = 43;
 constexpr uint8_t kFragment = 44;
 constexpr uint8_t kDestinationOptions = 60;
 constexpr std::size_t kIpv6Header = 40;
-constexpr std::size_t kFragmentHeader = 8;
 
 bool is_extension_header(uint8_t next) {
   return next == kHopByHop || next == kRouting || next == kFragment || next == kDestinationOptions;

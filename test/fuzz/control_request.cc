@@ -119,6 +119,12 @@ std::string dispatch(control::Command cmd, const json& req) {
       return {};
     }
     case Command::kClose: return decoded(control::CloseArgs::decode(req));
+    case Command::kResourceList:
+    case Command::kReload: return {};
+    case Command::kResourceAdd: return decoded(control::ResourceAddArgs::decode(req));
+    case Command::kResourceSet: return decoded(control::ResourceSetArgs::decode(req));
+    case Command::kResourceDelete: return decoded(control::ResourceDeleteArgs::decode(req));
+    case Command::kLogLevel: return decoded(control::LogLevelArgs::decode(req));
     case Command::kDebugStall: return decoded(control::DebugStallArgs::decode(req));
     case Command::kDebugTimerProbe: return decoded(control::TimerProbeArgs::decode(req));
   }
