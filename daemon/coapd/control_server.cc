@@ -183,7 +183,10 @@ void ControlServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
     uv_read_stop(stream);
     c.read_eof = true;
     if (c.reader.pending_bytes() > 0 && self->take_input(c, "\n")) {
-      while (auto line = c.reader.next_line()) self->handle_line(c, *line);
+      while (auto line = c.reader.next_line()) {
+        self->handle_line(c, *line);
+        if (!self->clients_.count(id)) return;  // closed while handling the line
+      }
     }
     self->finish_if_done(id);
     return;

@@ -471,7 +471,7 @@ class Lab:
         n = self.d.stats()["sessions"]
         if n == 0:
             return []
-        if n > 500:  # still draining (a flood's peers): not worth listing yet
+        if n > 1500:  # still draining (a flood's peers): not worth listing yet
             return [n]
         return [s for s in self.d.sessions()
                 if not (s["protocol"] == "udp" and s["observers"] == 0 and s["queued_bytes"] == 0
