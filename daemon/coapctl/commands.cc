@@ -91,6 +91,22 @@ std::optional<T> decoded(const json& result) {
   return std::nullopt;
 }
 
+// Sends cmd with args and prints the answer: as it came with --json, else
+// render(the decoded result of type T).
+template <typename T, typename Render>
+int run_and_print(const GlobalOptions& global, Command cmd, const json& args, Render render) {
+  auto result = call_daemon(global, cmd, args, global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<T>(*result);
+  if (!r) return kExitFailure;
+  print(render(*r));
+  return kExitOk;
+}
+
 bool read_payload_file(const std::string& path, std::string* payload) {
   if (path == "-") {
     std::ostringstream data;
@@ -287,16 +303,11 @@ int run_connect(const GlobalOptions& global, const ConnectOptions& options) {
   auto security = security_args(options.security);
   if (!security) return kExitUsage;
   args.security = std::move(*security);
-  auto result = call_daemon(global, Command::kConnect, args.encode(), global.timeout_s);
-  if (!result) return kExitFailure;
-  if (global.json) {
-    print_json_line(*result);
-    return kExitOk;
-  }
-  auto r = decoded<control::ConnectResult>(*result);
-  if (!r) return kExitFailure;
-  print("session " + std::to_string(r->session) + (r->existing ? " (already open)" : "") + "\n");
-  return kExitOk;
+  return run_and_print<control::ConnectResult>(
+      global, Command::kConnect, args.encode(), [](const control::ConnectResult& r) {
+        return "session " + std::to_string(r.session) + (r.existing ? " (already open)" : "") +
+               "\n";
+      });
 }
 
 int run_close(const GlobalOptions& global, uint64_t session) {
@@ -359,37 +370,25 @@ int run_resource_delete(const GlobalOptions& global, const std::string& path) {
 }
 
 int run_log_level(const GlobalOptions& global, const std::string& level) {
-  auto result = call_daemon(global, Command::kLogLevel, control::LogLevelArgs{level}.encode(),
-                            global.timeout_s);
-  if (!result) return kExitFailure;
-  if (global.json) {
-    print_json_line(*result);
-    return kExitOk;
-  }
-  auto r = decoded<control::LogLevelResult>(*result);
-  if (!r) return kExitFailure;
-  print("log level " + r->level + " (was " + r->previous + ")\n");
-  return kExitOk;
+  return run_and_print<control::LogLevelResult>(
+      global, Command::kLogLevel, control::LogLevelArgs{level}.encode(),
+      [](const control::LogLevelResult& r) {
+        return "log level " + r.level + " (was " + r.previous + ")\n";
+      });
 }
 
 int run_reload(const GlobalOptions& global) {
-  auto result = call_daemon(global, Command::kReload, nlohmann::json::object(), global.timeout_s);
-  if (!result) return kExitFailure;
-  if (global.json) {
-    print_json_line(*result);
-    return kExitOk;
-  }
-  auto r = decoded<control::ReloadResult>(*result);
-  if (!r) return kExitFailure;
-  auto list = [](const std::vector<std::string>& v) {
-    std::string text;
-    for (const auto& s : v) text += (text.empty() ? "" : ", ") + s;
-    return text.empty() ? std::string("none") : text;
-  };
-  print("log level: " + r->log_level + "\nsessions opened: " + list(r->sessions_opened) +
-        "\nsessions closed: " + list(r->sessions_closed) +
-        "\nchanged, needs a restart: " + list(r->restart_needed) + "\n");
-  return kExitOk;
+  return run_and_print<control::ReloadResult>(
+      global, Command::kReload, json::object(), [](const control::ReloadResult& r) {
+        auto list = [](const std::vector<std::string>& v) {
+          std::string text;
+          for (const auto& s : v) text += (text.empty() ? "" : ", ") + s;
+          return text.empty() ? std::string("none") : text;
+        };
+        return "log level: " + r.log_level + "\nsessions opened: " + list(r.sessions_opened) +
+               "\nsessions closed: " + list(r.sessions_closed) +
+               "\nchanged, needs a restart: " + list(r.restart_needed) + "\n";
+      });
 }
 
 int run_debug_stall(const GlobalOptions& global, double seconds) {
