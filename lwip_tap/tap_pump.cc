@@ -78,9 +78,12 @@ void TapPump::pump() {
     // One core-lock acquisition per batch; ACKs and ARP replies go out after it.
     BatchedCoreLock lock(stack_, tx_);
     sink_.begin_input_batch(coap::Clock::now());
-    for (int i = 0; i < n; ++i)
-      refused +=
-          !input_frame(stack_.iface(), {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
+    for (int i = 0; i < n; ++i) {
+      const std::span<const uint8_t> frame(frames_[i].data(),
+                                           static_cast<std::size_t>(lengths_[i]));
+      stack_.observe(FrameObserver::Direction::kIn, frame);
+      refused += !input_frame(stack_.iface(), frame);
+    }
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
     if (tcp_tw_pcbs != time_wait_head_) {
       trimmed = trim_time_wait(max_time_wait_);

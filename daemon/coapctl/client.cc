@@ -52,6 +52,7 @@ void install_stop_signals() {
 }
 
 bool stop_requested() { return g_stop != 0; }
+void clear_stop_request() { g_stop = 0; }
 
 std::unique_ptr<ControlClient> ControlClient::connect(const std::string& path,
                                                       Clock::time_point deadline,

@@ -26,6 +26,9 @@ using Clock = std::chrono::steady_clock;
 // kInterrupted. For a client that waits without a deadline.
 void install_stop_signals();
 bool stop_requested();
+// Forgets a stop signal received, so that the next wait is not interrupted by
+// it (a client that stops something through a second connection).
+void clear_stop_request();
 
 class ControlClient {
  public:

@@ -81,6 +81,9 @@ class ControlServer {
   void follow(uint64_t client);
   void send_events(const std::vector<nlohmann::json>& events);
   void set_on_unfollow(std::function<void()> f) { on_unfollow_ = std::move(f); }
+  // Loop thread: runs with the id of every client that goes away (closed by
+  // either side), after its requests' Responders stopped reaching it.
+  void set_on_disconnect(std::function<void(uint64_t client)> f) { on_disconnect_ = std::move(f); }
 
   std::size_t client_count() const { return clients_.size(); }
   // Memory all clients hold now, as counted against kMaxTotalCost.
@@ -152,6 +155,7 @@ class ControlServer {
   uv_timer_t* drain_timer_ = nullptr;
   static constexpr uint64_t kDrainTimeMs = 1000;
   std::function<void()> on_unfollow_;
+  std::function<void(uint64_t)> on_disconnect_;
   char read_buffer_[65536];
 };
 

@@ -372,10 +372,42 @@ struct LogLevelResult {
 struct ReloadResult {
   std::string log_level;
   std::vector<std::string> sessions_opened, sessions_closed, restart_needed;
+  // Paths of `resource` entries added, removed, and changed (new value, or
+  // replaced when other keys changed).
+  std::vector<std::string> resources_added, resources_removed, resources_changed;
   nlohmann::json encode() const;
   static Result<ReloadResult> decode(const nlohmann::json& j);
   bool operator==(const ReloadResult&) const = default;
 };
+
+// capture: {"file" string (absolute path, written by coapd), "count" number
+// (frames; 0: no limit), "duration" number (seconds; 0: no limit), "filter"
+// string: all|udp|tcp|coap} -> CaptureResult, once the capture has ended
+// (count or duration reached, capture_stop, or the requesting client gone).
+// One capture at a time.
+struct CaptureArgs {
+  std::string file;
+  uint64_t count = 0;
+  double duration = 0;
+  std::string filter = "all";
+  nlohmann::json encode() const;
+  static Result<CaptureArgs> decode(const nlohmann::json& j);
+  bool operator==(const CaptureArgs&) const = default;
+};
+// {"file" string, "frames", "bytes" (written), "dropped" (frames the capture
+// could not keep up with) numbers, "seconds" number, "reason" string:
+// count|duration|stopped|client gone|write error}
+struct CaptureResult {
+  std::string file;
+  uint64_t frames = 0, bytes = 0, dropped = 0;
+  double seconds = 0;
+  std::string reason;
+  nlohmann::json encode() const;
+  static Result<CaptureResult> decode(const nlohmann::json& j);
+  bool operator==(const CaptureResult&) const = default;
+};
+// capture_stop: {} -> CaptureResult of the capture it ended; an error when
+// none runs.
 
 // --- debug (coapd --debug-commands) ------------------------------------------------
 

@@ -50,6 +50,8 @@ inline constexpr std::size_t kMaxLineBytes = 1 << 20;
   X(kResourceDelete, "resource_delete") \
   X(kLogLevel, "log_level")             \
   X(kReload, "reload")                  \
+  X(kCapture, "capture")                \
+  X(kCaptureStop, "capture_stop")       \
   X(kDebugStall, "debug_stall")         \
   X(kDebugTimerProbe, "debug_timer_probe")
 

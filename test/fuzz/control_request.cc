@@ -125,6 +125,8 @@ std::string dispatch(control::Command cmd, const json& req) {
     case Command::kResourceSet: return decoded(control::ResourceSetArgs::decode(req));
     case Command::kResourceDelete: return decoded(control::ResourceDeleteArgs::decode(req));
     case Command::kLogLevel: return decoded(control::LogLevelArgs::decode(req));
+    case Command::kCapture: return decoded(control::CaptureArgs::decode(req));
+    case Command::kCaptureStop: return {};
     case Command::kDebugStall: return decoded(control::DebugStallArgs::decode(req));
     case Command::kDebugTimerProbe: return decoded(control::TimerProbeArgs::decode(req));
   }
