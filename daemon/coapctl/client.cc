@@ -184,7 +184,7 @@ ControlClient::ReadStatus ControlClient::read_message(std::optional<Clock::time_
     if (n == 0) return ReadStatus::kClosed;
     if (!reader_.feed(std::string_view(buf, static_cast<std::size_t>(n)))) {
       *error = "coapd sent a control message longer than " +
-               std::to_string(control::kMaxLineBytes) + " bytes";
+               std::to_string(control::kMaxAnswerBytes) + " bytes";
       return ReadStatus::kFailed;
     }
   }

@@ -78,7 +78,7 @@ class ControlClient {
   int fd_;
   std::string path_;
   int64_t next_id_ = 1;
-  control::LineReader reader_;
+  control::LineReader reader_{control::kMaxAnswerBytes};
   std::vector<nlohmann::json> early_events_;
 };
 
