@@ -102,6 +102,12 @@ class Stack {
 
   uint64_t tx_frames() const { return tx_frames_.load(std::memory_order_relaxed); }
   uint64_t tx_errors() const { return tx_errors_.load(std::memory_order_relaxed); }
+  // Out of memory (lwIP's allocations failed): received frames lost, and UDP
+  // datagrams not sent. Any thread.
+  void note_rx_no_memory() { rx_no_memory_.fetch_add(1, std::memory_order_relaxed); }
+  void note_udp_send_failure() { udp_send_failures_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t rx_no_memory() const { return rx_no_memory_.load(std::memory_order_relaxed); }
+  uint64_t udp_send_failures() const { return udp_send_failures_.load(std::memory_order_relaxed); }
 
   // Address conversion (for a link-local IPv6 address without a zone, the
   // netif's zone is assumed: coapd has one interface).
@@ -125,6 +131,8 @@ class Stack {
   NetifOptions options_;
   std::atomic<uint64_t> tx_frames_{0};
   std::atomic<uint64_t> tx_errors_{0};
+  std::atomic<uint64_t> rx_no_memory_{0};
+  std::atomic<uint64_t> udp_send_failures_{0};
 };
 
 // Holds lwIP's core lock; frames lwIP sends meanwhile are kept in `batch`

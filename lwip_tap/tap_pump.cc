@@ -15,7 +15,10 @@ bool input_frame(netif* iface, std::span<const uint8_t> frame) {
   assume_core_locked();
   if (refuse_reason(frame)) return false;  // counted, not logged: a flood costs no formatting
   pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
-  if (!p) return true;  // out of memory: the frame is lost, like on a wire
+  if (!p) {  // out of memory: the frame is lost, like on a wire, and counted
+    static_cast<Stack*>(iface->state)->note_rx_no_memory();
+    return true;
+  }
   std::memcpy(p->payload, frame.data(), frame.size());
   reopen_time_wait(frame);
   if (iface->input(p, iface) != ERR_OK) pbuf_free(p);
