@@ -70,9 +70,12 @@ def check_recovered(ns, d):
 
 @pytest.mark.parametrize("rate", [0.05, 0.3, 1.0])
 def test_failing_allocations_are_survived_counted_and_recovered_from(ns, tmp_path, rate):
-    ns.popen([COAP_SERVER, "-A", "192.0.2.1", "-p", "5700"])
     d, started = start(ns, tmp_path, rate, after=3, duration=6)
+    # After coapd: its address on the TAP's kernel side exists now.
+    ns.popen([COAP_SERVER, "-A", "192.0.2.1", "-p", "5700"])
     try:
+        wait_for(lambda: d.ctl("get", "coap://192.0.2.1:5700/time", "--timeout", "1").returncode
+                 == 0, timeout=3, message="the kernel-side server")
         everything_works(ns, d)  # before the window
         wait_for(lambda: time.monotonic() - started > 3.2, timeout=10, message="window")
         outcomes = traffic_while_failing(ns, d, started + 9)
