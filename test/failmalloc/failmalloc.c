@@ -59,6 +59,12 @@ static _Thread_local uint64_t rng;
 static _Thread_local int sparing;  // inside memp_malloc(MEMP_SYS_TIMEOUT)
 static void* (*real_memp_malloc)(memp_t);
 
+// (POSIX's way to take a function pointer from dlsym without ISO C's
+// complaint about object-to-function pointer conversion.)
+static void resolve_memp_malloc(void) {
+  *(void**)(&real_memp_malloc) = dlsym(RTLD_NEXT, "memp_malloc");
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -110,7 +116,7 @@ __attribute__((constructor)) static void failmalloc_init(void) {
     else if (!strncmp(item, "libs=", 5)) add_libs(item + 5);
   }
   dl_iterate_phdr(collect, NULL);
-  real_memp_malloc = (void* (*)(memp_t))dlsym(RTLD_NEXT, "memp_malloc");
+  resolve_memp_malloc();
   start_s = now_s();
   atomic_store(&ready, 1);
 }
@@ -155,7 +161,7 @@ void* realloc(void* p, size_t size) {
 }
 
 void* memp_malloc(memp_t type) {
-  if (!real_memp_malloc) real_memp_malloc = (void* (*)(memp_t))dlsym(RTLD_NEXT, "memp_malloc");
+  if (!real_memp_malloc) resolve_memp_malloc();
   if (type != MEMP_SYS_TIMEOUT) return real_memp_malloc(type);
   sparing = 1;
   void* p = real_memp_malloc(type);
