@@ -3,26 +3,31 @@
 // (test/integration/test_alloc_failure.py), in the spirit of nghttp2's
 // failmalloc.
 //
-// The data path is the allocations made by the shared libraries named in
-// `libs` (by default lwIP, which in Debian's build takes every pbuf, segment
-// and pcb from malloc, and mbedTLS, which takes its record buffers and
-// sessions from calloc): malloc, calloc and realloc called from their code
-// (the caller's return address within one of their executable segments)
-// fail with the configured probability inside a time window. Everything
-// else is passed through to glibc.
+// The data path is lwIP's allocations (every pbuf, segment and pcb: its
+// mem_malloc, mem_calloc and memp_malloc, which liblwip calls through the PLT
+// and so can be interposed) and those of the shared libraries named in
+// `libs` (by default mbedTLS, which takes its record buffers and sessions
+// from calloc: malloc, calloc and realloc called from their code, the
+// caller's return address within one of their executable segments). They
+// fail with the configured probability inside a time window; everything
+// else is passed through.
 //
 //   COAPD_FAILMALLOC="rate=0.2,after=2,for=5,libs=liblwip:libmbed,seed=1"
 //     rate   probability that an allocation fails (0..1)
 //     after  seconds after start when failing begins (default 0)
 //     for    seconds it lasts (default: for ever)
-//     libs   ':'-separated substrings of library paths (default liblwip:libmbed)
+//     libs   ':'-separated substrings of the paths of libraries whose malloc,
+//            calloc and realloc calls may fail (default libmbed)
 //     seed   random seed (default 1)
+//     switch a file: allocations fail only while it exists (looked at every
+//            10 ms), so that a test turns failures on and off when it wants;
+//            after/for then do not apply
 //
 // One kind of lwIP allocation is spared: a timer (memp pool SYS_TIMEOUT).
 // lwIP 2.1 asserts when sys_timeout() cannot allocate one (timeouts.c,
 // "pool MEMP_SYS_TIMEOUT is empty"), which aborts the process in Debian's
 // build and which no caller can handle; failing it would test lwIP's assert,
-// not coapd. memp_malloc() is interposed to recognise those.
+// not coapd.
 //
 // At exit it prints "failmalloc: F of N data-path allocations failed" to
 // stderr.
@@ -35,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lwip/memp.h"
 
@@ -53,16 +59,23 @@ static int nlibs;
 static double rate, after_s, for_s = -1;
 static uint64_t seed = 1;
 static double start_s;
+static char switch_path[256];
+static atomic_int switch_on;
+static _Atomic double switch_checked = -1;
 static atomic_int ready;
 static atomic_ullong seen, failed;
 static _Thread_local uint64_t rng;
 static _Thread_local int sparing;  // inside memp_malloc(MEMP_SYS_TIMEOUT)
 static void* (*real_memp_malloc)(memp_t);
+static void* (*real_mem_malloc)(mem_size_t);
+static void* (*real_mem_calloc)(mem_size_t, mem_size_t);
 
 // (POSIX's way to take a function pointer from dlsym without ISO C's
 // complaint about object-to-function pointer conversion.)
-static void resolve_memp_malloc(void) {
+static void resolve_lwip(void) {
   *(void**)(&real_memp_malloc) = dlsym(RTLD_NEXT, "memp_malloc");
+  *(void**)(&real_mem_malloc) = dlsym(RTLD_NEXT, "mem_malloc");
+  *(void**)(&real_mem_calloc) = dlsym(RTLD_NEXT, "mem_calloc");
 }
 
 static double now_s(void) {
@@ -104,7 +117,7 @@ static void add_libs(const char* list) {
 
 __attribute__((constructor)) static void failmalloc_init(void) {
   const char* spec = getenv("COAPD_FAILMALLOC");
-  add_libs("liblwip:libmbed");
+  add_libs("libmbed");
   if (!spec) return;
   char buf[512];
   snprintf(buf, sizeof buf, "%s", spec);
@@ -114,9 +127,10 @@ __attribute__((constructor)) static void failmalloc_init(void) {
     else if (!strncmp(item, "for=", 4)) for_s = atof(item + 4);
     else if (!strncmp(item, "seed=", 5)) seed = strtoull(item + 5, NULL, 10);
     else if (!strncmp(item, "libs=", 5)) add_libs(item + 5);
+    else if (!strncmp(item, "switch=", 7)) snprintf(switch_path, sizeof switch_path, "%s", item + 7);
   }
   dl_iterate_phdr(collect, NULL);
-  resolve_memp_malloc();
+  resolve_lwip();
   start_s = now_s();
   atomic_store(&ready, 1);
 }
@@ -127,15 +141,19 @@ __attribute__((destructor)) static void failmalloc_report(void) {
           (unsigned long long)atomic_load(&failed), (unsigned long long)atomic_load(&seen));
 }
 
-static int should_fail(const void* caller) {
-  if (!atomic_load_explicit(&ready, memory_order_acquire) || sparing) return 0;
-  const uintptr_t a = (uintptr_t)caller;
-  int ours = 0;
-  for (int i = 0; i < nranges && !ours; ++i) ours = a >= ranges[i].lo && a < ranges[i].hi;
-  if (!ours) return 0;
+// Counts one data-path allocation and decides whether it fails.
+static int decide(void) {
   atomic_fetch_add_explicit(&seen, 1, memory_order_relaxed);
   const double t = now_s() - start_s;
-  if (t < after_s || (for_s >= 0 && t >= after_s + for_s)) return 0;
+  if (switch_path[0]) {
+    if (t - atomic_load(&switch_checked) > 0.01) {
+      atomic_store(&switch_checked, t);
+      atomic_store(&switch_on, access(switch_path, F_OK) == 0);
+    }
+    if (!atomic_load(&switch_on)) return 0;
+  } else if (t < after_s || (for_s >= 0 && t >= after_s + for_s)) {
+    return 0;
+  }
   if (!rng) rng = seed ^ (uint64_t)(uintptr_t)&rng;
   rng ^= rng << 13;  // xorshift64
   rng ^= rng >> 7;
@@ -143,6 +161,21 @@ static int should_fail(const void* caller) {
   if ((double)(rng >> 11) / 9007199254740992.0 >= rate) return 0;
   atomic_fetch_add_explicit(&failed, 1, memory_order_relaxed);
   return 1;
+}
+
+// malloc/calloc/realloc from the code of one of `libs` (mbedTLS; lwIP's
+// own go through mem_malloc and memp_malloc below).
+static int should_fail(const void* caller) {
+  if (!atomic_load_explicit(&ready, memory_order_acquire) || sparing) return 0;
+  const uintptr_t a = (uintptr_t)caller;
+  int ours = 0;
+  for (int i = 0; i < nranges && !ours; ++i) ours = a >= ranges[i].lo && a < ranges[i].hi;
+  return ours && decide();
+}
+
+static int should_fail_lwip(void) {
+  if (!atomic_load_explicit(&ready, memory_order_acquire) || sparing) return 0;
+  return decide();
 }
 
 void* malloc(size_t size) {
@@ -160,11 +193,35 @@ void* realloc(void* p, size_t size) {
   return __libc_realloc(p, size);
 }
 
-void* memp_malloc(memp_t type) {
-  if (!real_memp_malloc) resolve_memp_malloc();
-  if (type != MEMP_SYS_TIMEOUT) return real_memp_malloc(type);
+// lwIP's own allocators, called through the PLT from inside liblwip too (as
+// pbuf_alloc, tcp_alloc, udp_new... do): failing here is exactly lwIP's own
+// out-of-memory.
+void* mem_malloc(mem_size_t size) {
+  if (should_fail_lwip()) return NULL;
+  if (!real_mem_malloc) resolve_lwip();
+  const int was = sparing;
+  sparing = 1;  // the malloc below is not counted twice
+  void* p = real_mem_malloc(size);
+  sparing = was;
+  return p;
+}
+
+void* mem_calloc(mem_size_t count, mem_size_t size) {
+  if (should_fail_lwip()) return NULL;
+  if (!real_mem_calloc) resolve_lwip();
+  const int was = sparing;
   sparing = 1;
+  void* p = real_mem_calloc(count, size);
+  sparing = was;
+  return p;
+}
+
+void* memp_malloc(memp_t type) {
+  if (type != MEMP_SYS_TIMEOUT && should_fail_lwip()) return NULL;
+  if (!real_memp_malloc) resolve_lwip();
+  const int was = sparing;
+  sparing = 1;  // a timer is never failed (see above), nor its mem_malloc
   void* p = real_memp_malloc(type);
-  sparing = 0;
+  sparing = was;
   return p;
 }
