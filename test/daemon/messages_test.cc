@@ -118,6 +118,11 @@ TEST(Messages, RequestArgsAndResultRoundTrip) {
   failed.status = "error";
   failed.error = "no session 9";
   EXPECT_EQ(round_trip(failed), failed);
+  // A status coapctl cannot act on is an error, not a silent default.
+  auto odd = RequestResult::decode({{"status", "maybe"}, {"session", 1}});
+  ASSERT_FALSE(odd);
+  EXPECT_NE(odd.error().find("'maybe'"), std::string::npos);
+  EXPECT_FALSE(RequestResult::decode(nlohmann::json::object()));
 }
 
 TEST(Messages, ConnectCloseAndDebugRoundTrip) {

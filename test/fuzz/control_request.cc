@@ -73,6 +73,16 @@ void all_types(const json& j) {
   round_trip<ConnectArgs>(j, "ConnectArgs");
   round_trip<ConnectResult>(j, "ConnectResult");
   round_trip<CloseArgs>(j, "CloseArgs");
+  round_trip<ResourceEntry>(j, "ResourceEntry");
+  round_trip<ResourceListResult>(j, "ResourceListResult");
+  round_trip<ResourceAddArgs>(j, "ResourceAddArgs");
+  round_trip<ResourceSetArgs>(j, "ResourceSetArgs");
+  round_trip<ResourceDeleteArgs>(j, "ResourceDeleteArgs");
+  round_trip<LogLevelArgs>(j, "LogLevelArgs");
+  round_trip<LogLevelResult>(j, "LogLevelResult");
+  round_trip<ReloadResult>(j, "ReloadResult");
+  round_trip<CaptureArgs>(j, "CaptureArgs");
+  round_trip<CaptureResult>(j, "CaptureResult");
   round_trip<DebugStallArgs>(j, "DebugStallArgs");
   round_trip<TimerProbeArgs>(j, "TimerProbeArgs");
   round_trip<TimerProbeResult>(j, "TimerProbeResult");
