@@ -185,7 +185,7 @@ TEST(FormatResponseHead, PrintsCodeOptionsAndBlankLine) {
             "Content-Format: 0\n"
             "Option 65000: ff\n"
             "\n");
-  EXPECT_EQ(response_head({{"code", "2.31"}}), "2.31\n\n");
+  EXPECT_EQ(response_head({{"status", "response"}, {"code", "2.31"}}), "2.31\n\n");
 }
 
 }  // namespace
