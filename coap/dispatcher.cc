@@ -7,6 +7,18 @@
 namespace coap {
 namespace {
 
+// The Request-Tag list of a request (RFC 9175 3.2), as one comparable
+// string: each value prefixed by its length (0..8). No option: "", which
+// differs from one empty Request-Tag, "\0".
+std::string request_tag(const Message& msg) {
+  std::string key;
+  msg.for_each(opt::kRequestTag, [&key](const OptionView& o) {
+    key += static_cast<char>(o.length);
+    key.append(reinterpret_cast<const char*>(o.data), o.length);
+  });
+  return key;
+}
+
 // An option this endpoint cannot honour: unknown, of a length its
 // definition does not allow, or repeated when it may not be.
 bool option_unusable(const Message& msg, std::size_t i) {
@@ -148,7 +160,7 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
     if (auto b = BlockOption::decode(msg.uint_option(opt::kBlock1).value_or(0));
         b && resp.code.is_success())
       out->options.add_uint(opt::kBlock1, b->encode());
-    block1_.erase({session, r});
+    block1_.erase({session, r, request_tag(msg)});
   }
   if (resp.code.is_success() && msg.code == codes::kGet && r->observable()) {
     const std::optional<uint32_t> obs = msg.uint_option(opt::kObserve);
@@ -177,7 +189,7 @@ bool Dispatcher::collect_block1(const Message& msg, Resource& r, SessionId sessi
     out->options.add_uint(opt::kSize1, static_cast<uint32_t>(options_.max_body_size));
     return false;
   }
-  const Block1Key key{session, &r};
+  const Block1Key key{session, &r, request_tag(msg)};
   auto it = block1_.find(key);
   if (b1->num == 0) {
     if (it == block1_.end()) {
@@ -287,14 +299,14 @@ void Dispatcher::render_notification(Resource& r, const Address& peer, Proto pro
 
 void Dispatcher::forget_resource(const Resource* r) {
   for (auto it = block1_.begin(); it != block1_.end();)
-    it = it->first.second == r ? block1_.erase(it) : std::next(it);
+    it = std::get<1>(it->first) == r ? block1_.erase(it) : std::next(it);
   for (auto it = block2_.begin(); it != block2_.end();)
     it = it->first.second == r ? block2_.erase(it) : std::next(it);
 }
 
 void Dispatcher::forget_session(SessionId session) {
   for (auto it = block1_.begin(); it != block1_.end();)
-    it = it->first.first == session ? block1_.erase(it) : std::next(it);
+    it = std::get<0>(it->first) == session ? block1_.erase(it) : std::next(it);
   for (auto it = block2_.begin(); it != block2_.end();)
     it = it->first.first == session ? block2_.erase(it) : std::next(it);
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <span>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -89,7 +90,12 @@ class Dispatcher {
     std::vector<uint8_t> body;
     TimePoint expires;
   };
-  using Block1Key = std::pair<SessionId, const Resource*>;
+  // A Block1 transfer is one session's upload to one resource under one
+  // Request-Tag list (RFC 9175 3.3: uploads with different tags are
+  // different operations and may run at once). The list is kept as its
+  // values, each prefixed by its length; absent is "".
+  using Block1Key = std::tuple<SessionId, const Resource*, std::string>;
+  using Block2Key = std::pair<SessionId, const Resource*>;
 
   // Each returns true when it produced the final answer in *out.
   // Proxy options, unusable critical options, BERT over UDP.
@@ -110,7 +116,7 @@ class Dispatcher {
   std::vector<uint8_t> body_;  // response body, reused
   std::array<uint8_t, 8> etag_{};
   std::map<Block1Key, Block1State> block1_;
-  std::map<Block1Key, Block2State> block2_;
+  std::map<Block2Key, Block2State> block2_;
   Message empty_request_;
 };
 

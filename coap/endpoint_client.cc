@@ -123,6 +123,10 @@ void Endpoint::build_block1(Exchange& x, const Session& s, OptionList& opts,
                             std::span<const uint8_t>* payload) {
   const std::vector<uint8_t>& body = x.req.payload;
   auto fits = [&](std::size_t n) { return message_fits(x, s, opts, n); };
+  // RFC 9175 3.4: every block of one upload carries the same Request-Tag,
+  // and concurrent uploads differ in it (the request's own id; unless the
+  // caller set one with -O 292), so that a server keeps them apart.
+  if (!opts.find(opt::kRequestTag)) opts.add_uint(opt::kRequestTag, static_cast<uint32_t>(x.id));
   const std::size_t off = x.block1_offset;
   if (off == 0) {
     opts.add_uint(opt::kSize1, static_cast<uint32_t>(body.size()));

@@ -415,6 +415,35 @@ TEST_F(DispatcherTest, Block1Reassembly) {
   EXPECT_EQ(fetch_all("/echo", 6), body);
 }
 
+TEST_F(DispatcherTest, Block1UploadsWithDifferentRequestTagsRunAtOnce) {
+  // RFC 9175 3.3: two uploads from one session to one resource are two
+  // operations when their Request-Tags differ; interleaved, neither is
+  // restarted or mixed into the other.
+  const std::string a = test::pattern(2048, 1), b = test::pattern(2048, 2);
+  auto put = [&](std::vector<Opt> tag, uint32_t num, bool more, const std::string& body) {
+    return run(codes::kPut, path_opts("/echo") + tag + opt_uint(opt::kBlock1, block(num, more, 6)),
+               body.substr(num * 1024, 1024));
+  };
+  const std::vector<Opt> tag_a = {test::opt_str(opt::kRequestTag, "a")};
+  const std::vector<Opt> tag_b = {test::opt_str(opt::kRequestTag, "bb")};
+  EXPECT_EQ(put(tag_a, 0, true, a).code, codes::kContinue);
+  EXPECT_EQ(put(tag_b, 0, true, b).code, codes::kContinue);
+  EXPECT_EQ(dispatcher_.block1_transfers(), 2u);
+  // No tag, and one empty tag, are two more operations (an absent list is
+  // not a list of one empty value).
+  EXPECT_EQ(put({}, 0, true, a).code, codes::kContinue);
+  EXPECT_EQ(put({test::opt_empty(opt::kRequestTag)}, 0, true, a).code, codes::kContinue);
+  EXPECT_EQ(dispatcher_.block1_transfers(), 4u);
+  EXPECT_EQ(put(tag_b, 1, false, b).code, codes::kChanged);
+  EXPECT_EQ(fetch_all("/echo", 6), b);
+  EXPECT_EQ(put(tag_a, 1, false, a).code, codes::kChanged);
+  EXPECT_EQ(fetch_all("/echo", 6), a);
+  EXPECT_EQ(dispatcher_.block1_transfers(), 2u);
+  // Block 1 under a tag whose block 0 never came is out of sequence.
+  EXPECT_EQ(put({test::opt_str(opt::kRequestTag, "zz")}, 1, false, a).code,
+            codes::kRequestEntityIncomplete);
+}
+
 TEST_F(DispatcherTest, Block1OutOfOrderIs408) {
   const std::string body = test::pattern(4000);
   EXPECT_EQ(run(codes::kPut, path_opts("/echo") + opt_uint(opt::kBlock1, block(1, true, 6)),

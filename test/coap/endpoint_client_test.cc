@@ -4,6 +4,9 @@
 // requests over CoAP-over-TCP sessions.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "test/coap/endpoint_fixture.h"
 
 namespace coap {
@@ -350,6 +353,37 @@ TEST_F(EndpointClientTest, Block1UploadAgainstAFakePeer) {
   }
   EXPECT_EQ(got, pattern(2500));
   EXPECT_EQ(listener.result(1).code, codes::kChanged);
+}
+
+TEST_F(EndpointClientTest, ConcurrentBlock1UploadsCarryTheirOwnRequestTag) {
+  // RFC 9175 3.4: two uploads to one resource at once; each keeps one
+  // Request-Tag on all its blocks, and the two differ.
+  for (RequestId id : {1, 2}) {
+    ClientRequest r = get_request(std::string(kUdpPeerUri) + "/up");
+    r.method = codes::kPut;
+    r.payload = bytes_of(pattern(1500, static_cast<unsigned>(id)));
+    request(id, std::move(r));
+  }
+  std::map<std::vector<uint8_t>, std::string> bodies;  // by Request-Tag
+  int blocks = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (const Decoded& req : take_udp()) {  // one block of each upload, interleaved
+      ASSERT_EQ(req.count(opt::kRequestTag), 1u);
+      const auto b = BlockOption::decode(req.uint(opt::kBlock1).value_or(0xffffffff));
+      ASSERT_TRUE(b);
+      bodies[*req.value(opt::kRequestTag)] += req.body();
+      ++blocks;
+      udp_in(kUdpPeer, udp_msg(Type::kAck, b->more ? codes::kContinue : codes::kChanged, req.mid,
+                               req.token, {opt_uint(opt::kBlock1, b->encode())}));
+    }
+  }
+  EXPECT_EQ(blocks, 4);
+  ASSERT_EQ(bodies.size(), 2u);
+  std::set<std::string> got;
+  for (const auto& [tag, body] : bodies) got.insert(body);
+  EXPECT_EQ(got, (std::set<std::string>{pattern(1500, 1), pattern(1500, 2)}));
+  EXPECT_EQ(listener.result(1).code, codes::kChanged);
+  EXPECT_EQ(listener.result(2).code, codes::kChanged);
 }
 
 TEST_F(EndpointClientTest, UnknownOrServerSessionIsAnError) {
