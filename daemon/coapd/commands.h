@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "coap/endpoint_types.h"
 #include "coap/uri.h"
 #include "config/config.h"
 #include "daemon/coapd/control_server.h"
@@ -17,6 +18,7 @@
 #include "daemon/coapd/event_log.h"
 #include "daemon/coapd/loop_poster.h"
 #include "daemon/coapd/placement.h"
+#include "daemon/control/messages.h"
 #include "daemon/control/protocol.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_pump.h"
@@ -24,6 +26,8 @@
 namespace coapd {
 
 // The parts of the daemon a command may use. Loop thread.
+struct ObserveStreams;
+
 struct CommandContext {
   const config::Config& cfg;
   Engine& engine;
@@ -40,6 +44,8 @@ struct CommandContext {
   bool tls_on = false;   // the TLS listener runs
   // Re-reads the configuration and applies what can change (reload.h).
   std::function<coap::Result<control::ReloadResult>()> reload;
+  // The observations control clients started (observe_commands.h).
+  ObserveStreams& observe_streams;
 };
 
 using CommandHandler = void (*)(CommandContext& ctx, const nlohmann::json& request,
@@ -58,6 +64,11 @@ const std::array<CommandEntry, control::kCommandCount>& command_table();
 // the zone of link-local addresses.
 coap::Result<coap::Uri> parse_client_uri(const std::string& text, const std::string& tap,
                                          int zone_index);
+
+// A request command's arguments as the endpoint's request; an error
+// sentence when they are bad.
+coap::Result<coap::ClientRequest> client_request(const CommandContext& ctx,
+                                                 control::RequestArgs args);
 
 // Runs the handler of `cmd`.
 void handle_command(CommandContext& ctx, control::Command cmd, const nlohmann::json& request,

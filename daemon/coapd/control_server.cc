@@ -349,6 +349,7 @@ ControlServer::ClientHandle* ControlServer::detach_client(uint64_t client) {
   releasing_ += it->second->queued_cost;
   clients_.erase(it);
   if (was_following && on_unfollow_) on_unfollow_();
+  if (on_client_gone_) on_client_gone_(client);
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle->pipe));
   return handle;
 }

@@ -42,6 +42,8 @@ class Responder {
   void ok(nlohmann::json result) const;
   void error(const std::string& message) const;
   uint64_t client() const { return client_; }
+  // The request's id, for messages streamed before the answer.
+  const nlohmann::json& id() const { return id_; }
   // The caller's user id (SO_PEERCRED), for the audit log.
   uid_t uid() const { return uid_; }
 
@@ -81,6 +83,12 @@ class ControlServer {
   void follow(uint64_t client);
   void send_events(const std::vector<nlohmann::json>& events);
   void set_on_unfollow(std::function<void()> f) { on_unfollow_ = std::move(f); }
+  // A message before the answer of a streaming request (observe); dropped
+  // when the client is gone.
+  void stream(uint64_t client, const nlohmann::json& msg) { send_line(client, msg); }
+  // Runs with the client's id whenever a client goes away (closed,
+  // disconnected or shut down).
+  void set_on_client_gone(std::function<void(uint64_t)> f) { on_client_gone_ = std::move(f); }
 
   std::size_t client_count() const { return clients_.size(); }
   // Memory all clients hold now, as counted against kMaxTotalCost.
@@ -152,6 +160,7 @@ class ControlServer {
   uv_timer_t* drain_timer_ = nullptr;
   static constexpr uint64_t kDrainTimeMs = 1000;
   std::function<void()> on_unfollow_;
+  std::function<void(uint64_t)> on_client_gone_;
   char read_buffer_[65536];
 };
 

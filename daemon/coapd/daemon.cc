@@ -27,6 +27,7 @@
 #include "daemon/coapd/host_network.h"
 #include "daemon/coapd/lifecycle.h"
 #include "daemon/coapd/loop_poster.h"
+#include "daemon/coapd/observe_commands.h"
 #include "daemon/coapd/placement.h"
 #include "daemon/coapd/reload.h"
 #include "daemon/coapd/results.h"
@@ -110,6 +111,7 @@ class Daemon {
   bool linger_check_pending_ = false;
   bool linger_settled_ = false;  // all sessions gone, all sent acknowledged
   // What control commands work with; made once every part has started.
+  ObserveStreams observe_streams_;  // loop thread; before commands_, which refers to it
   std::unique_ptr<CommandContext> commands_;
   Lifecycle lifecycle_;
 };
@@ -126,6 +128,9 @@ Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
                                              [this](control::Command cmd, const nlohmann::json& req,
                                                     Responder r) { handle(cmd, req, r); });
   control_->set_on_unfollow([this] { events_.unfollow(); });
+  control_->set_on_client_gone([this](uint64_t client) {
+    if (commands_) observe_client_gone(*commands_, client);
+  });
   coap::BuiltinResourceOptions ropts;
   ropts.max_echo_size = 1 << 20;
   // /status is rendered on the engine thread, which may take the core lock
@@ -317,9 +322,10 @@ void Daemon::act(Action action) {
 }
 
 void Daemon::serve() {
-  commands_ = std::make_unique<CommandContext>(CommandContext{
-      cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_, pump_.get(), started_,
-      mac_text(mac_), zone_index_, serves_dtls(), serves_tls(), [this] { return reload(); }});
+  commands_ = std::make_unique<CommandContext>(
+      CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_, pump_.get(),
+                     started_, mac_text(mac_), zone_index_, serves_dtls(), serves_tls(),
+                     [this] { return reload(); }, observe_streams_});
   for (const auto& s : cfg_.sessions) open_session(s);
   // Ready once the engine answers: a job that has run proves its loop runs.
   engine_->post([this](coap::Endpoint&, coap::TimePoint) {

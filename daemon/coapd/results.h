@@ -24,6 +24,11 @@ control::SessionsResult sessions_result(const coap::Endpoint& endpoint, coap::Ti
 // (uint as numbers, strings as text, the rest as hex).
 control::RequestResult request_result(const coap::ClientResult& result);
 
+// A client observation's notification, as observe streams it (received
+// now).
+control::NotificationRecord notification_record(uint64_t observation, uint32_t seq,
+                                                const coap::ClientResult& n);
+
 // One event as the event stream carries it: monotonic time shown as
 // wall-clock UTC to the millisecond.
 control::EventRecord event_record(const coap::Event& event);

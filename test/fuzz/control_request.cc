@@ -125,6 +125,15 @@ std::string dispatch(control::Command cmd, const json& req) {
     case Command::kResourceSet: return decoded(control::ResourceSetArgs::decode(req));
     case Command::kResourceDelete: return decoded(control::ResourceDeleteArgs::decode(req));
     case Command::kLogLevel: return decoded(control::LogLevelArgs::decode(req));
+    case Command::kObserve: {
+      auto a = control::RequestArgs::decode(req);
+      if (!a) return decoded(std::move(a));
+      if (a->method != "GET" && a->method != "FETCH") return "observe needs GET or FETCH";
+      client_uri(a->uri);
+      return {};
+    }
+    case Command::kObserveCancel: return decoded(control::ObserveCancelArgs::decode(req));
+    case Command::kObservations: return {};
     case Command::kDebugStall: return decoded(control::DebugStallArgs::decode(req));
     case Command::kDebugTimerProbe: return decoded(control::TimerProbeArgs::decode(req));
   }
