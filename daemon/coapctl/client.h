@@ -26,6 +26,9 @@ using Clock = std::chrono::steady_clock;
 // kInterrupted. For a client that waits without a deadline.
 void install_stop_signals();
 bool stop_requested();
+// Forgets the stop signals seen so far, so that a client that acted on one
+// (coapctl observe deregistering) can wait for the outcome.
+void clear_stop_request();
 
 class ControlClient {
  public:
@@ -54,6 +57,12 @@ class ControlClient {
   // id) and waits until deadline for the response carrying that id. Event
   // messages arriving meanwhile are kept for take_early_events().
   Answer call(control::Command cmd, nlohmann::json arguments, Clock::time_point deadline);
+
+  // Sends the command without waiting for its answer (a streaming command,
+  // or a second request while one streams); returns its request id, or
+  // nullopt with *error set.
+  std::optional<int64_t> send_request(control::Command cmd, nlohmann::json arguments,
+                                      Clock::time_point deadline, std::string* error);
 
   // Event objects (the "event" member of event messages) received by call()
   // before the response, oldest first; clears them.
