@@ -157,7 +157,8 @@ TEST(Messages, ObserveMessagesRoundTrip) {
   EXPECT_EQ(round_trip(r), r);
   EXPECT_EQ(round_trip(ObserveCancelArgs{7}), ObserveCancelArgs{7});
   EXPECT_EQ(round_trip(ObserveCancelArgs{}), ObserveCancelArgs{});
-  EXPECT_EQ(round_trip(ObserveCancelResult{{1, 2}}), ObserveCancelResult{{1, 2}});
+  const ObserveCancelResult cancelled{{1, 2}};
+  EXPECT_EQ(round_trip(cancelled), cancelled);
   ObservationsResult list{{{3, "coap://192.0.2.1/time", 5, "0a0b", 7, 123, true, false}}};
   EXPECT_EQ(round_trip(list), list);
   const auto keys = list.encode()["observations"][0];
