@@ -80,22 +80,6 @@ int run_simple(const GlobalOptions& global, Command cmd,
   return kExitOk;
 }
 
-// Sends cmd with args and prints the answer: as it came with --json, else
-// render(the decoded result of type T).
-template <typename T, typename Render>
-int run_and_print(const GlobalOptions& global, Command cmd, const json& args, Render render) {
-  auto result = call_daemon(global, cmd, args, global.timeout_s);
-  if (!result) return kExitFailure;
-  if (global.json) {
-    print_json_line(*result);
-    return kExitOk;
-  }
-  auto r = decoded<T>(*result);
-  if (!r) return kExitFailure;
-  print(render(*r));
-  return kExitOk;
-}
-
 bool read_payload_file(const std::string& path, std::string* payload) {
   if (path == "-") {
     std::ostringstream data;

@@ -42,6 +42,23 @@ std::optional<T> decoded(const nlohmann::json& result) {
   return std::nullopt;
 }
 
+// Sends cmd with args and prints the answer: as it came with --json, else
+// render(the decoded result of type T).
+template <typename T, typename Render>
+int run_and_print(const GlobalOptions& global, control::Command cmd, const nlohmann::json& args,
+                  Render render) {
+  auto result = call_daemon(global, cmd, args, global.timeout_s);
+  if (!result) return kExitFailure;
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<T>(*result);
+  if (!r) return kExitFailure;
+  print(render(*r));
+  return kExitOk;
+}
+
 // The request arguments of options (payload and security files read);
 // nullopt after saying why when a file cannot be read.
 std::optional<control::RequestArgs> request_args(const RequestOptions& options);

@@ -185,16 +185,8 @@ int run_observe_cancel(const GlobalOptions& global, uint64_t observation) {
 }
 
 int run_observations(const GlobalOptions& global) {
-  auto result = call_daemon(global, Command::kObservations, json::object(), global.timeout_s);
-  if (!result) return kExitFailure;
-  if (global.json) {
-    print_json_line(*result);
-    return kExitOk;
-  }
-  auto r = decoded<control::ObservationsResult>(*result);
-  if (!r) return kExitFailure;
-  print(format_observations(*r));
-  return kExitOk;
+  return run_and_print<control::ObservationsResult>(global, Command::kObservations, json::object(),
+                                                    format_observations);
 }
 
 }  // namespace coapctl

@@ -18,7 +18,7 @@ import pytest
 import coaptcp as ct
 from netlab import COAPCTL, wait_for
 from test_callhome import listener, accept_peer, names
-from test_request_shape import parse
+from test_request_shape import Peer, parse
 
 HOST = "192.0.2.1"
 OBSERVE, MAX_AGE, BLOCK2 = 6, 14, 23
@@ -98,7 +98,7 @@ def observations(coapd):
     return coapd.ctl_json("observations")["observations"]
 
 
-class ObservePeer:
+class ObservePeer(Peer):
     """A UDP server on the kernel side. A GET with Observe 0 is answered
     2.05 with Observe `first` (paths in `plain` without Observe, `missing`
     with 4.04, `silent` not at all), followed by the scripted NON
@@ -106,14 +106,9 @@ class ObservePeer:
     without Observe. Every request and every RST is recorded."""
 
     def __init__(self, ns, port=5697, first=10, script=()):
-        self.sock = ns.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, port))
-        self.sock.settimeout(0.1)
         self.first, self.script = first, list(script)
-        self.requests, self.rsts, self.addr, self.stop = [], [], None, False
-        self.mid = 0x3000
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        self.rsts, self.addr, self.mid = [], None, 0x3000
+        super().__init__(ns, port)
 
     def send(self, t, code, token, opts=(), payload=b"", mid=None):
         if mid is None:
@@ -128,7 +123,7 @@ class ObservePeer:
                 data, self.addr = self.sock.recvfrom(2048)
             except socket.timeout:
                 continue
-            t, code, mid, token, opts, payload = parse(data)
+            t, code, mid, token, opts, _ = parse(data)
             if t == 3:
                 self.rsts.append(mid)
                 continue
@@ -153,11 +148,6 @@ class ObservePeer:
 
     def registrations(self, observe_value):
         return [r for r in self.requests if option(r[3], OBSERVE) == [observe_value]]
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
