@@ -1,9 +1,10 @@
 """coapctl observe: coapd observing from its own stack (RFC 7641) against
 Debian's coap-server-notls (/time over UDP and TCP, NON notifications with
--N) and against kernel-socket peers this file writes (reordered, duplicate
-and decreasing notifications, resources that are not observable, a server
-that never answers, a persistent session that reconnects). Also
---count/--duration/--json, Ctrl-C, `coapctl observations` and --cancel."""
+-N), coap-server-openssl (coaps://, coaps+tcp://) and kernel-socket peers
+this file writes (reordered, duplicate and decreasing notifications,
+resources that are not observable, a server that never answers, a
+persistent session that reconnects). Also --count/--duration/--json,
+Ctrl-C, `coapctl observations` and --cancel."""
 
 import json
 import signal
@@ -19,6 +20,7 @@ import coaptcp as ct
 from netlab import COAPCTL, wait_for
 from test_callhome import listener, accept_peer, names
 from test_request_shape import Peer, parse
+from test_security import OPENSSL_SERVER, SERVER_PSK_KEY, start_libcoap_server, stop_process
 
 HOST = "192.0.2.1"
 OBSERVE, MAX_AGE, BLOCK2 = 6, 14, 23
@@ -196,6 +198,21 @@ def test_non_notifications(coapd, libcoap_server):
     r = coapd.ctl("--json", "observe", f"coap://{HOST}/time", "--count", "3", timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert len(r.stdout.splitlines()) == 3, r.stdout
+
+
+@pytest.mark.parametrize("scheme", ["coaps", "coaps+tcp"])
+def test_observe_time_over_dtls_and_tls(ns, coapd, scheme):
+    p = start_libcoap_server(ns, OPENSSL_SERVER, "-k", SERVER_PSK_KEY)
+    try:
+        r = coapd.ctl("--json", "observe", f"{scheme}://{HOST}/time", "--count", "2",
+                      "--psk-identity", "coapd-client", "--psk-key", SERVER_PSK_KEY, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        assert len(lines) == 2 and all(n["code"] == "2.05" for n in lines), r.stdout
+        assert lines[0]["seq"] < lines[1]["seq"], lines
+        assert [s["security"] for s in coapd.sessions()] == ["psk"]
+    finally:
+        stop_process(p)
 
 
 def test_reordered_duplicate_and_decreasing_notifications_are_dropped(coapd, peer):
