@@ -47,6 +47,7 @@ struct ResourceSpec {
   std::optional<uint32_t> max_age;
   uint32_t delay_ms = 0;  // separate response after this long (RFC 7252 5.2.2)
   bool multicast = false;
+  bool operator==(const ResourceSpec&) const = default;
 };
 
 // Longest delay=MS accepted: a minute (a client gives up long before).

@@ -69,7 +69,15 @@ struct Config {
 
   // Control and logging.
   std::string control_socket = "/run/coapd/coapd.sock";
-  std::string log_level = "info";      // trace debug info warn error critical off
+  std::string log_level = "info";  // trace debug info warn error critical off
+  // --metrics-listen: where GET /metrics is served over HTTP (a kernel socket
+  // on the host side); empty host: off.
+  struct ListenAddress {
+    std::string host;  // "127.0.0.1", "::1" (without brackets)
+    uint16_t port = 0;
+    std::string str() const;  // "127.0.0.1:9464", "[::1]:9464", "off"
+    bool operator==(const ListenAddress&) const = default;
+  } metrics_listen;
   bool debug_commands = false;         // enables `coapctl debug ...` (tests only)
   std::string cpu_placement = "auto";  // auto spread shared (daemon/placement.h)
 

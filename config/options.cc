@@ -393,6 +393,16 @@ const std::vector<OptionSpec> kOptions = {
        c.log_level = v;
        return {};
      }},
+    {"metrics-listen", "ADDR:PORT", Group::kControl, Kind::kValue,
+     "Serve every counter, pcb count, session count and latency histogram in the Prometheus "
+     "text format (the same as `coapctl stats --prometheus`) at GET /metrics over HTTP on "
+     "this host address, for a Prometheus server to scrape: an IPv4 or bracketed IPv6 "
+     "address and a port, such as 127.0.0.1:9464 or [::1]:9464. It is a kernel socket of the "
+     "host, not an address of coapd's own stack. 'off' serves nothing.",
+     [](const Config& c) { return c.metrics_listen.str(); },
+     [](const std::string& v, Config& c) -> Problem {
+       return parse_listen_address(v, c.metrics_listen);
+     }},
     {"cpu-placement", "MODE", Group::kControl, Kind::kValue,
      "Where the io thread and the CoAP engine thread run. 'auto': on one core while the "
      "traffic is mostly CoAP over UDP at a high rate (each datagram is handed from one thread "

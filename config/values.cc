@@ -135,7 +135,39 @@ Problem check_socket_path(const std::string& s) {
   return {};
 }
 
+Problem parse_listen_address(const std::string& s, Config::ListenAddress& out) {
+  if (s == "off") {
+    out = {};
+    return {};
+  }
+  const std::size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon + 1 == s.size())
+    return problem("is not ADDR:PORT (such as 127.0.0.1:9464 or [::1]:9464) or 'off'");
+  std::string host = s.substr(0, colon);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
+  unsigned char buf[16];
+  const bool v4 = !bracketed && inet_pton(AF_INET, host.c_str(), buf) == 1;
+  const bool v6 = bracketed && inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  if (!v4 && !v6)
+    return problem(bracketed || host.find(':') == std::string::npos
+                       ? "does not start with a numeric IPv4 or bracketed IPv6 address"
+                       : "has an IPv6 address without brackets (write [::1]:9464)");
+  uint64_t port = 0;
+  if (!parse_whole(s.substr(colon + 1), 1, 65535, &port))
+    return problem("has no port from 1 to 65535 after the last ':'");
+  out.host = std::move(host);
+  out.port = static_cast<uint16_t>(port);
+  return {};
+}
+
 }  // namespace detail
+
+std::string Config::ListenAddress::str() const {
+  if (host.empty()) return "off";
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
 
 namespace {
 

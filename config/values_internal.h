@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "coap/result.h"
+#include "config/config.h"
 
 namespace config::detail {
 
@@ -38,6 +39,10 @@ Problem set_whole(const std::string& s, uint64_t lo, uint64_t hi, uint32_t& fiel
 Problem set_port(const std::string& s, uint16_t& field);  // 0 to 65535
 Problem set_seconds(const std::string& s, double lo, bool lo_inclusive, double hi, double& field);
 Problem set_bool(const std::string& s, bool& field);  // true/false, 1/0, yes/no, on/off
+
+// "off", "127.0.0.1:9464", "[::1]:9464": a numeric address (no name lookup)
+// and a port from 1 to 65535.
+Problem parse_listen_address(const std::string& s, Config::ListenAddress& out);
 
 // A Linux network interface name (dev_valid_name()), not starting with '-'.
 Problem check_interface_name(const std::string& s);

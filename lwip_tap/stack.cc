@@ -24,6 +24,7 @@ BatchedCoreLock::~BatchedCoreLock() {
 }
 
 bool Stack::write_frame(std::span<const uint8_t> frame) {
+  observe(FrameObserver::Direction::kOut, frame);
   if (!frames_->write_frame(frame)) {
     tx_errors_.fetch_add(1, std::memory_order_relaxed);
     return false;

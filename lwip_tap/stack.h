@@ -13,6 +13,7 @@
 
 #include "coap/address.h"
 #include "coap/result.h"
+#include "lwip_tap/frame_observer.h"
 #include "lwip_tap/frame_sink.h"
 #include "lwip_tap/lwip.h"
 #include "lwip_tap/thread_safety.h"
@@ -92,8 +93,21 @@ class Stack {
   // Writes the batch's frames to the sink and empties it. No lock needed.
   void write_batch(TxBatch& batch);
 
+  // Before the netif is added: who sees every frame received and sent.
+  void set_frame_observer(FrameObserver* o) { observer_ = o; }
+  // Any thread: hands a frame to the observer while it is active.
+  void observe(FrameObserver::Direction d, std::span<const uint8_t> frame) {
+    if (observer_ && observer_->active()) observer_->on_frame(d, frame);
+  }
+
   uint64_t tx_frames() const { return tx_frames_.load(std::memory_order_relaxed); }
   uint64_t tx_errors() const { return tx_errors_.load(std::memory_order_relaxed); }
+  // Out of memory (lwIP's allocations failed): received frames lost, and UDP
+  // datagrams not sent. Any thread.
+  void note_rx_no_memory() { rx_no_memory_.fetch_add(1, std::memory_order_relaxed); }
+  void note_udp_send_failure() { udp_send_failures_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t rx_no_memory() const { return rx_no_memory_.load(std::memory_order_relaxed); }
+  uint64_t udp_send_failures() const { return udp_send_failures_.load(std::memory_order_relaxed); }
 
   // Address conversion (for a link-local IPv6 address without a zone, the
   // netif's zone is assumed: coapd has one interface).
@@ -113,9 +127,12 @@ class Stack {
   // the only one who can make lwIP send, so its frames go there.
   TxBatch* open_batch_ GUARDED_BY(core_lock) = nullptr;
   FrameSink* frames_ = nullptr;
+  FrameObserver* observer_ = nullptr;
   NetifOptions options_;
   std::atomic<uint64_t> tx_frames_{0};
   std::atomic<uint64_t> tx_errors_{0};
+  std::atomic<uint64_t> rx_no_memory_{0};
+  std::atomic<uint64_t> udp_send_failures_{0};
 };
 
 // Holds lwIP's core lock; frames lwIP sends meanwhile are kept in `batch`

@@ -15,7 +15,10 @@ bool input_frame(netif* iface, std::span<const uint8_t> frame) {
   assume_core_locked();
   if (refuse_reason(frame)) return false;  // counted, not logged: a flood costs no formatting
   pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
-  if (!p) return true;  // out of memory: the frame is lost, like on a wire
+  if (!p) {  // out of memory: the frame is lost, like on a wire, and counted
+    static_cast<Stack*>(iface->state)->note_rx_no_memory();
+    return true;
+  }
   std::memcpy(p->payload, frame.data(), frame.size());
   reopen_time_wait(frame);
   if (iface->input(p, iface) != ERR_OK) pbuf_free(p);
@@ -78,9 +81,12 @@ void TapPump::pump() {
     // One core-lock acquisition per batch; ACKs and ARP replies go out after it.
     BatchedCoreLock lock(stack_, tx_);
     sink_.begin_input_batch(coap::Clock::now());
-    for (int i = 0; i < n; ++i)
-      refused +=
-          !input_frame(stack_.iface(), {frames_[i].data(), static_cast<std::size_t>(lengths_[i])});
+    for (int i = 0; i < n; ++i) {
+      const std::span<const uint8_t> frame(frames_[i].data(),
+                                           static_cast<std::size_t>(lengths_[i]));
+      stack_.observe(FrameObserver::Direction::kIn, frame);
+      refused += !input_frame(stack_.iface(), frame);
+    }
     // TIME_WAIT pcbs only appear while input is processed: bound them here.
     if (tcp_tw_pcbs != time_wait_head_) {
       trimmed = trim_time_wait(max_time_wait_);

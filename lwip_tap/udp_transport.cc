@@ -48,11 +48,14 @@ bool UdpTransport::send(const coap::Address& to, std::span<const uint8_t> bytes)
   if (!pcb_ && bind_on_send_ && !bind(0)) return false;
   if (!pcb_ || bytes.size() > 0xffff) return false;
   pbuf* p = pbuf_alloc(PBUF_TRANSPORT, static_cast<u16_t>(bytes.size()), PBUF_RAM);
-  if (!p) return false;
-  std::memcpy(p->payload, bytes.data(), bytes.size());
-  const ip_addr_t dst = stack_.to_lwip(to);
-  const err_t err = udp_sendto(pcb_, p, &dst, to.port);
-  pbuf_free(p);
+  err_t err = ERR_MEM;
+  if (p) {
+    std::memcpy(p->payload, bytes.data(), bytes.size());
+    const ip_addr_t dst = stack_.to_lwip(to);
+    err = udp_sendto(pcb_, p, &dst, to.port);
+    pbuf_free(p);
+  }
+  if (err == ERR_MEM) stack_.note_udp_send_failure();  // lost; CON retransmits
   return err == ERR_OK;
 }
 

@@ -14,7 +14,10 @@
 #   --only G,...  only the scenarios of these groups: udp, tcp, churn (the
 #                 plain ones), dtls, tls (the secure ones), engine (coapd's
 #                 timer and wake-up measurements, otherwise run after the
-#                 scenarios); e.g. --only dtls,tls
+#                 scenarios), scale (coapd alone holding 10,000 idle TCP
+#                 sessions and 100,000 UDP peers: RSS per session, a new
+#                 client's p99, 1x32 with and without them; test/bench/scale.py);
+#                 e.g. --only dtls,tls
 #   --ciphersuite NAME  the one cipher suite the secure scenarios' client
 #                 offers (mbedTLS name; default TLS-PSK-WITH-AES-128-CCM-8,
 #                 see Method); "default" offers all of mbedTLS's PSK suites
@@ -421,14 +424,17 @@ run_order() {
 # --only: the scenarios of the groups named (and the engine measurements
 # only when "engine" is one of them).
 ENGINE=1
+SCALE=1
 if [[ -n $ONLY ]]; then
   ENGINE=0
+  SCALE=0
   selected=()
   for g in ${ONLY//,/ }; do
     case "$g" in
       udp|tcp|churn|dtls|tls) ;;
       engine) ENGINE=1 ;;
-      *) die "--only: unknown group $g (udp, tcp, churn, dtls, tls, engine)" ;;
+      scale) SCALE=1 ;;
+      *) die "--only: unknown group $g (udp, tcp, churn, dtls, tls, engine, scale)" ;;
     esac
   done
   for scenario in ${SCENARIOS//,/ }; do
@@ -515,6 +521,20 @@ if [[ $PEER_ONLY == 0 && $ENGINE == 1 ]]; then
   engine_measurements || { log "engine measurements failed"; FAILED=$((FAILED + 1)); stop_server; }
 fi
 
+# ----------------------------------------------------------------- scale ---
+# coapd alone (test/bench/scale.py, in a namespace of its own): 10,000 idle
+# TCP sessions and 100,000 UDP peers held; RSS per session, a new client's
+# p99, and UDP/TCP 1x32 with and without the idle sessions.
+SCALE_LINES="$TMP_DIR/scale.txt"
+if [[ $PEER_ONLY == 0 && $SCALE == 1 ]]; then
+  scale_args=(--bin "$BIN" --duration "$DURATION" --warmup "$WARMUP" --runs "$RUNS")
+  [[ $QUICK == 1 ]] && scale_args+=(--tcp-sessions 500 --udp-peers 2000 --clients 50)
+  [[ -n "$OUT" ]] && scale_args+=(--json "$OUT.scale.json")
+  log "scale: idle TCP sessions and UDP peers held by one coapd"
+  COAPD_BUILD_DIR="$BUILD_DIR" /usr/bin/python3 "$ROOT/test/bench/scale.py" "${scale_args[@]}" \
+    >"$SCALE_LINES" || { log "scale scenario failed"; FAILED=$((FAILED + 1)); }
+fi
+
 # ----------------------------------------------------------------- table ---
 # Field $2 of the coap_load JSON inside the result lines for scenario $1 and
 # server $3, one value per line.
@@ -579,6 +599,10 @@ if [[ -s "$ENGINE_LINES" ]]; then
   echo
   printf '%-34s %8s %8s %8s\n' "coapd engine" p50 p99 max
   cat "$ENGINE_LINES"
+fi
+if [[ -s "$SCALE_LINES" ]]; then
+  echo
+  cat "$SCALE_LINES"
 fi
 
 if [[ -n "$OUT" ]]; then

@@ -8,14 +8,14 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build pkg-config
   liblwip-dev libuv1-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
-  libmbedtls-dev libmnl-dev
+  libmbedtls-dev libmnl-dev libpcap-dev
 )
 test_pkgs=(
   libgtest-dev libcoap3-bin libcoap3-dev
   iproute2 nftables tcpdump procps systemd
   python3 python3-pytest python3-prometheus-client
   clang libclang-rt-14-dev clang-format
-  dpkg-dev lintian man-db groff-base
+  dpkg-dev lintian man-db groff-base tshark
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -52,7 +52,6 @@ void install_stop_signals() {
 }
 
 bool stop_requested() { return g_stop != 0; }
-
 void clear_stop_request() { g_stop = 0; }
 
 std::unique_ptr<ControlClient> ControlClient::connect(const std::string& path,
@@ -185,7 +184,7 @@ ControlClient::ReadStatus ControlClient::read_message(std::optional<Clock::time_
     if (n == 0) return ReadStatus::kClosed;
     if (!reader_.feed(std::string_view(buf, static_cast<std::size_t>(n)))) {
       *error = "coapd sent a control message longer than " +
-               std::to_string(control::kMaxLineBytes) + " bytes";
+               std::to_string(control::kMaxAnswerBytes) + " bytes";
       return ReadStatus::kFailed;
     }
   }

@@ -26,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 // kInterrupted. For a client that waits without a deadline.
 void install_stop_signals();
 bool stop_requested();
-// Forgets the stop signals seen so far, so that a client that acted on one
-// (coapctl observe deregistering) can wait for the outcome.
+// Forgets a stop signal received, so that the next wait is not interrupted by
+// it (a client that stops something through a second connection).
 void clear_stop_request();
 
 class ControlClient {
@@ -84,7 +84,7 @@ class ControlClient {
   int fd_;
   std::string path_;
   int64_t next_id_ = 1;
-  control::LineReader reader_;
+  control::LineReader reader_{control::kMaxAnswerBytes};
   std::vector<nlohmann::json> early_events_;
 };
 

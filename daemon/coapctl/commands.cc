@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -17,8 +18,8 @@
 #include "daemon/coapctl/client.h"
 #include "daemon/coapctl/commands_internal.h"
 #include "daemon/coapctl/format.h"
-#include "daemon/coapctl/prometheus.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/prometheus.h"
 #include "daemon/control/protocol.h"
 
 namespace coapctl {
@@ -222,7 +223,7 @@ int run_stats(const GlobalOptions& global, bool prometheus) {
   if (!prometheus) return run_simple(global, Command::kStats, format_stats);
   auto result = call_daemon(global, Command::kStats, json::object(), global.timeout_s);
   if (!result) return kExitFailure;
-  print(format_prometheus(*result));
+  print(control::format_prometheus(*result));
   return kExitOk;
 }
 
@@ -369,8 +370,53 @@ int run_reload(const GlobalOptions& global) {
         };
         return "log level: " + r.log_level + "\nsessions opened: " + list(r.sessions_opened) +
                "\nsessions closed: " + list(r.sessions_closed) +
+               "\nresources added: " + list(r.resources_added) +
+               "\nresources removed: " + list(r.resources_removed) +
+               "\nresources changed: " + list(r.resources_changed) +
                "\nchanged, needs a restart: " + list(r.restart_needed) + "\n";
       });
+}
+
+int run_capture(const GlobalOptions& global, const CaptureOptions& o) {
+  install_stop_signals();
+  control::CaptureArgs args{o.file, o.count, o.duration_s, o.filter};
+  std::error_code ec;
+  if (!o.file.empty() && o.file[0] != '/')
+    args.file = (std::filesystem::current_path(ec) / o.file).lexically_normal().string();
+  std::string error;
+  auto client = ControlClient::connect(global.socket_path, after_seconds(global.timeout_s), &error);
+  if (!client) {
+    print_error(error);
+    return kExitFailure;
+  }
+  // Without a limit, until a stop signal: a year stands for "no deadline".
+  const double wait_s = o.duration_s > 0 ? o.duration_s + global.timeout_s : 31536000.0;
+  ControlClient::Answer answer =
+      client->call(Command::kCapture, args.encode(), after_seconds(wait_s));
+  std::optional<json> result;
+  if (answer.kind == ControlClient::Answer::Kind::kOk) {
+    result = std::move(answer.result);
+  } else if (answer.kind == ControlClient::Answer::Kind::kFailed && stop_requested()) {
+    clear_stop_request();  // the next connection must not see it
+    result = call_daemon(global, Command::kCaptureStop, json::object(), global.timeout_s);
+    if (!result) return kExitFailure;
+  } else {
+    print_error(answer.error);
+    return kExitFailure;
+  }
+  if (global.json) {
+    print_json_line(*result);
+    return kExitOk;
+  }
+  auto r = decoded<control::CaptureResult>(*result);
+  if (!r) return kExitFailure;
+  char line[512];
+  std::snprintf(line, sizeof line, "%llu frames (%llu bytes) written to %s in %.1f s (%s)",
+                static_cast<unsigned long long>(r->frames),
+                static_cast<unsigned long long>(r->bytes), r->file.c_str(), r->seconds,
+                r->reason.c_str());
+  print(std::string(line) + "; " + std::to_string(r->dropped) + " dropped\n");
+  return r->reason == "write error" ? kExitFailure : kExitOk;
 }
 
 int run_debug_stall(const GlobalOptions& global, double seconds) {

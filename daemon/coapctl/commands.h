@@ -117,6 +117,19 @@ int run_log_level(const GlobalOptions& global, const std::string& level);
 // What the reload changed; exit 1 (and coapd's error, naming the key) when
 // the config file is bad, in which case nothing changed.
 int run_reload(const GlobalOptions& global);
+
+struct CaptureOptions {
+  std::string file;
+  uint64_t count = 0;     // 0: no limit
+  double duration_s = 0;  // 0: no limit
+  std::string filter = "all";
+};
+// Has coapd write the frames its stack receives and sends to FILE (made
+// absolute here) until --count, --duration, or SIGINT/SIGTERM (which stop the
+// capture through a second connection); prints what was written and how many
+// frames were dropped. Exit 1 when coapd refuses (a capture runs already,
+// FILE cannot be written).
+int run_capture(const GlobalOptions& global, const CaptureOptions& o);
 int run_debug_stall(const GlobalOptions& global, double seconds);
 int run_debug_timer_probe(const GlobalOptions& global, double interval_ms, int count);
 

@@ -38,6 +38,7 @@ struct CommandLine {
   std::string payload;
   std::string payload_file;
   std::string log_level;
+  CaptureOptions capture;
   bool prometheus = false;
   double reconnect_interval = 0;
   double reconnect_max_interval = 0;
@@ -366,6 +367,17 @@ void add_debug_commands(CLI::App& app, CommandLine& cl, std::function<int()>* ac
       [action, &cl] { *action = [&cl] { return run_log_level(cl.global, cl.log_level); }; });
   app.add_subcommand("reload", "Re-read coapd's config file and apply what can change")
       ->callback([action, &cl] { *action = [&cl] { return run_reload(cl.global); }; });
+  CLI::App* capture = app.add_subcommand(
+      "capture", "Write the frames coapd's stack receives and sends to a pcap file");
+  capture->add_option("FILE", cl.capture.file, "The pcap file (coapd writes it)")->required();
+  capture->add_option("--count", cl.capture.count, "Stop after N frames")
+      ->check(CLI::PositiveNumber);
+  capture->add_option("--duration", cl.capture.duration_s, "Stop after S seconds")
+      ->check(CLI::PositiveNumber);
+  capture->add_option("--filter", cl.capture.filter, "Frames to keep: udp, tcp or coap")
+      ->check(CLI::IsMember({"udp", "tcp", "coap"}));
+  capture->callback(
+      [action, &cl] { *action = [&cl] { return run_capture(cl.global, cl.capture); }; });
   CLI::App* debug = app.add_subcommand("debug", "Commands for testing coapd itself");
   debug->require_subcommand(1);
   CLI::App* stall = debug->add_subcommand("stall-engine",

@@ -137,10 +137,27 @@ const char* const kFooter = R"TXT(COMMANDS
 
   reload
       Re-read the config file (as SIGHUP does) and apply what can change
-      without a restart: the log level, and session entries (new ones are
-      opened, removed ones closed, unchanged ones untouched). Prints what
-      changed and which changed keys need a restart. A bad file changes
+      without a restart: the log level, session entries (new ones are
+      opened, removed ones closed, unchanged ones untouched) and resource
+      entries (new ones added; removed ones deleted, their observers get
+      4.04; a new value or content-format is set and observers notified; an
+      entry whose other keys changed is replaced; unchanged ones keep what
+      "resource set" gave them). Prints what changed and which changed keys
+      need a restart. A bad file changes
       nothing: exit status 1, and the error names the key.
+
+  capture FILE [--count N] [--duration S] [--filter udp|tcp|coap]
+      Have coapd write the Ethernet frames its stack receives and sends
+      (both directions, as lwIP sees them) to FILE, a pcap file (linktype
+      Ethernet) that tshark -r FILE or tcpdump -r FILE decodes; coapd itself
+      writes it (a relative FILE is taken from coapctl's working directory)
+      and gives it to the caller's user. Runs until N frames were written, S
+      seconds passed, or SIGINT/SIGTERM; then prints "N frames (B bytes)
+      written to FILE in S s (REASON); D dropped". --filter keeps only UDP,
+      only TCP, or only CoAP (UDP and TCP to or from coapd's CoAP ports and
+      5683/5684). Traffic never waits for the file: frames that find the
+      capture's queue (8192 frames, 4 MiB) full are dropped and counted. One
+      capture at a time: a second one exits 1 naming the first one's file.
 
   debug stall-engine SECONDS
       Make coapd's protocol engine sleep for SECONDS, to test its watchdog.

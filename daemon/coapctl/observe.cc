@@ -10,6 +10,7 @@
 #include "daemon/coapctl/format.h"
 #include "daemon/control/codec.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_observe.h"
 
 namespace coapctl {
 namespace {

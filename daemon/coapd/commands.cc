@@ -22,14 +22,22 @@ namespace {
 using control::Command;
 using nlohmann::json;
 
+// Runs fn on the engine thread and calls done with its result on the loop.
+template <typename Fn>
+void on_engine_then(CommandContext& ctx, std::function<void(json)> done, Fn fn) {
+  LoopPoster& poster = ctx.poster;
+  ctx.engine.post([&poster, done = std::move(done), fn = std::move(fn)](coap::Endpoint& ep,
+                                                                        coap::TimePoint now) {
+    json result = fn(ep, now);
+    poster.post([done, result = std::move(result)]() mutable { done(std::move(result)); });
+  });
+}
+
 // Runs fn on the engine thread and answers with its result on the loop.
 template <typename Fn>
 void on_engine(CommandContext& ctx, Responder r, Fn fn) {
-  LoopPoster& poster = ctx.poster;
-  ctx.engine.post([&poster, r, fn = std::move(fn)](coap::Endpoint& ep, coap::TimePoint now) {
-    json result = fn(ep, now);
-    poster.post([r, result = std::move(result)]() mutable { r.ok(std::move(result)); });
-  });
+  on_engine_then(
+      ctx, [r](json result) { r.ok(std::move(result)); }, std::move(fn));
 }
 
 // Decodes the arguments of T, answering with the error when they are bad.
@@ -98,24 +106,8 @@ void handle_status(CommandContext& ctx, const json&, Responder r) {
 }
 
 void handle_stats(CommandContext& ctx, const json&, Responder r) {
-  on_engine(ctx, r, [&ctx](coap::Endpoint& ep, coap::TimePoint) {
-    control::StatsResult s;
-    s.snapshot = snapshot(ep, ctx.stack, ctx.pump, ctx.started);
-    const EngineStats& es = ctx.engine.stats_engine();
-    control::StatsResult::Engine& e = s.engine;
-    e.wakeups = es.wakeups;
-    e.udp_dropped = es.udp_dropped;
-    e.cpu_placement = ctx.placement.shared() ? "shared" : "spread";
-    e.cpu_placement_changes = ctx.placement.changes();
-    e.items = es.items;
-    e.flushes = es.flushes;
-    e.tap_batches = ctx.pump ? ctx.pump->rx_batches() : 0;
-    e.tcp_wake_latency_us = latency(es.tcp_wake_ns);
-    e.udp_wake_latency_us = latency(es.udp_wake_ns);
-    return s.encode();
-  });
+  collect_stats(ctx, [r](json stats) { r.ok(std::move(stats)); });
 }
-
 void handle_sessions(CommandContext& ctx, const json&, Responder r) {
   on_engine(ctx, r, [](coap::Endpoint& ep, coap::TimePoint now) {
     return sessions_result(ep, now).encode();
@@ -217,6 +209,27 @@ void handle_reload(CommandContext& ctx, const json&, Responder r) {
   r.ok(result->encode());
 }
 
+void handle_capture(CommandContext& ctx, const json& request, Responder r) {
+  auto args = arguments<control::CaptureArgs>(request, r);
+  if (!args) return;
+  FrameCapture::Request req{args->file,
+                            args->count,
+                            args->duration,
+                            *capture_filter(args->filter),  // checked by decode
+                            r.uid(),
+                            r.client()};
+  if (coap::Status st =
+          ctx.capture.start(req, [r](const control::CaptureResult& res) { r.ok(res.encode()); });
+      !st)
+    r.error(st.error());
+}
+
+void handle_capture_stop(CommandContext& ctx, const json&, Responder r) {
+  auto result = ctx.capture.stop();
+  if (!result) return r.error("no capture is running");
+  r.ok(result->encode());
+}
+
 bool debug_allowed(const CommandContext& ctx, const Responder& r) {
   if (ctx.cfg.debug_commands) return true;
   r.error("debug commands are disabled (start coapd with --debug-commands)");
@@ -273,6 +286,8 @@ constexpr std::array<CommandEntry, control::kCommandCount> kCommands = {{
     {Command::kResourceDelete, handle_resource_delete, true},
     {Command::kLogLevel, handle_log_level, true},
     {Command::kReload, handle_reload, true},
+    {Command::kCapture, handle_capture, true},
+    {Command::kCaptureStop, handle_capture_stop, true},
     {Command::kObserve, handle_observe, true},
     {Command::kObserveCancel, handle_observe_cancel, true},
     {Command::kObservations, handle_observations, false},
@@ -307,6 +322,25 @@ coap::Result<coap::ClientRequest> client_request(const CommandContext& ctx,
   if (args.token) creq.token = coap::Token::from(*args.token);
   if (args.block_size) creq.block_szx = coap::szx_for(*args.block_size);
   return creq;
+}
+
+void collect_stats(CommandContext& ctx, std::function<void(nlohmann::json)> done) {
+  on_engine_then(ctx, std::move(done), [&ctx](coap::Endpoint& ep, coap::TimePoint) {
+    control::StatsResult s;
+    s.snapshot = snapshot(ep, ctx.stack, ctx.pump, ctx.started);
+    const EngineStats& es = ctx.engine.stats_engine();
+    control::StatsResult::Engine& e = s.engine;
+    e.wakeups = es.wakeups;
+    e.udp_dropped = es.udp_dropped;
+    e.cpu_placement = ctx.placement.shared() ? "shared" : "spread";
+    e.cpu_placement_changes = ctx.placement.changes();
+    e.items = es.items;
+    e.flushes = es.flushes;
+    e.tap_batches = ctx.pump ? ctx.pump->rx_batches() : 0;
+    e.tcp_wake_latency_us = latency(es.tcp_wake_ns);
+    e.udp_wake_latency_us = latency(es.udp_wake_ns);
+    return s.encode();
+  });
 }
 
 const std::array<CommandEntry, control::kCommandCount>& command_table() { return kCommands; }

@@ -13,6 +13,7 @@
 #include "coap/endpoint_types.h"
 #include "coap/uri.h"
 #include "config/config.h"
+#include "daemon/coapd/capture.h"
 #include "daemon/coapd/control_server.h"
 #include "daemon/coapd/engine.h"
 #include "daemon/coapd/event_log.h"
@@ -38,10 +39,11 @@ struct CommandContext {
   const ThreadPlacement& placement;
   const lwip_tap::TapPump* pump;  // null until the pump started
   std::chrono::steady_clock::time_point started;
-  std::string mac;       // "02:..", for status
-  int zone_index = 0;    // the netif's index: the zone of link-local URIs
-  bool dtls_on = false;  // the DTLS server runs
-  bool tls_on = false;   // the TLS listener runs
+  std::string mac;        // "02:..", for status
+  int zone_index = 0;     // the netif's index: the zone of link-local URIs
+  bool dtls_on = false;   // the DTLS server runs
+  bool tls_on = false;    // the TLS listener runs
+  FrameCapture& capture;  // `coapctl capture`
   // Re-reads the configuration and applies what can change (reload.h).
   std::function<coap::Result<control::ReloadResult>()> reload;
   // The observations control clients started (observe_commands.h).
@@ -69,6 +71,10 @@ coap::Result<coap::Uri> parse_client_uri(const std::string& text, const std::str
 // sentence when they are bad.
 coap::Result<coap::ClientRequest> client_request(const CommandContext& ctx,
                                                  control::RequestArgs args);
+
+// The stats result (control::StatsResult, as `coapctl stats` gets it),
+// passed to done on the loop thread. Loop thread.
+void collect_stats(CommandContext& ctx, std::function<void(nlohmann::json)> done);
 
 // Runs the handler of `cmd`.
 void handle_command(CommandContext& ctx, control::Command cmd, const nlohmann::json& request,

@@ -1,5 +1,6 @@
 #include "daemon/coapd/control_server.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,15 @@
 
 namespace coapd {
 namespace {
+
+// Whether the peer closed its end entirely: a Unix stream socket whose peer is
+// gone polls HUP, one whose peer only shut down its writing side does not.
+bool peer_closed(uv_stream_t* stream) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(stream), &fd) != 0) return false;
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
 
 // What the heap spends on a block besides its bytes (glibc: a header and
 // rounding up to 16).
@@ -188,6 +198,9 @@ void ControlServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
         if (!self->clients_.count(id)) return;  // closed while handling the line
       }
     }
+    // Closed altogether (not only shut down for writing): nobody reads the
+    // answers, and what waits for this client (a capture) ends now.
+    if (peer_closed(stream)) return self->close_client(id);
     self->finish_if_done(id);
     return;
   }
@@ -349,7 +362,7 @@ ControlServer::ClientHandle* ControlServer::detach_client(uint64_t client) {
   releasing_ += it->second->queued_cost;
   clients_.erase(it);
   if (was_following && on_unfollow_) on_unfollow_();
-  if (on_client_gone_) on_client_gone_(client);
+  if (on_disconnect_) on_disconnect_(client);
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle->pipe));
   return handle;
 }

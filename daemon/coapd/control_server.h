@@ -86,9 +86,9 @@ class ControlServer {
   // A message before the answer of a streaming request (observe); dropped
   // when the client is gone.
   void stream(uint64_t client, const nlohmann::json& msg) { send_line(client, msg); }
-  // Runs with the client's id whenever a client goes away (closed,
-  // disconnected or shut down).
-  void set_on_client_gone(std::function<void(uint64_t)> f) { on_client_gone_ = std::move(f); }
+  // Loop thread: runs with the id of every client that goes away (closed by
+  // either side), after its requests' Responders stopped reaching it.
+  void set_on_disconnect(std::function<void(uint64_t client)> f) { on_disconnect_ = std::move(f); }
 
   std::size_t client_count() const { return clients_.size(); }
   // Memory all clients hold now, as counted against kMaxTotalCost.
@@ -160,7 +160,7 @@ class ControlServer {
   uv_timer_t* drain_timer_ = nullptr;
   static constexpr uint64_t kDrainTimeMs = 1000;
   std::function<void()> on_unfollow_;
-  std::function<void(uint64_t)> on_client_gone_;
+  std::function<void(uint64_t)> on_disconnect_;
   char read_buffer_[65536];
 };
 

@@ -27,12 +27,14 @@
 #include "daemon/coapd/host_network.h"
 #include "daemon/coapd/lifecycle.h"
 #include "daemon/coapd/loop_poster.h"
+#include "daemon/coapd/metrics_server.h"
 #include "daemon/coapd/observe_commands.h"
 #include "daemon/coapd/placement.h"
 #include "daemon/coapd/reload.h"
 #include "daemon/coapd/results.h"
 #include "daemon/coapd/shutdown.h"
 #include "daemon/coapd/watchdog.h"
+#include "daemon/control/prometheus.h"
 #include "lwip_tap/netlink.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_device.h"
@@ -64,6 +66,7 @@ class Daemon {
   void stop_stack();
   Status start_pump();
   Status start_signals();
+  Status start_metrics();
   void stop_signals();
   void stop_engine();
 
@@ -96,6 +99,8 @@ class Daemon {
   std::unique_ptr<lwip_tap::TcpTransport> tcp_;
   std::unique_ptr<lwip_tap::TapDevice> tap_;
   std::unique_ptr<lwip_tap::TapPump> pump_;
+  std::unique_ptr<MetricsServer> metrics_;  // with --metrics-listen
+  std::unique_ptr<FrameCapture> capture_;   // `coapctl capture`
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   uv_signal_t sighup_{};
@@ -103,6 +108,7 @@ class Daemon {
   // entries it has now and the ids of the sessions they opened.
   const std::vector<std::string> argv_;
   std::vector<config::SessionConfig> sessions_;
+  std::vector<coap::ResourceSpec> config_resources_;  // the `resource` entries now
   std::map<std::string, coap::SessionId> session_ids_;
   int zone_index_ = 0;
   // Lingering at shutdown.
@@ -121,6 +127,7 @@ Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
       mac_(cfg.mac ? *cfg.mac : default_mac(cfg.tap)),
       argv_(std::move(argv)),
       sessions_(cfg.sessions),
+      config_resources_(cfg.resources),
       lifecycle_(start_list()) {
   uv_loop_init(&loop_);
   poster_ = std::make_unique<LoopPoster>(&loop_);
@@ -128,7 +135,10 @@ Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
                                              [this](control::Command cmd, const nlohmann::json& req,
                                                     Responder r) { handle(cmd, req, r); });
   control_->set_on_unfollow([this] { events_.unfollow(); });
-  control_->set_on_client_gone([this](uint64_t client) {
+  capture_ = std::make_unique<FrameCapture>(&loop_, capture_coap_ports(cfg_));
+  stack_.set_frame_observer(capture_.get());
+  control_->set_on_disconnect([this](uint64_t client) {
+    capture_->client_gone(client);
     if (commands_) observe_client_gone(*commands_, client);
   });
   coap::BuiltinResourceOptions ropts;
@@ -173,6 +183,8 @@ std::vector<Lifecycle::Step> Daemon::start_list() {
       {"TAP", [this] { return start_tap(); }, [this] { tap_.reset(); }},
       {"lwIP", [this] { return start_stack(); }, [this] { stop_stack(); }},
       {"control socket", [this] { return control_->start(); }, [this] { control_->stop(); }},
+      // A capture still running ends (and answers) before the socket closes.
+      {"packet capture", [] { return Status{}; }, [this] { capture_->stop(); }},
       {"engine",
        [this] {
          engine_->start();
@@ -180,6 +192,10 @@ std::vector<Lifecycle::Step> Daemon::start_list() {
        },
        [this] { stop_engine(); }},
       {"TAP pump", [this] { return start_pump(); }, [this] { pump_->stop(); }},
+      {"metrics listener", [this] { return start_metrics(); },
+       [this] {
+         if (metrics_) metrics_->stop();
+       }},
       {"signals", [this] { return start_signals(); }, [this] { stop_signals(); }},
   };
 }
@@ -255,6 +271,17 @@ Status Daemon::start_pump() {
   return pump_->start();
 }
 
+Status Daemon::start_metrics() {
+  if (cfg_.metrics_listen.host.empty()) return {};
+  metrics_ = std::make_unique<MetricsServer>(
+      &loop_, cfg_.metrics_listen, [this](std::function<void(std::string)> done) {
+        if (!commands_) return done(std::string());  // not serving yet
+        collect_stats(*commands_,
+                      [done](nlohmann::json stats) { done(control::format_prometheus(stats)); });
+      });
+  return metrics_->start();
+}
+
 Status Daemon::start_signals() {
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
@@ -324,7 +351,7 @@ void Daemon::act(Action action) {
 void Daemon::serve() {
   commands_ = std::make_unique<CommandContext>(
       CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_, pump_.get(),
-                     started_, mac_text(mac_), zone_index_, serves_dtls(), serves_tls(),
+                     started_, mac_text(mac_), zone_index_, serves_dtls(), serves_tls(), *capture_,
                      [this] { return reload(); }, observe_streams_});
   for (const auto& s : cfg_.sessions) open_session(s);
   // Ready once the engine answers: a job that has run proves its loop runs.
@@ -380,6 +407,7 @@ coap::Result<control::ReloadResult> Daemon::reload() {
   }
   config::Config running = cfg_;
   running.sessions = sessions_;
+  running.resources = config_resources_;
   const ReloadPlan plan = plan_reload(running, fresh);
   spdlog::set_level(spdlog::level::from_str(plan.log_level));
   control::ReloadResult result{plan.log_level, {}, plan.close, plan.restart_needed};
@@ -395,8 +423,17 @@ coap::Result<control::ReloadResult> Daemon::reload() {
     result.sessions_opened.push_back(s.uri);
   }
   sessions_ = fresh.sessions;
-  spdlog::info("reloaded: log level {}, {} session(s) opened, {} closed", plan.log_level,
-               plan.open.size(), plan.close.size());
+  describe_resource_changes(plan, result);
+  engine_->post(
+      [plan, max_size = fresh.max_resource_size](coap::Endpoint& ep, coap::TimePoint now) {
+        apply_resource_changes(ep, plan, max_size, now);
+      });
+  config_resources_ = fresh.resources;
+  spdlog::info(
+      "reloaded: log level {}, {} session(s) opened, {} closed; {} resource(s) added, {} removed, "
+      "{} changed",
+      plan.log_level, plan.open.size(), plan.close.size(), result.resources_added.size(),
+      result.resources_removed.size(), result.resources_changed.size());
   if (!plan.restart_needed.empty())
     spdlog::warn("reload: changed keys that need a restart: {}",
                  fmt::join(plan.restart_needed, ", "));

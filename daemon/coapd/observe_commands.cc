@@ -9,6 +9,7 @@
 #include "daemon/coapd/results.h"
 #include "daemon/control/codec.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_observe.h"
 
 namespace coapd {
 namespace {

@@ -25,6 +25,8 @@ control::NamedCounts endpoint_counts(const coap::EndpointCounters& c, lwip_tap::
           {"rx_refused", pump ? pump->rx_refused() : 0},
           {"tx_frames", stack.tx_frames()},
           {"tx_errors", stack.tx_errors()},
+          {"rx_no_memory", stack.rx_no_memory()},
+          {"udp_send_failures", stack.udp_send_failures()},
           {"datagrams_in", c.datagrams_in},
           {"datagrams_out", c.datagrams_out},
           {"requests", c.requests},

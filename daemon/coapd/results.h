@@ -6,6 +6,7 @@
 
 #include "coap/endpoint.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_observe.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_pump.h"
 

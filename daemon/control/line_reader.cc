@@ -15,7 +15,7 @@ bool LineReader::feed(std::string_view bytes) {
   std::size_t newline = bytes.rfind('\n');
   unterminated_ =
       newline == std::string_view::npos ? unterminated_ + bytes.size() : bytes.size() - newline - 1;
-  return unterminated_ <= kMaxLineBytes;
+  return unterminated_ <= max_line_;
 }
 
 std::optional<std::string> LineReader::next_line() {

@@ -7,12 +7,18 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/control/protocol.h"
+
 namespace control {
 
 class LineReader {
  public:
+  // Lines up to max_line bytes (coapd reads requests: kMaxLineBytes; coapctl
+  // reads answers: kMaxAnswerBytes).
+  explicit LineReader(std::size_t max_line = kMaxLineBytes) : max_line_(max_line) {}
+
   // Appends received bytes. Returns false when the unterminated line now
-  // exceeds kMaxLineBytes: the peer is sending garbage and the connection
+  // exceeds the maximum: the peer is sending garbage and the connection
   // should be closed.
   bool feed(std::string_view bytes);
 
@@ -29,6 +35,7 @@ class LineReader {
   std::size_t start_ = 0;         // first byte not yet returned
   std::size_t scan_ = 0;          // bytes before this offset hold no '\n'
   std::size_t unterminated_ = 0;  // bytes after the last '\n' received
+  std::size_t max_line_;
 };
 
 }  // namespace control

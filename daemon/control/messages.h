@@ -252,71 +252,6 @@ struct RequestResult {
   bool operator==(const RequestResult&) const = default;
 };
 
-// --- observe (messages_observe.cc) -------------------------------------------
-
-// observe: RequestArgs (method "GET" or "FETCH") -> notification messages
-// {"v":1,"id":N,"notification":NotificationRecord} as notifications arrive
-// (protocol.h), then the result, ObserveResult.
-// One notification: "observation" number, "seq" number (Observe), "code"
-// "2.05", "content_format" number or null, "payload_b64" base64, "time" ISO
-// 8601 UTC string, "session" number.
-struct NotificationRecord {
-  uint64_t observation = 0;
-  uint32_t seq = 0;
-  std::string code;
-  std::optional<uint32_t> content_format;
-  std::vector<uint8_t> payload;
-  std::string time;
-  uint64_t session = 0;
-  nlohmann::json encode() const;
-  static Result<NotificationRecord> decode(const nlohmann::json& j);
-  bool operator==(const NotificationRecord&) const = default;
-};
-// RequestResult's fields (status "deregistered" when it ended on request;
-// "response" when the server answered without Observe or with an error)
-// plus "observation" and "notifications" numbers.
-struct ObserveResult {
-  RequestResult response;
-  uint64_t observation = 0;
-  uint64_t notifications = 0;
-  nlohmann::json encode() const;
-  static Result<ObserveResult> decode(const nlohmann::json& j);
-  bool operator==(const ObserveResult&) const = default;
-};
-// observe_cancel: {"observation" number} (without it: the observations this
-// connection started) -> {"cancelled": [number]}.
-struct ObserveCancelArgs {
-  std::optional<uint64_t> observation;
-  nlohmann::json encode() const;
-  static Result<ObserveCancelArgs> decode(const nlohmann::json& j);
-  bool operator==(const ObserveCancelArgs&) const = default;
-};
-struct ObserveCancelResult {
-  std::vector<uint64_t> cancelled;
-  nlohmann::json encode() const;
-  static Result<ObserveCancelResult> decode(const nlohmann::json& j);
-  bool operator==(const ObserveCancelResult&) const = default;
-};
-// observations: {} -> {"observations": [ObservationEntry]}, each "id",
-// "session_id", "notifications", "last_seq" numbers, "uri", "token" (hex)
-// strings, "registered", "deregistering" bools.
-struct ObservationEntry {
-  uint64_t id = 0;
-  std::string uri;
-  uint64_t session_id = 0;
-  std::string token;
-  uint64_t notifications = 0;
-  uint32_t last_seq = 0;
-  bool registered = false, deregistering = false;
-  bool operator==(const ObservationEntry&) const = default;
-};
-struct ObservationsResult {
-  std::vector<ObservationEntry> observations;
-  nlohmann::json encode() const;
-  static Result<ObservationsResult> decode(const nlohmann::json& j);
-  bool operator==(const ObservationsResult&) const = default;
-};
-
 // --- connect and close ----------------------------------------------------------------
 
 // {"uri" string, "call_home" bool, "reconnect_interval" number (s, > 0),
@@ -437,10 +372,42 @@ struct LogLevelResult {
 struct ReloadResult {
   std::string log_level;
   std::vector<std::string> sessions_opened, sessions_closed, restart_needed;
+  // Paths of `resource` entries added, removed, and changed (new value, or
+  // replaced when other keys changed).
+  std::vector<std::string> resources_added, resources_removed, resources_changed;
   nlohmann::json encode() const;
   static Result<ReloadResult> decode(const nlohmann::json& j);
   bool operator==(const ReloadResult&) const = default;
 };
+
+// capture: {"file" string (absolute path, written by coapd), "count" number
+// (frames; 0: no limit), "duration" number (seconds; 0: no limit), "filter"
+// string: all|udp|tcp|coap} -> CaptureResult, once the capture has ended
+// (count or duration reached, capture_stop, or the requesting client gone).
+// One capture at a time.
+struct CaptureArgs {
+  std::string file;
+  uint64_t count = 0;
+  double duration = 0;
+  std::string filter = "all";
+  nlohmann::json encode() const;
+  static Result<CaptureArgs> decode(const nlohmann::json& j);
+  bool operator==(const CaptureArgs&) const = default;
+};
+// {"file" string, "frames", "bytes" (written), "dropped" (frames the capture
+// could not keep up with) numbers, "seconds" number, "reason" string:
+// count|duration|stopped|client gone|write error}
+struct CaptureResult {
+  std::string file;
+  uint64_t frames = 0, bytes = 0, dropped = 0;
+  double seconds = 0;
+  std::string reason;
+  nlohmann::json encode() const;
+  static Result<CaptureResult> decode(const nlohmann::json& j);
+  bool operator==(const CaptureResult&) const = default;
+};
+// capture_stop: {} -> CaptureResult of the capture it ended; an error when
+// none runs.
 
 // --- debug (coapd --debug-commands) ------------------------------------------------
 

@@ -1,4 +1,6 @@
 // Encoding of the observe, observe_cancel and observations messages.
+#include "daemon/control/messages_observe.h"
+
 #include <utility>
 
 #include "daemon/control/codec.h"

@@ -37,6 +37,10 @@ inline constexpr std::string_view kVersion = COAPD_VERSION;
 inline constexpr int kProtocolVersion = 1;
 // A request line longer than this closes the connection (it is garbage).
 inline constexpr std::size_t kMaxLineBytes = 1 << 20;
+// An answer may be longer (`sessions` with 10,000 sessions is ~2.5 MB); what
+// coapd queues for one client is bounded by its own per-client limit
+// (ControlServer::kMaxClientCost), coapctl reads up to this.
+inline constexpr std::size_t kMaxAnswerBytes = 64 << 20;
 
 #define CONTROL_COMMANDS(X)             \
   X(kStatus, "status")                  \
@@ -52,6 +56,8 @@ inline constexpr std::size_t kMaxLineBytes = 1 << 20;
   X(kResourceDelete, "resource_delete") \
   X(kLogLevel, "log_level")             \
   X(kReload, "reload")                  \
+  X(kCapture, "capture")                \
+  X(kCaptureStop, "capture_stop")       \
   X(kObserve, "observe")                \
   X(kObserveCancel, "observe_cancel")   \
   X(kObservations, "observations")      \

@@ -179,6 +179,19 @@ TEST(ConfigParse, EmbeddedDefaults) {
   EXPECT_EQ(c.log_level, "info");
 }
 
+TEST(ConfigParse, MetricsListenIsOffByDefaultAndTakesIpv4OrBracketedIpv6) {
+  EXPECT_EQ(Config{}.metrics_listen.str(), "off");
+  Parsed v4 = run({"--metrics-listen", "127.0.0.1:9464"});
+  ASSERT_TRUE(v4.result.run) << v4.result.output;
+  EXPECT_EQ(v4.config.metrics_listen.host, "127.0.0.1");
+  EXPECT_EQ(v4.config.metrics_listen.port, 9464);
+  Parsed v6 = run({"--metrics-listen", "[::1]:9100"});
+  ASSERT_TRUE(v6.result.run) << v6.result.output;
+  EXPECT_EQ(v6.config.metrics_listen.host, "::1");
+  EXPECT_EQ(v6.config.metrics_listen.str(), "[::1]:9100");
+  EXPECT_EQ(run({"--metrics-listen", "off"}).config.metrics_listen.str(), "off");
+}
+
 TEST(ConfigParse, ArgcZeroGivesDefaults) {
   Config c;
   c.tap = "changed";
@@ -398,6 +411,11 @@ TEST(ConfigParse, BadFlagsGiveOneLineNamingTheFlag) {
       {{"--control-socket", std::string(108, 's')}, "--control-socket"},
       {{"--log-level", "verbose"}, "--log-level"},
       {{"--log-level", "INFO"}, "--log-level"},
+      {{"--metrics-listen", "localhost:9464"}, "--metrics-listen"},
+      {{"--metrics-listen", "::1:9464"}, "brackets"},
+      {{"--metrics-listen", "127.0.0.1"}, "--metrics-listen"},
+      {{"--metrics-listen", "127.0.0.1:0"}, "--metrics-listen"},
+      {{"--metrics-listen", "[::1]:65536"}, "--metrics-listen"},
       {{"--debug-commands=maybe"}, "--debug-commands"},
       {{"--ack-timeout", "-1"}, "--ack-timeout"},
       {{"--ack-timeout", "0"}, "--ack-timeout"},

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/coapctl/format.h"
-#include "daemon/coapctl/prometheus.h"
+#include "daemon/control/prometheus.h"
 
 namespace coapctl {
 namespace {
@@ -62,7 +62,7 @@ TEST(FormatPrometheus, CountersGaugesAndHistograms) {
                   {"cpu_placement", "spread"},
                   {"tcp_wake_latency_us",
                    {{"count", 5}, {"sum", 1500.0}, {"buckets", {{10, 1}, {1000, 4}}}}}}}};
-  EXPECT_EQ(format_prometheus(stats),
+  EXPECT_EQ(control::format_prometheus(stats),
             "# HELP coapd_info coapd's version (as a label)\n# TYPE coapd_info gauge\n"
             "coapd_info{version=\"0.1.0\"} 1\n"
             "# HELP coapd_sessions CoAP sessions\n# TYPE coapd_sessions gauge\n"

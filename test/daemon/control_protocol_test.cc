@@ -166,5 +166,16 @@ TEST(LineReader, LongLinesUnderTheLimitAreFine) {
   EXPECT_EQ(reader.next_line(), std::nullopt);
 }
 
+TEST(LineReader, AnAnswerReaderTakesLinesBeyondTheRequestLimit) {
+  // coapctl reads `sessions` of 10,000 sessions: several MB on one line.
+  LineReader reader(kMaxAnswerBytes);
+  const std::string line(3 * kMaxLineBytes, 'z');
+  EXPECT_TRUE(reader.feed(line));
+  EXPECT_TRUE(reader.feed("\n"));
+  EXPECT_EQ(reader.next_line(), line);
+  LineReader small(16);
+  EXPECT_FALSE(small.feed(std::string(17, 'a')));
+}
+
 }  // namespace
 }  // namespace control

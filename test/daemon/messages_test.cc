@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/control/messages_observe.h"
+
 namespace control {
 namespace {
 
@@ -43,6 +45,25 @@ TEST(Messages, RuntimeControlRoundTrips) {
   EXPECT_EQ(round_trip(r), r);
   EXPECT_FALSE(LogLevelArgs::decode(nlohmann::json::object()));
   EXPECT_FALSE(ReloadResult::decode({{"restart_needed", {1, 2}}}));
+  r.resources_added = {"/a"};
+  r.resources_removed = {"/b", "/c"};
+  r.resources_changed = {"/d"};
+  EXPECT_EQ(round_trip(r), r);
+}
+
+TEST(Messages, CaptureRoundTripsAndChecksItsArguments) {
+  const CaptureArgs a{"/tmp/x.pcap", 10, 2.5, "coap"};
+  EXPECT_EQ(round_trip(a), a);
+  const CaptureResult res{"/tmp/x.pcap", 10, 1200, 3, 1.5, "count"};
+  EXPECT_EQ(round_trip(res), res);
+  auto relative = CaptureArgs::decode({{"file", "x.pcap"}});
+  ASSERT_FALSE(relative);
+  EXPECT_NE(relative.error().find("absolute"), std::string::npos);
+  auto filter = CaptureArgs::decode({{"file", "/x"}, {"filter", "icmp"}});
+  ASSERT_FALSE(filter);
+  EXPECT_NE(filter.error().find("'icmp'"), std::string::npos);
+  EXPECT_FALSE(CaptureArgs::decode({{"file", "/x"}, {"count", -1}}));
+  EXPECT_EQ(CaptureArgs::decode({{"file", "/x"}})->filter, "all");
 }
 
 TEST(Messages, StatsRoundTrip) {

@@ -69,5 +69,37 @@ TEST(PlanReload, AMovedDefaultSubnetIsNotAChange) {
             std::vector<std::string>{"host-address"});
 }
 
+std::vector<std::string> paths(const std::vector<coap::ResourceSpec>& list) {
+  std::vector<std::string> out;
+  for (const auto& r : list) out.push_back(r.path);
+  return out;
+}
+
+TEST(PlanReload, ResourceEntriesAddedRemovedSetAndReplaced) {
+  const config::Config running =
+      parsed({"--resource", "/kept,value=1", "--resource", "/gone,value=2", "--resource",
+              "/new-value,ct=0,value=3", "--resource", "/new-attrs,obs,value=4"});
+  const config::Config fresh =
+      parsed({"--resource", "/kept,value=1", "--resource", "/new-value,ct=50,value={}",
+              "--resource", "/new-attrs,value=4", "--resource", "/added,methods=get|put,value=5"});
+  const ReloadPlan p = plan_reload(running, fresh);
+  EXPECT_EQ(paths(p.resources_add), std::vector<std::string>{"/added"});
+  EXPECT_EQ(p.resources_remove, std::vector<std::string>{"/gone"});
+  EXPECT_EQ(paths(p.resources_set), std::vector<std::string>{"/new-value"});
+  ASSERT_EQ(p.resources_set.size(), 1u);
+  EXPECT_EQ(p.resources_set[0].ct, 50u);
+  EXPECT_EQ(std::string(p.resources_set[0].value.begin(), p.resources_set[0].value.end()), "{}");
+  EXPECT_EQ(paths(p.resources_replace), std::vector<std::string>{"/new-attrs"});
+  // Resource entries never need a restart.
+  EXPECT_TRUE(p.restart_needed.empty());
+}
+
+TEST(PlanReload, UnchangedResourceEntriesAreUntouched) {
+  const config::Config c = parsed({"--resource", "/a,obs,value=1", "--resource", "/b,value=2"});
+  const ReloadPlan p = plan_reload(c, c);
+  EXPECT_TRUE(p.resources_add.empty() && p.resources_remove.empty() && p.resources_set.empty() &&
+              p.resources_replace.empty());
+}
+
 }  // namespace
 }  // namespace coapd

@@ -27,6 +27,7 @@
 #include "coap/uri.h"
 #include "daemon/control/line_reader.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_observe.h"
 #include "daemon/control/protocol.h"
 #include "test/fuzz/fuzz_util.h"
 
@@ -125,6 +126,8 @@ std::string dispatch(control::Command cmd, const json& req) {
     case Command::kResourceSet: return decoded(control::ResourceSetArgs::decode(req));
     case Command::kResourceDelete: return decoded(control::ResourceDeleteArgs::decode(req));
     case Command::kLogLevel: return decoded(control::LogLevelArgs::decode(req));
+    case Command::kCapture: return decoded(control::CaptureArgs::decode(req));
+    case Command::kCaptureStop: return {};
     case Command::kObserve: {
       auto a = control::RequestArgs::decode(req);
       if (!a) return decoded(std::move(a));

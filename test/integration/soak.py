@@ -25,6 +25,7 @@ Usage: soak.py (--duration SECONDS [--min-cycles N] | --cycles N) [--cycle-ms MS
 
 import argparse
 import collections
+import errno
 import json
 import os
 import socket
@@ -154,7 +155,16 @@ class ActualClient:
             if self.lsock is None:
                 s = self.ns.socket(socket.AF_INET, socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("192.0.2.1", PORT))
+                # The accept thread may still be in poll() on the socket just
+                # closed, which keeps it listening until that returns.
+                for attempt in range(100):
+                    try:
+                        s.bind(("192.0.2.1", PORT))
+                        break
+                    except OSError as e:
+                        if e.errno != errno.EADDRINUSE or attempt == 99:
+                            raise
+                        time.sleep(0.01)
                 s.listen(16)
                 s.settimeout(0.05)
                 self.lsock = s
@@ -162,6 +172,10 @@ class ActualClient:
     def unlisten(self):
         with self.lock:
             if self.lsock is not None:
+                try:  # wakes an accept() in progress at once
+                    self.lsock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 self.lsock.close()
                 self.lsock = None
 

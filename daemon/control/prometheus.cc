@@ -1,8 +1,8 @@
-#include "daemon/coapctl/prometheus.h"
+#include "daemon/control/prometheus.h"
 
 #include <cstdio>
 
-namespace coapctl {
+namespace control {
 namespace {
 
 using nlohmann::json;
@@ -97,4 +97,4 @@ std::string format_prometheus(const json& stats) {
   return out;
 }
 
-}  // namespace coapctl
+}  // namespace control
