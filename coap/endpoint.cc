@@ -174,6 +174,7 @@ void Endpoint::run_timer(const Timer& t) {
     case kTimerSecure:
     case kTimerHandshake: return on_secure_timer(t);
     case kTimerKeepalive: return on_keepalive_timer(t);
+    case kTimerMaxAge: return on_max_age_timer(t.key, t.generation);
     default: return on_tcp_timer(t);
   }
 }

@@ -88,6 +88,22 @@ class Endpoint {
   // REQUIRES: `id` is not the id of a request still outstanding (it names
   // the request in on_request_done).
   void start_request(RequestId id, ClientRequest request, TimePoint now);
+  // Observes request.uri (RFC 7641): a GET (or FETCH) with Observe 0. Each
+  // notification newer than those before it (RFC 7641 3.4; Block2 ones put
+  // together first) comes through on_notification; when Max-Age runs out
+  // without one coapd re-registers, and on an outgoing session that
+  // reconnects it re-registers after every reconnect (observe_reregistered).
+  // Exactly one on_request_done ends it: a response without Observe (the
+  // resource is not observable) or an error response, a registration that
+  // is not answered (timeout), the session's end, or kDeregistered after
+  // cancel_observe.
+  // REQUIRES: as for start_request.
+  void start_observe(RequestId id, ClientRequest request, TimePoint now);
+  // Deregisters observation `id` (a GET with Observe 1 and its token); it
+  // ends once answered, or unanswered after its timeout. False if there is no
+  // such observation, or it is being deregistered already.
+  bool cancel_observe(RequestId id, TimePoint now);
+  std::vector<ClientObservationInfo> client_observations() const;
   struct OpenedSession {
     SessionId id;
     bool existed;  // an outgoing session to that peer and role was already open
@@ -140,6 +156,7 @@ class Endpoint {
     kTimerHandshake,  // a handshake that must be done by then
     kTimerKeepalive,
     kTimerSeparate,  // a separate response is due
+    kTimerMaxAge,    // a client observation's Max-Age ran out
   };
   // A response held back for its resource's delay: the message as it will
   // go, but for the Message ID (UDP) given when it is sent.
@@ -293,6 +310,9 @@ class Endpoint {
   Result<Session*> session_for_request(const ClientRequest& r);
   Result<Session*> dtls_session_for_request(const ClientRequest& r);
   Result<Session*> tcp_session_for_request(const ClientRequest& r);
+  // start_request and start_observe: the exchange made and sent (or left
+  // waiting for its session), or ended at once with an error.
+  void begin_exchange(RequestId id, ClientRequest request, bool observe);
   void send_exchange(Exchange& x);
   // Whether x's message as built so far (opts), with a payload of n bytes,
   // may go as one: over TCP the whole frame counts against the peer's
@@ -304,9 +324,24 @@ class Endpoint {
                     std::span<const uint8_t>* payload);
   bool handle_client_response(Session& s, const Message& m);
   bool handle_block2(Exchange& x, Session& s, const Message& m);
+  // Block2: takes m's block into x.body; the whole body is there when it
+  // returns true with *error empty. False: the next block was asked for.
+  bool collect_block2(Exchange& x, const Message& m, std::string* error);
   void complete_exchange(RequestId id, ClientResult result);
   void fail_session_exchanges(Session& s, const std::string& why, bool include_waiting);
   void send_waiting_exchanges(Session& s);
+
+  // Client observations (endpoint_client_observe.cc).
+  bool handle_observe_response(Exchange& x, Session& s, const Message& m);
+  void deliver_notification(Exchange& x, Session& s, const Message& m, uint32_t seq,
+                            std::vector<uint8_t> body, bool assembled);
+  void arm_max_age(Exchange& x, const Message& m);
+  void on_max_age_timer(uint64_t id, uint64_t generation);
+  // Sends x's registration again (Max-Age ran out, or the session is back).
+  void reregister(Exchange& x);
+  // The session's connection ended but the session lives on: x waits for the
+  // next connection to re-register.
+  void park_observation(Session& s, Exchange& x);
 
   // Observe (endpoint_observe.cc).
   // Registers m's token on s; the Observe sequence number of the

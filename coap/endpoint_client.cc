@@ -6,24 +6,6 @@
 #include "coap/endpoint.h"
 
 namespace coap {
-namespace {
-
-// A response as the caller sees it: its options (less Block2 when the body
-// was put together from blocks) and the whole body.
-ClientResult response_result(SessionId session, const Message& m, std::vector<uint8_t> body,
-                             bool assembled) {
-  ClientResult r;
-  r.status = ClientResult::Status::kResponse;
-  r.code = m.code;
-  r.session = session;
-  for (const OptionView& o : m.options)
-    if (!assembled || o.number != opt::kBlock2)
-      r.options.emplace_back(o.number, std::vector<uint8_t>(o.data, o.data + o.length));
-  r.payload = std::move(body);
-  return r;
-}
-
-}  // namespace
 
 Result<Session*> Endpoint::tcp_session_for_request(const ClientRequest& r) {
   const Address& peer = r.uri.peer;
@@ -89,6 +71,10 @@ Result<Session*> Endpoint::dtls_session_for_request(const ClientRequest& r) {
 
 void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now) {
   Entry entry(*this, now);
+  begin_exchange(id, std::move(request), /*observe=*/false);
+}
+
+void Endpoint::begin_exchange(RequestId id, ClientRequest request, bool observe) {
   ++counters_.client_requests;
   Result<Session*> found = session_for_request(request);
   if (!found) return listener_.on_request_done(id, client_error(0, found.error()));
@@ -96,7 +82,8 @@ void Endpoint::start_request(RequestId id, ClientRequest request, TimePoint now)
   if (request.token && exchanges_.token_in_use(*request.token))
     return listener_.on_request_done(
         id, client_error(0, "token " + request.token->hex() + " is in use by another request"));
-  Exchange& x = exchanges_.add(id, std::move(request), s.id, now);
+  Exchange& x = exchanges_.add(id, std::move(request), s.id, now_);
+  if (observe) x.observe.emplace();
   x.block1_szx =
       x.req.block_szx ? std::min<uint8_t>(*x.req.block_szx, 6) : szx_for(config_.udp_block_size);
   x.block2_szx = x.block1_szx;
@@ -154,6 +141,9 @@ void Endpoint::send_exchange(Exchange& x) {
   if (r.content_format && !r.payload.empty()) opts.add_uint(opt::kContentFormat, *r.content_format);
   if (r.accept) opts.add_uint(opt::kAccept, *r.accept);
   if (!x.echo.empty()) opts.add(opt::kEcho, std::span<const uint8_t>(x.echo));
+  // Later Block2 requests of a notification carry no Observe (RFC 7959 2.6).
+  if (x.observe && !x.observe->plain && x.next_block2 == 0)
+    opts.add_uint(opt::kObserve, x.observe->deregistering ? 1 : 0);
   for (const auto& [number, value] : r.options) opts.add(number, std::span<const uint8_t>(value));
 
   std::span<const uint8_t> payload = r.payload;
@@ -196,7 +186,11 @@ bool Endpoint::handle_client_response(Session& s, const Message& m) {
   if (!found || found->session != s.id) return false;
   Exchange& x = *found;
   ++counters_.client_responses;
-  if (x.con_id) {
+  // A notification answers our registration, not the deregistration or
+  // block request that may be in flight: that one is still retransmitted.
+  const bool answers_ours =
+      !x.observe || !m.find(opt::kObserve) || (x.observe->registering && !x.observe->deregistering);
+  if (x.con_id && answers_ours) {
     cons_.remove(x.con_id);
     x.con_id = 0;
   }
@@ -220,33 +214,39 @@ bool Endpoint::handle_client_response(Session& s, const Message& m) {
       }
     }
   }
+  if (x.observe && !x.observe->plain && handle_observe_response(x, s, m)) return true;
   if (m.uint_option(opt::kBlock2) && m.code.is_success()) return handle_block2(x, s, m);
   complete_exchange(x.id, response_result(s.id, m, {m.payload.begin(), m.payload.end()},
                                           /*assembled=*/false));
   return true;
 }
 
-bool Endpoint::handle_block2(Exchange& x, Session& s, const Message& m) {
-  // Block2: collect the body block by block.
-  const auto b2 = BlockOption::decode(*m.uint_option(opt::kBlock2));
+bool Endpoint::collect_block2(Exchange& x, const Message& m, std::string* error) {
+  const auto b2 = BlockOption::decode(m.uint_option(opt::kBlock2).value_or(0xffffffff));
   if (!b2 || b2->offset() != x.body.size()) {
     // Not the block asked for: appending it would corrupt the body.
-    complete_exchange(
-        x.id, client_error(s.id, "Block2 response is not the block at offset " +
-                                     std::to_string(x.body.size()) + " that was asked for"));
+    *error = "Block2 response is not the block at offset " + std::to_string(x.body.size()) +
+             " that was asked for";
     return true;
   }
   if (x.body.size() + m.payload.size() > config_.max_body_size) {
-    complete_exchange(
-        x.id, client_error(s.id, "response body exceeds " + std::to_string(config_.max_body_size) +
-                                     " bytes"));
+    *error = "response body exceeds " + std::to_string(config_.max_body_size) + " bytes";
     return true;
   }
   x.body.insert(x.body.end(), m.payload.begin(), m.payload.end());
-  if (b2->more) {
-    x.block2_szx = b2->szx;
-    x.next_block2 = static_cast<uint32_t>(x.body.size() / b2->unit());
-    send_exchange(x);
+  if (!b2->more) return true;
+  x.block2_szx = b2->szx;
+  x.next_block2 = static_cast<uint32_t>(x.body.size() / b2->unit());
+  send_exchange(x);
+  return false;
+}
+
+bool Endpoint::handle_block2(Exchange& x, Session& s, const Message& m) {
+  // Block2: collect the body block by block.
+  std::string error;
+  if (!collect_block2(x, m, &error)) return true;
+  if (!error.empty()) {
+    complete_exchange(x.id, client_error(s.id, error));
     return true;
   }
   complete_exchange(x.id, response_result(s.id, m, std::move(x.body), /*assembled=*/true));
@@ -262,13 +262,31 @@ void Endpoint::complete_exchange(RequestId id, ClientResult result) {
     std::erase(s->waiting, id);
   }
   if (result.session == 0) result.session = x->session;
+  if (x->observe && x->observe->deregistering &&
+      result.status != ClientResult::Status::kDeregistered) {
+    // Unanswered, or the session ended first: the observation is over all
+    // the same.
+    const std::string why = result.status == ClientResult::Status::kResponse
+                                ? std::string()
+                                : "deregistration unanswered: " + result.error;
+    result = ClientResult::failed(ClientResult::Status::kDeregistered, x->session, why);
+  }
   listener_.on_request_done(id, std::move(result));
 }
 
 void Endpoint::fail_session_exchanges(Session& s, const std::string& why, bool include_waiting) {
   std::vector<RequestId> ids = s.exchanges;
   if (include_waiting) ids.insert(ids.end(), s.waiting.begin(), s.waiting.end());
-  for (RequestId id : ids) complete_exchange(id, client_error(s.id, why));
+  for (RequestId id : ids) {
+    Exchange* x = exchanges_.find(id);
+    // Not include_waiting: the session lives on (it reconnects), and so do
+    // its observations.
+    if (x && !include_waiting && x->observe && !x->observe->plain && !x->observe->deregistering) {
+      park_observation(s, *x);
+      continue;
+    }
+    complete_exchange(id, client_error(s.id, why));
+  }
 }
 
 void Endpoint::send_waiting_exchanges(Session& s) {
@@ -278,7 +296,11 @@ void Endpoint::send_waiting_exchanges(Session& s) {
     Exchange* x = exchanges_.find(waiting[i]);
     if (!x) continue;
     s.exchanges.push_back(waiting[i]);
-    send_exchange(*x);
+    if (x->observe && !x->observe->plain) {
+      reregister(*x);  // the first registration, or one after a reconnect
+    } else {
+      send_exchange(*x);
+    }
     if (s.dead || !s.connected()) {
       // Sending ended the session (queue overflow): the rest never went out.
       for (std::size_t j = i + 1; j < waiting.size(); ++j)

@@ -41,6 +41,7 @@ const char* client_status_name(ClientResult::Status s) {
     case ClientResult::Status::kTimeout: return "timeout";
     case ClientResult::Status::kCancelled: return "cancelled";
     case ClientResult::Status::kError: return "error";
+    case ClientResult::Status::kDeregistered: return "deregistered";
   }
   return "error";
 }

@@ -104,7 +104,8 @@ enum class TcpError : uint8_t { kReset, kTimeout, kUnreachable, kAborted, kOther
 const char* tcp_error_name(TcpError e);
 
 struct ClientResult {
-  enum class Status : uint8_t { kResponse, kTimeout, kCancelled, kError };
+  // kDeregistered: an observation ended on request (Endpoint::cancel_observe).
+  enum class Status : uint8_t { kResponse, kTimeout, kCancelled, kError, kDeregistered };
   Status status = Status::kError;
   Code code;
   std::vector<std::pair<uint16_t, std::vector<uint8_t>>> options;
@@ -126,8 +127,14 @@ class EndpointListener {
  public:
   virtual ~EndpointListener() = default;
   virtual void on_event(const Event& event) = 0;
-  // Exactly once per start_request().
+  // Exactly once per start_request() and start_observe().
   virtual void on_request_done(RequestId id, ClientResult result) = 0;
+  // A notification of observation `id` (start_observe), newer than every one
+  // before it, with its Observe sequence number; the registration's own
+  // response is the first. Before that observation's on_request_done.
+  virtual void on_notification(RequestId id, uint32_t seq, const ClientResult& notification) {
+    (void)id, (void)seq, (void)notification;
+  }
 };
 
 enum class Role : uint8_t { kServer, kClient };
@@ -188,6 +195,18 @@ struct ClientRequest {
   // Block size exponent (16 << szx bytes, 0..6) for Block1 uploads and asked
   // of the server for Block2 (RFC 7959 2.4); default from the endpoint.
   std::optional<uint8_t> block_szx;
+};
+
+// An observation coapd holds as a client (Endpoint::client_observations).
+struct ClientObservationInfo {
+  RequestId id = 0;
+  std::string uri;
+  SessionId session = 0;
+  Token token;
+  uint64_t notifications = 0;
+  uint32_t last_seq = 0;
+  bool registered = false;  // a notification arrived since the last (re)registration
+  bool deregistering = false;
 };
 
 struct SessionInfo {

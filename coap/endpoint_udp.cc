@@ -72,7 +72,9 @@ void Endpoint::handle_udp(const Address& from, Session* known, std::span<const u
     handle_udp_request(known ? *known : udp_session(from, Role::kServer), m, bytes);
   } else if (m.code.is_response()) {
     if (known) return handle_udp_response(*known, m, bytes.size());
-    if (m.type == Type::kCon) send_rst(known, from, m.mid);  // a response nobody asked for
+    // A response nobody asked for; a notification is rejected even as NON
+    // (RFC 7641 3.6), or it would keep coming.
+    if (m.type == Type::kCon || m.find(opt::kObserve)) send_rst(known, from, m.mid);
   } else {
     if (m.type == Type::kCon) send_rst(known, from, m.mid);
     bad_packet(from, known_id, "code " + m.code.str() + " is not valid over UDP");
@@ -149,9 +151,15 @@ void Endpoint::handle_udp_response(Session& s, const Message& m, std::size_t siz
   // Copy the header fields: handling the response may send and reuse buffers.
   const Type type = m.type;
   const uint16_t mid = m.mid;
+  const bool notification = m.find(opt::kObserve) != nullptr;
   const bool matched = handle_client_response(s, m);
   if (matched && s.udp) s.udp->verified = true;  // it answered what we sent it
-  if (type != Type::kCon) return;
+  if (type != Type::kCon) {
+    // A NON notification for a token we do not observe (never registered,
+    // or cancelled): RST, so that the server stops (RFC 7641 3.6).
+    if (!matched && notification) send_rst(&s, s.peer, mid);
+    return;
+  }
   if (!matched) return send_rst(&s, s.peer, mid);
   wire_.clear();
   write_udp_empty(wire_, Type::kAck, mid);

@@ -31,7 +31,8 @@ using SessionId = uint64_t;
   X(kReconnectNoMore, "reconnect_no_more")               \
   X(kHandshakeDone, "handshake_done")                    \
   X(kHandshakeFailed, "handshake_failed")                \
-  X(kBadPacket, "bad_packet")
+  X(kBadPacket, "bad_packet")                            \
+  X(kObserveReregistered, "observe_reregistered")
 
 enum class EventKind : uint8_t {
 #define COAP_EVENT_ENUM(kind, name) kind,

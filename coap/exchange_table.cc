@@ -16,6 +16,19 @@ uint64_t mix(uint64_t z) {
 
 }  // namespace
 
+ClientResult response_result(SessionId session, const Message& m, std::vector<uint8_t> body,
+                             bool assembled) {
+  ClientResult r;
+  r.status = ClientResult::Status::kResponse;
+  r.code = m.code;
+  r.session = session;
+  for (const OptionView& o : m.options)
+    if (!assembled || o.number != opt::kBlock2)
+      r.options.emplace_back(o.number, std::vector<uint8_t>(o.data, o.data + o.length));
+  r.payload = std::move(body);
+  return r;
+}
+
 ExchangeTable::TokenKey ExchangeTable::token_key(const Token& t) {
   uint64_t v = 0;
   for (int i = 0; i < t.len; ++i) v = (v << 8) | t.bytes[i];

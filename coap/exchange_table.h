@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
+#include "coap/client_observe.h"
 #include "coap/endpoint_types.h"
 #include "coap/message.h"
 
@@ -29,7 +31,15 @@ struct Exchange {
   // RFC 9175: the Echo value a server asked this request to repeat (sent
   // once, so a server that keeps asking cannot loop us).
   std::vector<uint8_t> echo;
+  // An observation (Endpoint::start_observe): it lives on after the first
+  // response, until deregistered or ended.
+  std::optional<ClientObserve> observe;
 };
+
+// A response as the caller sees it: its options (less Block2 when the body
+// was put together from blocks) and the whole body.
+ClientResult response_result(SessionId session, const Message& m, std::vector<uint8_t> body,
+                             bool assembled);
 
 class ExchangeTable {
  public:

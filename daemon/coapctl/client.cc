@@ -190,15 +190,23 @@ ControlClient::ReadStatus ControlClient::read_message(std::optional<Clock::time_
   }
 }
 
-ControlClient::Answer ControlClient::call(control::Command cmd, nlohmann::json arguments,
-                                          Clock::time_point deadline) {
+std::optional<int64_t> ControlClient::send_request(control::Command cmd, nlohmann::json arguments,
+                                                   Clock::time_point deadline, std::string* error) {
   const int64_t id = next_id_++;
   const nlohmann::json request = control::request_message(id, cmd, std::move(arguments));
-
-  Answer answer{Answer::Kind::kFailed, nullptr, {}};
   if (!send_line(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                 deadline, &answer.error))
-    return answer;
+                 deadline, error))
+    return std::nullopt;
+  return id;
+}
+
+ControlClient::Answer ControlClient::call(control::Command cmd, nlohmann::json arguments,
+                                          Clock::time_point deadline) {
+  Answer answer{Answer::Kind::kFailed, nullptr, {}};
+  const std::optional<int64_t> sent =
+      send_request(cmd, std::move(arguments), deadline, &answer.error);
+  if (!sent) return answer;
+  const int64_t id = *sent;
 
   for (;;) {
     nlohmann::json message;

@@ -58,6 +58,12 @@ class ControlClient {
   // messages arriving meanwhile are kept for take_early_events().
   Answer call(control::Command cmd, nlohmann::json arguments, Clock::time_point deadline);
 
+  // Sends the command without waiting for its answer (a streaming command,
+  // or a second request while one streams); returns its request id, or
+  // nullopt with *error set.
+  std::optional<int64_t> send_request(control::Command cmd, nlohmann::json arguments,
+                                      Clock::time_point deadline, std::string* error);
+
   // Event objects (the "event" member of event messages) received by call()
   // before the response, oldest first; clears them.
   std::vector<nlohmann::json> take_early_events();

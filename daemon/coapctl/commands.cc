@@ -16,13 +16,14 @@
 
 #include "coap/security.h"
 #include "daemon/coapctl/client.h"
+#include "daemon/coapctl/commands_internal.h"
 #include "daemon/coapctl/format.h"
 #include "daemon/control/messages.h"
 #include "daemon/control/prometheus.h"
 #include "daemon/control/protocol.h"
 
 namespace coapctl {
-namespace {
+namespace detail {
 
 using control::Command;
 using nlohmann::json;
@@ -51,8 +52,7 @@ void print_json_line(const json& value) {
 // to connect and answer_wait_s for the answer. On success returns the result
 // object; otherwise prints why and returns nullopt.
 std::optional<json> call_daemon(const GlobalOptions& global, Command cmd, json arguments,
-                                double answer_wait_s,
-                                std::unique_ptr<ControlClient>* keep_client = nullptr) {
+                                double answer_wait_s, std::unique_ptr<ControlClient>* keep_client) {
   std::string error;
   auto client = ControlClient::connect(global.socket_path, after_seconds(global.timeout_s), &error);
   if (!client) {
@@ -78,33 +78,6 @@ int run_simple(const GlobalOptions& global, Command cmd,
     print_json_line(*result);
   else
     print(render(*result));
-  return kExitOk;
-}
-
-// Decodes a result of type T; prints why and returns nullopt when it is
-// malformed.
-template <typename T>
-std::optional<T> decoded(const json& result) {
-  coap::Result<T> r = T::decode(result);
-  if (r) return std::move(*r);
-  print_error(r.error().find("coapd sent") == 0 ? r.error()
-                                                : "coapd sent a malformed result: " + r.error());
-  return std::nullopt;
-}
-
-// Sends cmd with args and prints the answer: as it came with --json, else
-// render(the decoded result of type T).
-template <typename T, typename Render>
-int run_and_print(const GlobalOptions& global, Command cmd, const json& args, Render render) {
-  auto result = call_daemon(global, cmd, args, global.timeout_s);
-  if (!result) return kExitFailure;
-  if (global.json) {
-    print_json_line(*result);
-    return kExitOk;
-  }
-  auto r = decoded<T>(*result);
-  if (!r) return kExitFailure;
-  print(render(*r));
   return kExitOk;
 }
 
@@ -171,8 +144,22 @@ std::optional<control::SecurityArgs> security_args(const SecurityOptions& o) {
   return a;
 }
 
-// The request's outcome as an exit status (printing why when it is not a
-// response).
+int print_request_result(const GlobalOptions& global, const json& result) {
+  if (global.json) print_json_line(result);
+  auto r = decoded<control::RequestResult>(result);
+  if (!r) return kExitFailure;
+  const int status = request_status(*r);
+  if (!global.json && r->status == "response") {
+    std::string text = format_response_head(*r);
+    text.append(r->payload.begin(), r->payload.end());
+    // A terminal gets a final newline so the prompt starts on its own line;
+    // a pipe or file gets the payload byte for byte.
+    if (!r->payload.empty() && r->payload.back() != '\n' && isatty(STDOUT_FILENO)) text += '\n';
+    print(text);
+  }
+  return status;
+}
+
 int request_status(const control::RequestResult& r) {
   auto or_default = [](const std::string& s, const char* fallback) {
     return s.empty() ? std::string(fallback) : s;
@@ -201,7 +188,32 @@ int request_status(const control::RequestResult& r) {
   }
 }
 
-}  // namespace
+std::optional<control::RequestArgs> request_args(const RequestOptions& options) {
+  control::RequestArgs args;
+  args.method = options.method;
+  args.uri = options.uri;
+  args.timeout = options.timeout_s;
+  std::string payload;
+  if (options.payload) payload = *options.payload;
+  if (options.payload_file && !read_payload_file(*options.payload_file, &payload))
+    return std::nullopt;
+  if (options.payload || options.payload_file) args.payload.emplace(payload.begin(), payload.end());
+  args.content_format = options.content_format;
+  args.accept = options.accept;
+  args.session = options.session;
+  args.non = options.non;
+  args.options = options.options;
+  args.token = options.token;
+  args.block_size = options.block_size;
+  auto security = security_args(options.security);
+  if (!security) return std::nullopt;
+  args.security = std::move(*security);
+  return args;
+}
+
+}  // namespace detail
+
+using namespace detail;
 
 int run_status(const GlobalOptions& global) {
   return run_simple(global, Command::kStatus, format_status);
@@ -254,42 +266,12 @@ int run_events(const GlobalOptions& global, bool follow) {
 }
 
 int run_request(const GlobalOptions& global, const RequestOptions& options) {
-  control::RequestArgs args;
-  args.method = options.method;
-  args.uri = options.uri;
-  args.timeout = options.timeout_s;
-  std::string payload;
-  if (options.payload) payload = *options.payload;
-  if (options.payload_file && !read_payload_file(*options.payload_file, &payload))
-    return kExitUsage;
-  if (options.payload || options.payload_file) args.payload.emplace(payload.begin(), payload.end());
-  args.content_format = options.content_format;
-  args.accept = options.accept;
-  args.session = options.session;
-  args.non = options.non;
-  args.options = options.options;
-  args.token = options.token;
-  args.block_size = options.block_size;
-  auto security = security_args(options.security);
-  if (!security) return kExitUsage;
-  args.security = std::move(*security);
-
-  auto result = call_daemon(global, Command::kRequest, args.encode(),
+  std::optional<control::RequestArgs> args = request_args(options);
+  if (!args) return kExitUsage;
+  auto result = call_daemon(global, Command::kRequest, args->encode(),
                             options.timeout_s + kRequestAnswerMarginS);
   if (!result) return kExitFailure;
-  if (global.json) print_json_line(*result);
-  auto r = decoded<control::RequestResult>(*result);
-  if (!r) return kExitFailure;
-  const int status = request_status(*r);
-  if (!global.json && r->status == "response") {
-    std::string text = format_response_head(*r);
-    text.append(r->payload.begin(), r->payload.end());
-    // A terminal gets a final newline so the prompt starts on its own line;
-    // a pipe or file gets the payload byte for byte.
-    if (!r->payload.empty() && r->payload.back() != '\n' && isatty(STDOUT_FILENO)) text += '\n';
-    print(text);
-  }
-  return status;
+  return print_request_result(global, *result);
 }
 
 int run_connect(const GlobalOptions& global, const ConnectOptions& options) {

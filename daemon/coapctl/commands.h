@@ -63,6 +63,13 @@ struct RequestOptions {
   std::optional<uint32_t> block_size;
 };
 
+// coapctl observe: the request, and when to stop (besides Ctrl-C).
+struct ObserveOptions {
+  RequestOptions request;
+  std::optional<uint64_t> count;     // notifications, the registration's answer the first
+  std::optional<double> duration_s;  // seconds
+};
+
 struct ConnectOptions {
   std::string uri;
   bool call_home = false;
@@ -92,6 +99,13 @@ int run_stats(const GlobalOptions& global, bool prometheus = false);
 int run_sessions(const GlobalOptions& global);
 int run_events(const GlobalOptions& global, bool follow);
 int run_request(const GlobalOptions& global, const RequestOptions& options);
+// Prints every notification (seq, code, content-format, payload; with
+// --json one object per line) until count, duration or SIGINT/SIGTERM, then
+// deregisters and exits 0; a resource that is not observable is printed and
+// exits as `coapctl get` would (observe.cc).
+int run_observe(const GlobalOptions& global, const ObserveOptions& options);
+int run_observe_cancel(const GlobalOptions& global, uint64_t observation);
+int run_observations(const GlobalOptions& global);
 int run_connect(const GlobalOptions& global, const ConnectOptions& options);
 int run_close(const GlobalOptions& global, uint64_t session);
 int run_resource_list(const GlobalOptions& global);

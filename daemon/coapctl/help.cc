@@ -12,4 +12,15 @@ cannot be reached.
 
 Example: coapctl get coap://192.0.2.1/sensors/temp --accept 0)TXT";
 
+const char* const kObserveFooter =
+    R"TXT(Prints one line per notification as it arrives:
+  seq=N code=2.05 content_format=N|none payload=TEXT|0xHEX
+With --json one object per line: seq, code, content_format, payload (text,
+or hex when binary), time. Ctrl-C, --count or --duration deregister (GET
+with Observe 1) and exit 0. A resource that is not observable is printed as
+by get, with get's exit status.
+
+Examples: coapctl observe coap://192.0.2.1/time --count 3
+          coapctl observations; coapctl observe --cancel 4)TXT";
+
 }  // namespace coapctl

@@ -5,5 +5,6 @@
 namespace coapctl {
 
 extern const char* const kRequestFooter;
+extern const char* const kObserveFooter;
 
 }  // namespace coapctl

@@ -22,6 +22,10 @@ using namespace coapctl;
 struct CommandLine {
   GlobalOptions global;
   RequestOptions request;
+  ObserveOptions observe;
+  uint64_t observe_cancel = 0;
+  uint64_t observe_count = 0;   // 0: not given
+  double observe_duration = 0;  // 0: not given
   ConnectOptions connect;
   bool follow = false;
   uint64_t session = 0;
@@ -168,13 +172,15 @@ struct RequestShapeFlags {
   }
 };
 
+// The request runs as run(cl) once the flags are in cl.request.
 CLI::App* add_request_command(CLI::App& app, CommandLine& cl, const char* name, const char* method,
-                              const char* summary, std::function<int()>* action) {
+                              const char* summary, std::function<int()>* action,
+                              int (*run)(CommandLine&) = nullptr) {
   CLI::App* cmd = app.add_subcommand(name, summary);
   cmd->footer(kRequestFooter);
-  cmd->add_option("URI", cl.request.uri,
-                  "coap://, coaps://, coap+tcp:// or coaps+tcp:// URI of the resource")
-      ->required();
+  auto* uri = cmd->add_option("URI", cl.request.uri,
+                              "coap://, coaps://, coap+tcp:// or coaps+tcp:// URI of the resource");
+  if (!run) uri->required();
   auto* payload = cmd->add_option("--payload", cl.payload, "Request payload (text)");
   auto* payload_file =
       cmd->add_option("--payload-file", cl.payload_file, "Read the payload from FILE (- for stdin)")
@@ -207,7 +213,11 @@ CLI::App* add_request_command(CLI::App& app, CommandLine& cl, const char* name, 
     if (content_format->count()) cl.request.content_format = cl.content_format;
     if (accept->count()) cl.request.accept = cl.accept;
     if (session->count()) cl.request.session = cl.request_session;
-    *action = [&cl] { return run_request(cl.global, cl.request); };
+    if (run) {
+      *action = [&cl, run] { return run(cl); };
+    } else {
+      *action = [&cl] { return run_request(cl.global, cl.request); };
+    }
   });
   return cmd;
 }
@@ -256,6 +266,41 @@ void add_request_commands(CLI::App& app, CommandLine& cl, std::function<int()>* 
                       "Send a CoAP PATCH request (RFC 8132) and print the response", action);
   add_request_command(app, cl, "ipatch", "IPATCH",
                       "Send a CoAP iPATCH request (RFC 8132) and print the response", action);
+}
+
+int run_observe_command(CommandLine& cl) {
+  if (cl.observe_cancel) return run_observe_cancel(cl.global, cl.observe_cancel);
+  if (cl.request.uri.empty()) return usage_error("observe needs a URI (or --cancel ID)");
+  cl.observe.request = cl.request;
+  if (cl.observe_count) cl.observe.count = cl.observe_count;
+  if (cl.observe_duration > 0) cl.observe.duration_s = cl.observe_duration;
+  return run_observe(cl.global, cl.observe);
+}
+
+void add_observe_commands(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
+  CLI::App* observe = add_request_command(
+      app, cl, "observe", "GET",
+      "Observe a resource (RFC 7641): print every notification until Ctrl-C, then deregister",
+      action, run_observe_command);
+  observe->footer(kObserveFooter);
+  auto* count = observe
+                    ->add_option("--count", cl.observe_count,
+                                 "Stop after N notifications (the registration's answer is the "
+                                 "first), deregistering")
+                    ->type_name("N")
+                    ->check(CLI::Range(uint64_t{1}, uint64_t{UINT32_MAX}).description(""));
+  auto* duration =
+      observe->add_option("--duration", cl.observe_duration, "Stop after S seconds, deregistering")
+          ->type_name("S")
+          ->check(kPositiveSeconds);
+  auto* cancel = observe
+                     ->add_option("--cancel", cl.observe_cancel,
+                                  "Deregister observation ID (see coapctl observations) instead")
+                     ->type_name("ID")
+                     ->check(CLI::Range(uint64_t{1}, uint64_t{UINT64_MAX}).description(""));
+  cancel->excludes(count)->excludes(duration);
+  app.add_subcommand("observations", "List the observations coapd holds as a client")
+      ->callback([action, &cl] { *action = [&cl] { return run_observations(cl.global); }; });
 }
 
 void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* action) {
@@ -372,6 +417,7 @@ int main(int argc, char** argv) {
   add_global_options(app, cl);
   add_query_commands(app, cl, &action);
   add_request_commands(app, cl, &action);
+  add_observe_commands(app, cl, &action);
   add_connect_command(app, cl, &action);
   add_resource_commands(app, cl.global, &action);
   add_debug_commands(app, cl, &action);

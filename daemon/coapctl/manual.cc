@@ -73,6 +73,35 @@ const char* const kFooter = R"TXT(COMMANDS
       URI is coap://HOST[:PORT]/PATH[?QUERY], coaps://..., coap+tcp://... or
       coaps+tcp://...
 
+  observe URI [--count N] [--duration S] [request options]
+      Observe a resource from coapd (RFC 7641: GET with Observe 0) and print
+      every notification as it arrives, one line each:
+          seq=N code=2.05 content_format=N|none payload=TEXT|0xHEX
+      With --json one object per line with the keys seq, code,
+      content_format (null when absent), payload (text, or hex when binary)
+      and time. Notifications older than the newest one seen are dropped
+      (RFC 7641 3.4); Block2 notifications are put together first; when
+      Max-Age runs out (plus 2 s) with no notification coapd re-registers,
+      and on a session that reconnects it re-registers after every reconnect
+      (event observe_reregistered). Ctrl-C (SIGINT, SIGTERM), --count N (N
+      notifications, the registration's own answer the first) or
+      --duration S deregister (GET with Observe 1, same token) and exit 0,
+      as does the observation's end by observe --cancel. A resource that
+      is not observable (an answer without Observe) or an error response
+      is printed as by get, with get's exit status; a registration never
+      answered exits 5. Takes get's request options (--non, -O, --token,
+      --accept, --block-size, --timeout, --session, security).
+
+  observe --cancel ID
+      Deregister client observation ID (see observations); a coapctl
+      observe printing it exits 0.
+
+  observations
+      The observations coapd holds as a client: ID SESSION NOTIFICATIONS
+      LAST_SEQ TOKEN URI. With --json: {"observations": [{"id",
+      "uri", "session_id", "token", "notifications", "last_seq",
+      "registered", "deregistering"}]}.
+
   connect coap+tcp://|coaps+tcp://|coaps://HOST[:PORT] [options]
       Open an outgoing session (CoAP over TCP, TLS or DTLS) that coapd keeps
       up, reconnecting when it drops, and print "session N" (or "session N
@@ -169,6 +198,7 @@ EXAMPLES
   coapctl fetch coap://192.0.2.1/q --payload '{"a":1}' --content-format 50
   coapctl get coaps://192.0.2.1/time --psk-identity dev --psk-key secret
   coapctl post coap+tcp://[2001:db8::1]/data --payload-file reading.cbor --content-format 60
+  coapctl observe coap://192.0.2.1/time --count 5 --json
   coapctl connect coap+tcp://192.0.2.1 --reconnect-interval 1 --reconnect-attempts 10
   coapctl close 3
   coapctl resource add /sensors/temp --obs --methods 'get|put' --value 21.5

@@ -11,6 +11,7 @@
 #include "coap/option.h"
 #include "coap/uri.h"
 #include "daemon/coapd/latency_histogram.h"
+#include "daemon/coapd/observe_commands.h"
 #include "daemon/coapd/resource_commands.h"
 #include "daemon/coapd/results.h"
 #include "daemon/control/messages.h"
@@ -131,30 +132,10 @@ void handle_events(CommandContext& ctx, const json& request, Responder r) {
 void handle_request(CommandContext& ctx, const json& request, Responder r) {
   auto args = arguments<control::RequestArgs>(request, r);
   if (!args) return;
-  coap::ClientRequest creq;
-  creq.method = coap::method_from_name(args->method);
-  if (creq.method.is_empty()) return r.error("unknown method '" + args->method + "'");
-  coap::Result<coap::Uri> uri = client_uri(ctx, args->uri);
-  if (!uri) return r.error(uri.error());
-  creq.security = client_security(args->security, *uri);
-  creq.uri = std::move(*uri);
-  if (args->payload) creq.payload = std::move(*args->payload);
-  creq.content_format = args->content_format;
-  creq.accept = args->accept;
-  creq.timeout = coap::from_seconds(args->timeout);
-  creq.session = args->session.value_or(0);
-  creq.confirmable = !args->non;
-  for (control::RequestOption& o : args->options) {
-    if (o.number == coap::opt::kBlock1 || o.number == coap::opt::kBlock2 ||
-        o.number == coap::opt::kSize1)
-      return r.error("option " + std::to_string(o.number) +
-                     " is coapd's own to set for block-wise transfers (use block_size)");
-    creq.options.emplace_back(o.number, std::move(o.value));
-  }
-  if (args->token) creq.token = coap::Token::from(*args->token);
-  if (args->block_size) creq.block_szx = coap::szx_for(*args->block_size);
+  coap::Result<coap::ClientRequest> creq = client_request(ctx, std::move(*args));
+  if (!creq) return r.error(creq.error());
   LoopPoster& poster = ctx.poster;
-  ctx.engine.post_request(std::move(creq), [&poster, r](coap::ClientResult result) {
+  ctx.engine.post_request(std::move(*creq), [&poster, r](coap::ClientResult result) {
     json j = request_result(result).encode();
     poster.post([r, j = std::move(j)]() mutable { r.ok(std::move(j)); });
   });
@@ -307,11 +288,41 @@ constexpr std::array<CommandEntry, control::kCommandCount> kCommands = {{
     {Command::kReload, handle_reload, true},
     {Command::kCapture, handle_capture, true},
     {Command::kCaptureStop, handle_capture_stop, true},
+    {Command::kObserve, handle_observe, true},
+    {Command::kObserveCancel, handle_observe_cancel, true},
+    {Command::kObservations, handle_observations, false},
     {Command::kDebugStall, handle_debug_stall, true},
     {Command::kDebugTimerProbe, handle_debug_timer_probe, false},
 }};
 
 }  // namespace
+
+coap::Result<coap::ClientRequest> client_request(const CommandContext& ctx,
+                                                 control::RequestArgs args) {
+  coap::ClientRequest creq;
+  creq.method = coap::method_from_name(args.method);
+  if (creq.method.is_empty()) return coap::error("unknown method '", args.method, "'");
+  coap::Result<coap::Uri> uri = client_uri(ctx, args.uri);
+  if (!uri) return std::move(uri).take_error();
+  creq.security = client_security(args.security, *uri);
+  creq.uri = std::move(*uri);
+  if (args.payload) creq.payload = std::move(*args.payload);
+  creq.content_format = args.content_format;
+  creq.accept = args.accept;
+  creq.timeout = coap::from_seconds(args.timeout);
+  creq.session = args.session.value_or(0);
+  creq.confirmable = !args.non;
+  for (control::RequestOption& o : args.options) {
+    if (o.number == coap::opt::kBlock1 || o.number == coap::opt::kBlock2 ||
+        o.number == coap::opt::kSize1)
+      return coap::error("option ", std::to_string(o.number),
+                         " is coapd's own to set for block-wise transfers (use block_size)");
+    creq.options.emplace_back(o.number, std::move(o.value));
+  }
+  if (args.token) creq.token = coap::Token::from(*args.token);
+  if (args.block_size) creq.block_szx = coap::szx_for(*args.block_size);
+  return creq;
+}
 
 void collect_stats(CommandContext& ctx, std::function<void(nlohmann::json)> done) {
   on_engine_then(ctx, std::move(done), [&ctx](coap::Endpoint& ep, coap::TimePoint) {

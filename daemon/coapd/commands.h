@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "coap/endpoint_types.h"
 #include "coap/uri.h"
 #include "config/config.h"
 #include "daemon/coapd/capture.h"
@@ -18,6 +19,7 @@
 #include "daemon/coapd/event_log.h"
 #include "daemon/coapd/loop_poster.h"
 #include "daemon/coapd/placement.h"
+#include "daemon/control/messages.h"
 #include "daemon/control/protocol.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_pump.h"
@@ -25,6 +27,8 @@
 namespace coapd {
 
 // The parts of the daemon a command may use. Loop thread.
+struct ObserveStreams;
+
 struct CommandContext {
   const config::Config& cfg;
   Engine& engine;
@@ -42,6 +46,8 @@ struct CommandContext {
   FrameCapture& capture;  // `coapctl capture`
   // Re-reads the configuration and applies what can change (reload.h).
   std::function<coap::Result<control::ReloadResult>()> reload;
+  // The observations control clients started (observe_commands.h).
+  ObserveStreams& observe_streams;
 };
 
 using CommandHandler = void (*)(CommandContext& ctx, const nlohmann::json& request,
@@ -60,6 +66,11 @@ const std::array<CommandEntry, control::kCommandCount>& command_table();
 // the zone of link-local addresses.
 coap::Result<coap::Uri> parse_client_uri(const std::string& text, const std::string& tap,
                                          int zone_index);
+
+// A request command's arguments as the endpoint's request; an error
+// sentence when they are bad.
+coap::Result<coap::ClientRequest> client_request(const CommandContext& ctx,
+                                                 control::RequestArgs args);
 
 // The stats result (control::StatsResult, as `coapctl stats` gets it),
 // passed to done on the loop thread. Loop thread.

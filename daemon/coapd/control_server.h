@@ -42,6 +42,8 @@ class Responder {
   void ok(nlohmann::json result) const;
   void error(const std::string& message) const;
   uint64_t client() const { return client_; }
+  // The request's id, for messages streamed before the answer.
+  const nlohmann::json& id() const { return id_; }
   // The caller's user id (SO_PEERCRED), for the audit log.
   uid_t uid() const { return uid_; }
 
@@ -81,6 +83,9 @@ class ControlServer {
   void follow(uint64_t client);
   void send_events(const std::vector<nlohmann::json>& events);
   void set_on_unfollow(std::function<void()> f) { on_unfollow_ = std::move(f); }
+  // A message before the answer of a streaming request (observe); dropped
+  // when the client is gone.
+  void stream(uint64_t client, const nlohmann::json& msg) { send_line(client, msg); }
   // Loop thread: runs with the id of every client that goes away (closed by
   // either side), after its requests' Responders stopped reaching it.
   void set_on_disconnect(std::function<void(uint64_t client)> f) { on_disconnect_ = std::move(f); }

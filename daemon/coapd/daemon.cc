@@ -28,6 +28,7 @@
 #include "daemon/coapd/lifecycle.h"
 #include "daemon/coapd/loop_poster.h"
 #include "daemon/coapd/metrics_server.h"
+#include "daemon/coapd/observe_commands.h"
 #include "daemon/coapd/placement.h"
 #include "daemon/coapd/reload.h"
 #include "daemon/coapd/results.h"
@@ -116,6 +117,7 @@ class Daemon {
   bool linger_check_pending_ = false;
   bool linger_settled_ = false;  // all sessions gone, all sent acknowledged
   // What control commands work with; made once every part has started.
+  ObserveStreams observe_streams_;  // loop thread; before commands_, which refers to it
   std::unique_ptr<CommandContext> commands_;
   Lifecycle lifecycle_;
 };
@@ -135,7 +137,10 @@ Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
   control_->set_on_unfollow([this] { events_.unfollow(); });
   capture_ = std::make_unique<FrameCapture>(&loop_, capture_coap_ports(cfg_));
   stack_.set_frame_observer(capture_.get());
-  control_->set_on_disconnect([this](uint64_t client) { capture_->client_gone(client); });
+  control_->set_on_disconnect([this](uint64_t client) {
+    capture_->client_gone(client);
+    if (commands_) observe_client_gone(*commands_, client);
+  });
   coap::BuiltinResourceOptions ropts;
   ropts.max_echo_size = 1 << 20;
   // /status is rendered on the engine thread, which may take the core lock
@@ -347,7 +352,7 @@ void Daemon::serve() {
   commands_ = std::make_unique<CommandContext>(
       CommandContext{cfg_, *engine_, stack_, *poster_, *control_, events_, *placement_, pump_.get(),
                      started_, mac_text(mac_), zone_index_, serves_dtls(), serves_tls(), *capture_,
-                     [this] { return reload(); }});
+                     [this] { return reload(); }, observe_streams_});
   for (const auto& s : cfg_.sessions) open_session(s);
   // Ready once the engine answers: a job that has run proves its loop runs.
   engine_->post([this](coap::Endpoint&, coap::TimePoint) {

@@ -43,9 +43,19 @@ bool Engine::stop(coap::Duration limit) {
 void Engine::post_request(coap::ClientRequest request, RequestDone done) {
   post([this, request = std::move(request), done = std::move(done)](coap::Endpoint& ep,
                                                                     TimePoint now) mutable {
-    const coap::RequestId id = next_request_id_++;
+    const coap::RequestId id = new_request_id();
     pending_requests_.emplace(id, std::move(done));
     ep.start_request(id, std::move(request), now);
+  });
+}
+
+void Engine::post_observe(coap::RequestId id, coap::ClientRequest request, Notified notified,
+                          RequestDone done) {
+  post([this, id, request = std::move(request), notified = std::move(notified),
+        done = std::move(done)](coap::Endpoint& ep, TimePoint now) mutable {
+    pending_requests_.emplace(id, std::move(done));
+    observations_.emplace(id, std::move(notified));
+    ep.start_observe(id, std::move(request), now);
   });
 }
 
@@ -149,7 +159,13 @@ void Engine::on_request_done(coap::RequestId id, coap::ClientResult result) {
   if (it == pending_requests_.end()) return;
   RequestDone done = std::move(it->second);
   pending_requests_.erase(it);
+  observations_.erase(id);
   done(std::move(result));
+}
+
+void Engine::on_notification(coap::RequestId id, uint32_t seq,
+                             const coap::ClientResult& notification) {
+  if (auto it = observations_.find(id); it != observations_.end()) it->second(seq, notification);
 }
 
 }  // namespace coapd

@@ -62,6 +62,7 @@ class Engine final : public coap::EndpointListener {
  public:
   using Job = Mailbox::Job;
   using RequestDone = std::function<void(coap::ClientResult)>;
+  using Notified = std::function<void(uint32_t seq, const coap::ClientResult& notification)>;
 
   Engine(const coap::EndpointConfig& config, coap::ResourceDirectory& resources,
          lwip_tap::Stack& stack, EngineHooks hooks, uint64_t seed);
@@ -88,6 +89,12 @@ class Engine final : public coap::EndpointListener {
   void post(Job job) { mailbox_.post_job(std::move(job)); }
   // A client request: done runs on the engine thread, exactly once.
   void post_request(coap::ClientRequest request, RequestDone done);
+  // An id for post_observe, distinct from every request's. Any thread.
+  coap::RequestId new_request_id() { return next_request_id_.fetch_add(1); }
+  // An observation (coap::Endpoint::start_observe) under `id`: notified runs
+  // on the engine thread for every notification, then done exactly once.
+  void post_observe(coap::RequestId id, coap::ClientRequest request, Notified notified,
+                    RequestDone done);
   // Measures the engine's own timer (timer_probe.h); done runs on the
   // engine thread.
   void post_timer_probe(coap::Duration interval, int count, TimerProbe::Done done);
@@ -111,6 +118,8 @@ class Engine final : public coap::EndpointListener {
   // coap::EndpointListener (engine thread).
   void on_event(const coap::Event& event) override;
   void on_request_done(coap::RequestId id, coap::ClientResult result) override;
+  void on_notification(coap::RequestId id, uint32_t seq,
+                       const coap::ClientResult& notification) override;
 
   Mailbox mailbox_;
   lwip_tap::LwipNetworkIo io_;
@@ -128,7 +137,8 @@ class Engine final : public coap::EndpointListener {
   // logging them could block on stdout while lwIP is held.
   std::vector<coap::Event> deferred_events_;
   std::unordered_map<coap::RequestId, RequestDone> pending_requests_;
-  coap::RequestId next_request_id_ = 1;
+  std::unordered_map<coap::RequestId, Notified> observations_;
+  std::atomic<coap::RequestId> next_request_id_{1};
   EngineStats stats_;
   TimerProbe probe_;
 };

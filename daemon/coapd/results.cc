@@ -136,6 +136,20 @@ control::RequestResult request_result(const coap::ClientResult& r) {
   return out;
 }
 
+control::NotificationRecord notification_record(uint64_t observation, uint32_t seq,
+                                                const coap::ClientResult& n) {
+  control::NotificationRecord r;
+  r.observation = observation;
+  r.seq = seq;
+  r.code = n.code.str();
+  for (const auto& [number, value] : n.options)
+    if (number == coap::opt::kContentFormat) r.content_format = coap::decode_uint(value);
+  r.payload = n.payload;
+  r.time = wall_time(coap::Clock::now());
+  r.session = n.session;
+  return r;
+}
+
 control::EventRecord event_record(const coap::Event& e) {
   control::EventRecord r;
   r.time = wall_time(e.time);

@@ -6,6 +6,7 @@
 
 #include "coap/endpoint.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_observe.h"
 #include "lwip_tap/stack.h"
 #include "lwip_tap/tap_pump.h"
 
@@ -23,6 +24,11 @@ control::SessionsResult sessions_result(const coap::Endpoint& endpoint, coap::Ti
 // A client request's outcome: option values typed by the option registry
 // (uint as numbers, strings as text, the rest as hex).
 control::RequestResult request_result(const coap::ClientResult& result);
+
+// A client observation's notification, as observe streams it (received
+// now).
+control::NotificationRecord notification_record(uint64_t observation, uint32_t seq,
+                                                const coap::ClientResult& n);
 
 // One event as the event stream carries it: monotonic time shown as
 // wall-clock UTC to the millisecond.

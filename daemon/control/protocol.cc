@@ -41,4 +41,8 @@ nlohmann::json event_message(nlohmann::json event) {
   return {{"v", kProtocolVersion}, {"event", std::move(event)}};
 }
 
+nlohmann::json notification_message(const nlohmann::json& id, nlohmann::json notification) {
+  return {{"v", kProtocolVersion}, {"id", id}, {"notification", std::move(notification)}};
+}
+
 }  // namespace control

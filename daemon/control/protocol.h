@@ -10,6 +10,8 @@
 //            {"v":1,"id":N,"ok":false,"error":"<sentence>"}
 // Event:     {"v":1,"event":{...}}  (only on a connection that sent "events"
 //            with "follow":true; see EventRecord in messages.h)
+// Notification: {"v":1,"id":N,"notification":{...}}  (after an "observe"
+//            request N, until its response; see NotificationRecord)
 //
 // Every command's arguments and result are a struct in messages.h with its
 // encode and decode; the JSON keys and types are documented there.
@@ -56,6 +58,9 @@ inline constexpr std::size_t kMaxAnswerBytes = 64 << 20;
   X(kReload, "reload")                  \
   X(kCapture, "capture")                \
   X(kCaptureStop, "capture_stop")       \
+  X(kObserve, "observe")                \
+  X(kObserveCancel, "observe_cancel")   \
+  X(kObservations, "observations")      \
   X(kDebugStall, "debug_stall")         \
   X(kDebugTimerProbe, "debug_timer_probe")
 
@@ -78,5 +83,6 @@ nlohmann::json request_message(int64_t id, Command cmd, nlohmann::json arguments
 nlohmann::json ok_message(const nlohmann::json& id, nlohmann::json result);
 nlohmann::json error_message(const nlohmann::json& id, const std::string& error);
 nlohmann::json event_message(nlohmann::json event);
+nlohmann::json notification_message(const nlohmann::json& id, nlohmann::json notification);
 
 }  // namespace control

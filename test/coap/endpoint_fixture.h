@@ -143,6 +143,14 @@ class RecordingListener final : public EndpointListener {
   void on_request_done(RequestId id, ClientResult r) override {
     results.emplace_back(id, std::move(r));
   }
+  void on_notification(RequestId id, uint32_t seq, const ClientResult& n) override {
+    notifications.push_back({id, seq, n});
+  }
+  struct Notification {
+    RequestId id;
+    uint32_t seq;
+    ClientResult result;
+  };
 
   static std::string label(const Event& e) {
     std::string s = e.name();
@@ -176,6 +184,7 @@ class RecordingListener final : public EndpointListener {
 
   std::vector<Event> events;
   std::vector<std::pair<RequestId, ClientResult>> results;
+  std::vector<Notification> notifications;
 
  private:
   std::size_t taken_ = 0;
@@ -321,6 +330,10 @@ class EndpointTest : public ::testing::Test {
   void request(RequestId id, ClientRequest r) {
     started_.insert(id);
     ep().start_request(id, std::move(r), now);
+  }
+  void observe(RequestId id, ClientRequest r) {
+    started_.insert(id);
+    ep().start_observe(id, std::move(r), now);
   }
   static ClientRequest get_request(std::string_view uri) {
     ClientRequest r;

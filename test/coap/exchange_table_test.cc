@@ -54,10 +54,11 @@ TEST(EventNamesTest, EveryKindHasItsDocumentedName) {
   EXPECT_STREQ(event_name(EventKind::kTcpFailed), "tcp_failed");
   EXPECT_STREQ(event_name(EventKind::kReconnectNoMore), "reconnect_no_more");
   EXPECT_STREQ(event_name(EventKind::kBadPacket), "bad_packet");
+  EXPECT_STREQ(event_name(EventKind::kObserveReregistered), "observe_reregistered");
   std::set<std::string> names;
-  for (int k = 0; k <= static_cast<int>(EventKind::kBadPacket); ++k)
+  for (int k = 0; k <= static_cast<int>(EventKind::kObserveReregistered); ++k)
     names.insert(event_name(static_cast<EventKind>(k)));
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(EventKind::kBadPacket) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(EventKind::kObserveReregistered) + 1);
 }
 
 }  // namespace

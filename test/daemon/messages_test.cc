@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/control/messages_observe.h"
+
 namespace control {
 namespace {
 
@@ -165,6 +167,29 @@ TEST(Messages, ResourceMessagesRoundTrip) {
   auto bad = ResourceSetArgs::decode({{"path", "/x"}, {"value_b64", "no!"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().find("value_b64"), std::string::npos);
+}
+
+TEST(Messages, ObserveMessagesRoundTrip) {
+  NotificationRecord n{4, 0xfffffe, "2.05", 0, {'h', 'i', 0}, "2026-12-02T04:00:00.123Z", 9};
+  EXPECT_EQ(round_trip(n), n);
+  n.content_format.reset();
+  EXPECT_EQ(round_trip(n), n);
+  EXPECT_TRUE(n.encode()["content_format"].is_null());
+  ObserveResult r;
+  r.response.status = "deregistered";
+  r.response.session = 9;
+  r.observation = 4;
+  r.notifications = 12;
+  EXPECT_EQ(round_trip(r), r);
+  EXPECT_EQ(round_trip(ObserveCancelArgs{7}), ObserveCancelArgs{7});
+  EXPECT_EQ(round_trip(ObserveCancelArgs{}), ObserveCancelArgs{});
+  const ObserveCancelResult cancelled{{1, 2}};
+  EXPECT_EQ(round_trip(cancelled), cancelled);
+  ObservationsResult list{{{3, "coap://192.0.2.1/time", 5, "0a0b", 7, 123, true, false}}};
+  EXPECT_EQ(round_trip(list), list);
+  const auto keys = list.encode()["observations"][0];
+  for (const char* k : {"id", "uri", "session_id", "token", "notifications", "last_seq"})
+    EXPECT_TRUE(keys.contains(k)) << k;
 }
 
 TEST(Messages, WrongTypesAreRefusedNamingTheField) {

@@ -27,6 +27,7 @@
 #include "coap/uri.h"
 #include "daemon/control/line_reader.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_observe.h"
 #include "daemon/control/protocol.h"
 #include "test/fuzz/fuzz_util.h"
 
@@ -137,6 +138,15 @@ std::string dispatch(control::Command cmd, const json& req) {
     case Command::kLogLevel: return decoded(control::LogLevelArgs::decode(req));
     case Command::kCapture: return decoded(control::CaptureArgs::decode(req));
     case Command::kCaptureStop: return {};
+    case Command::kObserve: {
+      auto a = control::RequestArgs::decode(req);
+      if (!a) return decoded(std::move(a));
+      if (a->method != "GET" && a->method != "FETCH") return "observe needs GET or FETCH";
+      client_uri(a->uri);
+      return {};
+    }
+    case Command::kObserveCancel: return decoded(control::ObserveCancelArgs::decode(req));
+    case Command::kObservations: return {};
     case Command::kDebugStall: return decoded(control::DebugStallArgs::decode(req));
     case Command::kDebugTimerProbe: return decoded(control::TimerProbeArgs::decode(req));
   }
