@@ -235,7 +235,8 @@ struct OptionEntry {
   bool operator==(const OptionEntry&) const = default;
 };
 
-// {"status" "response"|"timeout"|"cancelled"|"error", "session" number,
+// {"status" "response"|"timeout"|"cancelled"|"error"|"deregistered" (an
+//  observation ended on request), "session" number,
 //  with a response: "code" "2.05", "code_name" "Content", "options"
 //  [OptionEntry...], "payload_b64" base64; otherwise "error" sentence}.
 struct RequestResult {

@@ -174,8 +174,8 @@ Result<RequestResult> RequestResult::decode(const json& j) {
   FieldReader r(j);
   RequestResult out;
   out.status = r.string("status");
-  if (r.ok() && out.status != "response" && out.status != "timeout" &&
-      out.status != "cancelled" && out.status != "error")
+  if (r.ok() && out.status != "response" && out.status != "timeout" && out.status != "cancelled" &&
+      out.status != "error" && out.status != "deregistered")
     r.fail("coapd sent an unknown request status '" + out.status + "'");
   out.session = r.uint("session", 0, UINT64_MAX);
   out.code = r.string("code");
