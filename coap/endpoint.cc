@@ -232,8 +232,9 @@ void Endpoint::serve(Session& s, const Message& m) {
       std::find(doomed_resources_.begin(), doomed_resources_.end(), out_.resource) ==
           doomed_resources_.end())
     doomed_resources_.push_back(out_.resource);
+  adopt_created();
   if (out_.observe == DispatchOutput::Observe::kRegister) {
-    if (auto seq = observe_register(s, *out_.resource, m.token))
+    if (auto seq = observe_register(s, *out_.resource, m))
       out_.options.add_uint(opt::kObserve, *seq);
   } else if (out_.observe == DispatchOutput::Observe::kDeregister) {
     observe_deregister(s, m.token);

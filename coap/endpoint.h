@@ -105,9 +105,10 @@ class Endpoint {
   // max_user_resources user resources already.
   Status add_resource(std::unique_ptr<Resource> r, TimePoint now);
   // Gives a user resource a new value (ct nullopt: keep its content-format);
-  // its observers are notified, over UDP and TCP.
+  // its observers are notified, over UDP and TCP. from_disk: the value was
+  // read from its --resource-dir file, which is not written again.
   Status set_resource_value(std::string_view path, std::span<const uint8_t> value,
-                            std::optional<uint32_t> ct, TimePoint now);
+                            std::optional<uint32_t> ct, TimePoint now, bool from_disk = false);
   // Removes a user resource: its observers get 4.04 and are removed (RFC
   // 7641 3.2). Built-in resources cannot be removed.
   Status remove_resource(std::string_view path, TimePoint now);
@@ -309,10 +310,10 @@ class Endpoint {
   void send_waiting_exchanges(Session& s);
 
   // Observe (endpoint_observe.cc).
-  // Registers m's token on s; the Observe sequence number of the
-  // registration, or nullopt when the limits leave no room (the request is
-  // then answered as a plain GET).
-  std::optional<uint32_t> observe_register(Session& s, Resource& r, const Token& token);
+  // Registers m's token on s (with m's body, for a FETCH); the Observe
+  // sequence number of the registration, or nullopt when the limits leave no
+  // room (the request is then answered as a plain GET or FETCH).
+  std::optional<uint32_t> observe_register(Session& s, Resource& r, const Message& m);
   void observe_deregister(Session& s, const Token& token);
   void remove_observation(uint64_t id);
   void drop_observations(Session& s);
@@ -338,6 +339,8 @@ class Endpoint {
   bool defer_response(Session& s, const Message& m, std::size_t request_size);
   void send_delayed(uint64_t id);
   void watch_resource(Resource& r);
+  // Adds the resource a request created (out_.created), if any.
+  void adopt_created();
 
   EndpointConfig config_;
   ResourceDirectory& resources_;
