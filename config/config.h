@@ -116,6 +116,7 @@ struct Config {
   std::vector<coap::ResourceSpec> resources;
   uint32_t max_resources = 1000;
   uint32_t max_resource_size = 1 << 20;
+  std::string resource_dir;  // --resource-dir; empty: none
 };
 
 // Outcome of parsing. When `run` is false the caller prints `output` (to

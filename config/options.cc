@@ -362,6 +362,22 @@ const std::vector<OptionSpec> kOptions = {
        c.resources.push_back(std::move(*s));
        return {};
      }},
+    {"resource-dir", "DIR", Group::kResources, Kind::kValue,
+     "Serve every regular file below DIR at its path relative to DIR (DIR/sensors/temp.txt is "
+     "/sensors/temp.txt), observable, with the content-format its name says: .txt 0, .json 50, "
+     ".cbor 60, .xml 41, .senml.json 110, .senml.cbor 112, .link 40, anything else 42. A PUT "
+     "replaces the file atomically (a temporary file in the same directory, fsync, rename) or "
+     "creates it, a POST to a directory creates a file named by a number (2.01 with "
+     "Location-Path), a DELETE removes it; changes made on disk by others notify observers. "
+     "Paths that would leave DIR ('..', symbolic links, which are never followed) get 4.03; "
+     "nothing outside DIR is read or written. Files larger than --max-resource-size are not "
+     "served. Default: none.",
+     [](const Config& c) { return c.resource_dir.empty() ? std::string("none") : c.resource_dir; },
+     [](const std::string& v, Config& c) -> Problem {
+       if (v.empty()) return problem("is empty");
+       c.resource_dir = v;
+       return {};
+     }},
     {"max-resources", "N", Group::kResources, Kind::kValue,
      "User resources at once (config, coapctl resource add); adding one more fails with an "
      "error. At least 1.",
