@@ -170,6 +170,7 @@ void Endpoint::run_timer(const Timer& t) {
       if (t.when == sweep_at_) sweep();
       return;
     case kTimerObserve: return on_observe_tick(t.key);
+    case kTimerGroup: return send_group_response(t.key);
     case kTimerSeparate: return send_delayed(t.key);
     case kTimerSecure:
     case kTimerHandshake: return on_secure_timer(t);

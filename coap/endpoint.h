@@ -64,6 +64,16 @@ class Endpoint {
   void on_datagram(UdpSocket socket, const Address& from, std::span<const uint8_t> bytes,
                    TimePoint now);
 
+  // A datagram sent to a multicast group coapd joined (RFC 7252 8): only a
+  // NON GET of /.well-known/core (when its filter matches) or of a resource
+  // marked multicast is answered, with a NON, after a random delay within
+  // Leisure; nothing else, and never an error, gets an answer.
+  void on_group_datagram(const Address& from, std::span<const uint8_t> bytes, TimePoint now);
+  // Answers to multicast requests waiting for their time (at most
+  // kMaxGroupResponses: more requests meanwhile go unanswered).
+  std::size_t group_responses() const { return group_responses_.size(); }
+  static constexpr std::size_t kMaxGroupResponses = 64;
+
   void on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& peer, const Address& local,
                        TimePoint now);
   void on_tcp_connected(ConnId conn, const Address& local, TimePoint now);
@@ -141,6 +151,7 @@ class Endpoint {
     kTimerHandshake,  // a handshake that must be done by then
     kTimerKeepalive,
     kTimerSeparate,  // a separate response is due
+    kTimerGroup,     // an answer to a multicast request is due
   };
   // A response held back for its resource's delay: the message as it will
   // go, but for the Message ID (UDP) given when it is sent.
@@ -339,6 +350,9 @@ class Endpoint {
   bool defer_response(Session& s, const Message& m, std::size_t request_size);
   void send_delayed(uint64_t id);
   void watch_resource(Resource& r);
+  // Multicast (endpoint_group.cc): whether out_ may answer a group request.
+  bool answers_group(const Message& m) const;
+  void send_group_response(uint64_t id);
   // Adds the resource a request created (out_.created), if any.
   void adopt_created();
 
@@ -367,6 +381,12 @@ class Endpoint {
   std::vector<Resource*> doomed_resources_;  // removed once the entry point ends
   std::unordered_map<uint64_t, DelayedResponse> delayed_;
   uint64_t next_delayed_ = 1;
+  struct GroupResponse {
+    Address to;
+    std::vector<uint8_t> wire;
+  };
+  std::unordered_map<uint64_t, GroupResponse> group_responses_;
+  uint64_t next_group_ = 1;
 
   Message msg_;                // parse target, reused
   DispatchOutput out_;         // dispatch result, reused

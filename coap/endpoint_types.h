@@ -47,6 +47,9 @@ struct EndpointConfig {
   // User resources (config, resource directory, coapctl) at once; adding one
   // more fails with an error.
   std::size_t max_user_resources = 1000;
+  // RFC 7252 8.2: a response to a multicast request waits a random time
+  // within Leisure.
+  Duration leisure = seconds(5);
 
   // CoAP over TCP.
   std::size_t max_tcp_sessions = 256;

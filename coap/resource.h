@@ -98,6 +98,9 @@ class Resource {
   // 5.10.8); for resources that do not, the dispatcher refuses them with
   // 4.02 (a critical option that is not honoured must not be ignored).
   virtual bool evaluates_preconditions() const { return false; }
+  // Whether a GET sent to a multicast group is answered (RFC 7252 8.2;
+  // /.well-known/core always is).
+  virtual bool answers_multicast() const { return false; }
   // Built-in resources cannot be deleted or replaced.
   virtual ResourceSource source() const { return ResourceSource::kBuiltin; }
 

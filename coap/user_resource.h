@@ -34,6 +34,7 @@ class UserResource : public Resource {
   Duration response_delay() const override { return milliseconds(spec_.delay_ms); }
   bool evaluates_preconditions() const override { return true; }
   ResourceSource source() const override { return source_; }
+  bool answers_multicast() const override { return spec_.multicast; }
 
   // A new value from outside (coapctl resource set, a file changed on
   // disk): observers are notified. ct nullopt keeps the content-format.
