@@ -228,6 +228,8 @@ Status Daemon::start_stack() {
   lwip_tap::CoreLock lock;
   if (Status st = stack_.add_netif(opts, *tap_); !st) return st;
   zone_index_ = netif_get_index(stack_.iface());
+  if (cfg_.multicast)
+    if (Status st = stack_.join_coap_groups(); !st) return st;
   if (cfg_.udp_port)
     if (Status st = udp_->bind(cfg_.udp_port); !st) return st;
   // Without a DTLS server the socket still carries coapd's coaps:// requests,
