@@ -171,6 +171,7 @@ void Endpoint::run_timer(const Timer& t) {
       return;
     case kTimerObserve: return on_observe_tick(t.key);
     case kTimerGroup: return send_group_response(t.key);
+    case kTimerDiscovery: return finish_discovery(t.key);
     case kTimerSeparate: return send_delayed(t.key);
     case kTimerSecure:
     case kTimerHandshake: return on_secure_timer(t);

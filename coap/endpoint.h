@@ -74,6 +74,16 @@ class Endpoint {
   std::size_t group_responses() const { return group_responses_.size(); }
   static constexpr std::size_t kMaxGroupResponses = 64;
 
+  // Sends a NON GET /.well-known/core to a multicast group from coapd's own
+  // address and collects every answer (one per responder, the latest kept)
+  // for `wait`; then done runs, exactly once (also at shutdown), on the
+  // caller's thread of the endpoint. At most kMaxDiscoveries at once and
+  // kMaxDiscovered answers each; false (done not called) when too many run.
+  using DiscoveryDone = std::function<void(std::vector<DiscoveredNode>)>;
+  bool start_discovery(const Address& group, Duration wait, TimePoint now, DiscoveryDone done);
+  static constexpr std::size_t kMaxDiscoveries = 8;
+  static constexpr std::size_t kMaxDiscovered = 1024;
+
   void on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& peer, const Address& local,
                        TimePoint now);
   void on_tcp_connected(ConnId conn, const Address& local, TimePoint now);
@@ -150,8 +160,9 @@ class Endpoint {
     kTimerSecure,     // a DTLS channel's retransmission timer
     kTimerHandshake,  // a handshake that must be done by then
     kTimerKeepalive,
-    kTimerSeparate,  // a separate response is due
-    kTimerGroup,     // an answer to a multicast request is due
+    kTimerSeparate,   // a separate response is due
+    kTimerGroup,      // an answer to a multicast request is due
+    kTimerDiscovery,  // a multicast discovery's wait is over
   };
   // A response held back for its resource's delay: the message as it will
   // go, but for the Message ID (UDP) given when it is sent.
@@ -353,6 +364,9 @@ class Endpoint {
   // Multicast (endpoint_group.cc): whether out_ may answer a group request.
   bool answers_group(const Message& m) const;
   void send_group_response(uint64_t id);
+  // An answer to one of our discoveries (consumed: true).
+  bool discovery_response(const Address& from, const Message& m);
+  void finish_discovery(uint64_t id);
   // Adds the resource a request created (out_.created), if any.
   void adopt_created();
 
@@ -387,6 +401,13 @@ class Endpoint {
   };
   std::unordered_map<uint64_t, GroupResponse> group_responses_;
   uint64_t next_group_ = 1;
+  struct Discovery {
+    Token token;
+    std::vector<DiscoveredNode> nodes;
+    DiscoveryDone done;
+  };
+  std::unordered_map<uint64_t, Discovery> discoveries_;
+  uint64_t next_discovery_ = 1;
 
   Message msg_;                // parse target, reused
   DispatchOutput out_;         // dispatch result, reused

@@ -50,3 +50,57 @@ void Endpoint::send_group_response(uint64_t id) {
 }
 
 }  // namespace coap
+
+namespace coap {
+
+bool Endpoint::start_discovery(const Address& group, Duration wait, TimePoint now,
+                               DiscoveryDone done) {
+  Entry entry(*this, now);
+  if (discoveries_.size() >= kMaxDiscoveries) return false;
+  const uint64_t id = next_discovery_++;
+  Discovery d;
+  d.token = Token::from_u64(rng_(), 8);
+  d.done = std::move(done);
+  OptionList opts;
+  opts.add_path(opt::kUriPath, "/.well-known/core");
+  wire_.clear();
+  write_udp(wire_, Type::kNon, codes::kGet, static_cast<uint16_t>(rng_()), d.token, opts, {});
+  ++counters_.client_requests;
+  send_udp_to(group, wire_);
+  discoveries_.emplace(id, std::move(d));
+  arm(now_ + wait, kTimerDiscovery, id, 0);
+  return true;
+}
+
+bool Endpoint::discovery_response(const Address& from, const Message& m) {
+  for (auto& [id, d] : discoveries_) {
+    if (!(d.token == m.token)) continue;
+    ++counters_.client_responses;
+    // RFC 7252 8.2: answers come as NON; a CON one is still acknowledged.
+    if (m.type == Type::kCon) {
+      wire_.clear();
+      write_udp_empty(wire_, Type::kAck, m.mid);
+      send_udp_to(from, wire_);
+    }
+    if (!m.code.is_success()) return true;
+    std::string links(as_string(m.payload));
+    for (DiscoveredNode& n : d.nodes)
+      if (n.from == from) {
+        n.links = std::move(links);
+        return true;
+      }
+    if (d.nodes.size() < kMaxDiscovered) d.nodes.push_back({from, std::move(links)});
+    return true;
+  }
+  return false;
+}
+
+void Endpoint::finish_discovery(uint64_t id) {
+  auto it = discoveries_.find(id);
+  if (it == discoveries_.end()) return;
+  Discovery d = std::move(it->second);
+  discoveries_.erase(it);
+  if (d.done) d.done(std::move(d.nodes));
+}
+
+}  // namespace coap

@@ -125,6 +125,12 @@ inline ClientResult client_error(SessionId session, std::string why) {
 }
 const char* client_status_name(ClientResult::Status s);
 
+// One answer to a multicast discovery (coapctl discover).
+struct DiscoveredNode {
+  Address from;
+  std::string links;  // its /.well-known/core (RFC 6690 link format)
+};
+
 class EndpointListener {
  public:
   virtual ~EndpointListener() = default;

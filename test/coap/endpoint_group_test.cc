@@ -77,5 +77,54 @@ TEST_F(GroupTest, AFloodKeepsAnswersBounded) {
   EXPECT_EQ(ep().session_count(), 0u);
 }
 
+TEST_F(GroupTest, DiscoveryCollectsEveryResponderOnce) {
+  const Address group = Address::v4(224, 0, 1, 187, 5683);
+  std::vector<DiscoveredNode> found;
+  int calls = 0;
+  ASSERT_TRUE(ep().start_discovery(group, seconds(3), now, [&](std::vector<DiscoveredNode> n) {
+    found = std::move(n);
+    ++calls;
+  }));
+  ASSERT_EQ(net.datagrams.size(), 1u);
+  EXPECT_EQ(net.datagrams[0].to, group);
+  const Decoded req = decode_udp(net.datagrams[0].bytes);
+  net.datagrams.clear();
+  EXPECT_EQ(req.type, Type::kNon);
+  EXPECT_EQ(req.code, codes::kGet);
+  EXPECT_EQ(req.path(), "/.well-known/core");
+  const Address a = Address::v4(192, 0, 2, 30, 5683), b = Address::v4(192, 0, 2, 31, 5683);
+  auto answer = [&](const Address& from, Type t, std::string_view links) {
+    ep().on_datagram(from, udp_msg(t, codes::kContent, 9, req.token, {}, links), now);
+  };
+  answer(a, Type::kNon, "</x>");
+  answer(b, Type::kCon, "</y>");
+  EXPECT_EQ(one_udp(b).type, Type::kAck) << "a CON answer is acknowledged";
+  answer(a, Type::kNon, "</x>,</z>");  // the same responder again: one entry, the latest
+  advance(milliseconds(2999));
+  EXPECT_EQ(calls, 0);
+  advance(milliseconds(1));
+  ASSERT_EQ(calls, 1);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].from, a);
+  EXPECT_EQ(found[0].links, "</x>,</z>");
+  EXPECT_EQ(found[1].from, b);
+  EXPECT_EQ(found[1].links, "</y>");
+  // Late answers belong to nobody now.
+  answer(a, Type::kNon, "</late>");
+  advance(seconds(5));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(GroupTest, DiscoveryEndsAtShutdownAndIsBounded) {
+  int calls = 0;
+  for (std::size_t i = 0; i < Endpoint::kMaxDiscoveries; ++i)
+    ASSERT_TRUE(ep().start_discovery(Address::v4(224, 0, 1, 187, 5683), seconds(30), now,
+                                     [&](std::vector<DiscoveredNode>) { ++calls; }));
+  EXPECT_FALSE(ep().start_discovery(Address::v4(224, 0, 1, 187, 5683), seconds(30), now,
+                                    [&](std::vector<DiscoveredNode>) { ++calls; }));
+  ep().shutdown(now);
+  EXPECT_EQ(calls, static_cast<int>(Endpoint::kMaxDiscoveries));
+}
+
 }  // namespace
 }  // namespace coap
