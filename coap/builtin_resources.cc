@@ -20,6 +20,7 @@ class WellKnownCore final : public Resource {
   explicit WellKnownCore(const ResourceDirectory& dir)
       : Resource("/.well-known/core", {{"ct", "40"}}), dir_(dir) {}
   bool allows(Code m) const override { return m == codes::kGet; }
+  bool answers_multicast() const override { return true; }
   void handle(const Request& req, Response& resp) override {
     std::string_view filter;
     const OptionView* q = req.msg.find(opt::kUriQuery);

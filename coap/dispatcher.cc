@@ -129,9 +129,11 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   out->payload = {};
   out->request_body = msg.payload.size();
   out->remove_resource = false;
+  out->created.reset();
   if (reject_unusable(msg, proto, out)) return;
 
   Resource* r = dir_.find(msg);
+  if (!r) r = dir_.fallback();
   if (!r) return error(out, codes::kNotFound, "Not Found");
   out->resource = r;
   if (!r->allows(msg.code)) return error(out, codes::kMethodNotAllowed, "Method Not Allowed");
@@ -156,13 +158,16 @@ void Dispatcher::dispatch(const Message& msg, const Address& peer, Proto proto, 
   r->handle(req, resp);
   out->request_body = body.size();
   out->remove_resource = resp.remove;
+  out->created = std::move(resp.created);
   if (block1) {
     if (auto b = BlockOption::decode(msg.uint_option(opt::kBlock1).value_or(0));
         b && resp.code.is_success())
       out->options.add_uint(opt::kBlock1, b->encode());
     block1_.erase({session, r, request_tag(msg)});
   }
-  if (resp.code.is_success() && msg.code == codes::kGet && r->observable()) {
+  // RFC 8132 2.4: a FETCH is observed like a GET, its body part of the query.
+  if (resp.code.is_success() && (msg.code == codes::kGet || msg.code == codes::kFetch) &&
+      r->observable()) {
     const std::optional<uint32_t> obs = msg.uint_option(opt::kObserve);
     if (obs == 0u) out->observe = DispatchOutput::Observe::kRegister;
     if (obs == 1u) out->observe = DispatchOutput::Observe::kDeregister;
@@ -237,6 +242,10 @@ void Dispatcher::finish(const Message& msg, Response& resp, const DispatchLimits
   out->code = resp.code;
   if (resp.content_format) out->options.add_uint(opt::kContentFormat, *resp.content_format);
   if (resp.max_age) out->options.add_uint(opt::kMaxAge, *resp.max_age);
+  if (!resp.location.empty()) {
+    location_ = std::move(resp.location);
+    out->options.add_path(opt::kLocationPath, location_);
+  }
   if (resp.etag) {
     etag_ = *resp.etag;
     out->options.add(opt::kETag, std::span<const uint8_t>(etag_.data(), resp.etag_len));
@@ -287,14 +296,29 @@ void Dispatcher::finish(const Message& msg, Response& resp, const DispatchLimits
 
 void Dispatcher::render_notification(Resource& r, const Address& peer, Proto proto,
                                      SessionId session, const DispatchLimits& limits,
-                                     DispatchOutput* out) {
+                                     DispatchOutput* out, const FetchQuery* fetch) {
   out->options.clear();
   out->resource = &r;
   out->observe = DispatchOutput::Observe::kNone;
   Response resp(body_);
-  Request req{codes::kGet, empty_request_, {}, peer, proto, session};
+  const Message* msg = &empty_request_;
+  if (fetch) {
+    fetch_request_.code = codes::kFetch;
+    fetch_request_.options.clear();
+    fetch_request_.payload = fetch->body;
+    if (fetch->content_format) {
+      // Minimal big-endian uint, as on the wire.
+      uint8_t len = 0;
+      for (uint32_t v = *fetch->content_format; v; v >>= 8) ++len;
+      for (uint8_t i = 0; i < len; ++i)
+        fetch_format_[i] = static_cast<uint8_t>(*fetch->content_format >> (8 * (len - 1 - i)));
+      fetch_request_.options.push_back(OptionView{opt::kContentFormat, len, fetch_format_.data()});
+    }
+    msg = &fetch_request_;
+  }
+  Request req{msg->code, *msg, msg->payload, peer, proto, session};
   r.handle(req, resp);
-  finish(empty_request_, resp, limits, out);
+  finish(*msg, resp, limits, out);
 }
 
 void Dispatcher::forget_resource(const Resource* r) {

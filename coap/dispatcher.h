@@ -37,6 +37,14 @@ struct DispatchOutput {
   std::size_t request_body = 0;
   // A DELETE removed `resource`: the endpoint takes it out once answered.
   bool remove_resource = false;
+  // The request made this resource (Response::created): the endpoint adds it.
+  std::unique_ptr<Resource> created;
+};
+
+// The request a FETCH observation repeats for each notification.
+struct FetchQuery {
+  std::span<const uint8_t> body;
+  std::optional<uint32_t> content_format;
 };
 
 class Dispatcher {
@@ -62,9 +70,11 @@ class Dispatcher {
                 const DispatchLimits& limits, TimePoint now, DispatchOutput* out);
 
   // Produces the current representation of r as a notification would carry
-  // it (GET, first block only when it is larger than one message).
+  // it (GET, or the FETCH of an observation made with FETCH; first block
+  // only when it is larger than one message).
   void render_notification(Resource& r, const Address& peer, Proto proto, SessionId session,
-                           const DispatchLimits& limits, DispatchOutput* out);
+                           const DispatchLimits& limits, DispatchOutput* out,
+                           const FetchQuery* fetch = nullptr);
 
   // Drops the transfers of a resource about to be removed.
   void forget_resource(const Resource* r);
@@ -115,9 +125,12 @@ class Dispatcher {
   Options options_;
   std::vector<uint8_t> body_;  // response body, reused
   std::array<uint8_t, 8> etag_{};
+  std::string location_;  // Location-Path of the last response
   std::map<Block1Key, Block1State> block1_;
   std::map<Block2Key, Block2State> block2_;
   Message empty_request_;
+  Message fetch_request_;                  // render_notification's FETCH
+  std::array<uint8_t, 4> fetch_format_{};  // its Content-Format value
 };
 
 }  // namespace coap

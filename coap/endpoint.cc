@@ -170,6 +170,8 @@ void Endpoint::run_timer(const Timer& t) {
       if (t.when == sweep_at_) sweep();
       return;
     case kTimerObserve: return on_observe_tick(t.key);
+    case kTimerGroup: return send_group_response(t.key);
+    case kTimerDiscovery: return finish_discovery(t.key);
     case kTimerSeparate: return send_delayed(t.key);
     case kTimerSecure:
     case kTimerHandshake: return on_secure_timer(t);
@@ -233,8 +235,9 @@ void Endpoint::serve(Session& s, const Message& m) {
       std::find(doomed_resources_.begin(), doomed_resources_.end(), out_.resource) ==
           doomed_resources_.end())
     doomed_resources_.push_back(out_.resource);
+  adopt_created();
   if (out_.observe == DispatchOutput::Observe::kRegister) {
-    if (auto seq = observe_register(s, *out_.resource, m.token))
+    if (auto seq = observe_register(s, *out_.resource, m))
       out_.options.add_uint(opt::kObserve, *seq);
   } else if (out_.observe == DispatchOutput::Observe::kDeregister) {
     observe_deregister(s, m.token);

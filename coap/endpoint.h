@@ -64,6 +64,26 @@ class Endpoint {
   void on_datagram(UdpSocket socket, const Address& from, std::span<const uint8_t> bytes,
                    TimePoint now);
 
+  // A datagram sent to a multicast group coapd joined (RFC 7252 8): only a
+  // NON GET of /.well-known/core (when its filter matches) or of a resource
+  // marked multicast is answered, with a NON, after a random delay within
+  // Leisure; nothing else, and never an error, gets an answer.
+  void on_group_datagram(const Address& from, std::span<const uint8_t> bytes, TimePoint now);
+  // Answers to multicast requests waiting for their time (at most
+  // kMaxGroupResponses: more requests meanwhile go unanswered).
+  std::size_t group_responses() const { return group_responses_.size(); }
+  static constexpr std::size_t kMaxGroupResponses = 64;
+
+  // Sends a NON GET /.well-known/core to a multicast group from coapd's own
+  // address and collects every answer (one per responder, the latest kept)
+  // for `wait`; then done runs, exactly once (also at shutdown), on the
+  // caller's thread of the endpoint. At most kMaxDiscoveries at once and
+  // kMaxDiscovered answers each; false (done not called) when too many run.
+  using DiscoveryDone = std::function<void(std::vector<DiscoveredNode>)>;
+  bool start_discovery(const Address& group, Duration wait, TimePoint now, DiscoveryDone done);
+  static constexpr std::size_t kMaxDiscoveries = 8;
+  static constexpr std::size_t kMaxDiscovered = 1024;
+
   void on_tcp_accepted(ConnId conn, ListenerKind kind, const Address& peer, const Address& local,
                        TimePoint now);
   void on_tcp_connected(ConnId conn, const Address& local, TimePoint now);
@@ -121,9 +141,10 @@ class Endpoint {
   // max_user_resources user resources already.
   Status add_resource(std::unique_ptr<Resource> r, TimePoint now);
   // Gives a user resource a new value (ct nullopt: keep its content-format);
-  // its observers are notified, over UDP and TCP.
+  // its observers are notified, over UDP and TCP. from_disk: the value was
+  // read from its --resource-dir file, which is not written again.
   Status set_resource_value(std::string_view path, std::span<const uint8_t> value,
-                            std::optional<uint32_t> ct, TimePoint now);
+                            std::optional<uint32_t> ct, TimePoint now, bool from_disk = false);
   // Removes a user resource: its observers get 4.04 and are removed (RFC
   // 7641 3.2). Built-in resources cannot be removed.
   Status remove_resource(std::string_view path, TimePoint now);
@@ -155,8 +176,10 @@ class Endpoint {
     kTimerSecure,     // a DTLS channel's retransmission timer
     kTimerHandshake,  // a handshake that must be done by then
     kTimerKeepalive,
-    kTimerSeparate,  // a separate response is due
-    kTimerMaxAge,    // a client observation's Max-Age ran out
+    kTimerSeparate,   // a separate response is due
+    kTimerMaxAge,     // a client observation's Max-Age ran out
+    kTimerGroup,      // an answer to a multicast request is due
+    kTimerDiscovery,  // a multicast discovery's wait is over
   };
   // A response held back for its resource's delay: the message as it will
   // go, but for the Message ID (UDP) given when it is sent.
@@ -344,10 +367,10 @@ class Endpoint {
   void park_observation(Session& s, Exchange& x);
 
   // Observe (endpoint_observe.cc).
-  // Registers m's token on s; the Observe sequence number of the
-  // registration, or nullopt when the limits leave no room (the request is
-  // then answered as a plain GET).
-  std::optional<uint32_t> observe_register(Session& s, Resource& r, const Token& token);
+  // Registers m's token on s (with m's body, for a FETCH); the Observe
+  // sequence number of the registration, or nullopt when the limits leave no
+  // room (the request is then answered as a plain GET or FETCH).
+  std::optional<uint32_t> observe_register(Session& s, Resource& r, const Message& m);
   void observe_deregister(Session& s, const Token& token);
   void remove_observation(uint64_t id);
   void drop_observations(Session& s);
@@ -373,6 +396,14 @@ class Endpoint {
   bool defer_response(Session& s, const Message& m, std::size_t request_size);
   void send_delayed(uint64_t id);
   void watch_resource(Resource& r);
+  // Multicast (endpoint_group.cc): whether out_ may answer a group request.
+  bool answers_group(const Message& m) const;
+  void send_group_response(uint64_t id);
+  // An answer to one of our discoveries (consumed: true).
+  bool discovery_response(const Address& from, const Message& m);
+  void finish_discovery(uint64_t id);
+  // Adds the resource a request created (out_.created), if any.
+  void adopt_created();
 
   EndpointConfig config_;
   ResourceDirectory& resources_;
@@ -399,6 +430,19 @@ class Endpoint {
   std::vector<Resource*> doomed_resources_;  // removed once the entry point ends
   std::unordered_map<uint64_t, DelayedResponse> delayed_;
   uint64_t next_delayed_ = 1;
+  struct GroupResponse {
+    Address to;
+    std::vector<uint8_t> wire;
+  };
+  std::unordered_map<uint64_t, GroupResponse> group_responses_;
+  uint64_t next_group_ = 1;
+  struct Discovery {
+    Token token;
+    std::vector<DiscoveredNode> nodes;
+    DiscoveryDone done;
+  };
+  std::unordered_map<uint64_t, Discovery> discoveries_;
+  uint64_t next_discovery_ = 1;
 
   Message msg_;                // parse target, reused
   DispatchOutput out_;         // dispatch result, reused

@@ -8,9 +8,13 @@
 
 namespace coap {
 
-std::optional<uint32_t> Endpoint::observe_register(Session& s, Resource& r, const Token& token) {
-  Observation* o = observations_.observe(s, r, token, now_);
+std::optional<uint32_t> Endpoint::observe_register(Session& s, Resource& r, const Message& m) {
+  Observation* o = observations_.observe(s, r, m.token, now_);
   if (!o) return std::nullopt;
+  // A re-registration with the same token takes the new query (RFC 8132 2.4).
+  o->fetch = m.code == codes::kFetch;
+  o->fetch_body.assign(m.payload.begin(), m.payload.end());
+  o->fetch_format = o->fetch ? m.uint_option(opt::kContentFormat) : std::nullopt;
   if (o->udp) arm_sweep(o->con_due);
   if (auto tick = observations_.start_ticking(&r))
     arm(now_ + r.notify_interval(), kTimerObserve, *tick, 0);
@@ -63,7 +67,9 @@ void Endpoint::notify(Observation& o) {
     arm_sweep(o.con_due);
     return;
   }
-  dispatcher_.render_notification(*o.resource, s->peer, s->proto, s->id, limits_for(*s), &out_);
+  const FetchQuery query{o.fetch_body, o.fetch_format};
+  dispatcher_.render_notification(*o.resource, s->peer, s->proto, s->id, limits_for(*s), &out_,
+                                  o.fetch ? &query : nullptr);
   send_notification(*s, o, mid);
 }
 

@@ -191,6 +191,8 @@ void Endpoint::close_on_request(Session& s) {
 void Endpoint::shutdown(TimePoint now) {
   Entry entry(*this, now);
   delayed_.clear();  // separate responses still waiting are not sent
+  group_responses_.clear();
+  while (!discoveries_.empty()) finish_discovery(discoveries_.begin()->first);
   // Requests first, so that they end as cancelled rather than failed by the
   // sessions closing under them.
   for (RequestId id : exchanges_.ids())

@@ -8,12 +8,6 @@
 namespace coap {
 namespace {
 
-std::size_t user_resources(const ResourceDirectory& dir) {
-  return static_cast<std::size_t>(
-      std::count_if(dir.all().begin(), dir.all().end(),
-                    [](const auto& r) { return r->source() != ResourceSource::kBuiltin; }));
-}
-
 constexpr std::string_view kGone = "resource deleted";
 
 }  // namespace
@@ -29,7 +23,7 @@ Status Endpoint::add_resource(std::unique_ptr<Resource> r, TimePoint now) {
       old && !std::count(doomed_resources_.begin(), doomed_resources_.end(), old))
     return error("resource ", r->path(), " exists already",
                  old->source() == ResourceSource::kBuiltin ? " (built in)" : "");
-  if (user_resources(resources_) >= config_.max_user_resources)
+  if (resources_.user_count() >= config_.max_user_resources)
     return error("there are ", std::to_string(config_.max_user_resources),
                  " user resources already (--max-resources)");
   watch_resource(*r);
@@ -38,7 +32,7 @@ Status Endpoint::add_resource(std::unique_ptr<Resource> r, TimePoint now) {
 }
 
 Status Endpoint::set_resource_value(std::string_view path, std::span<const uint8_t> value,
-                                    std::optional<uint32_t> ct, TimePoint now) {
+                                    std::optional<uint32_t> ct, TimePoint now, bool from_disk) {
   Entry entry(*this, now);
   Resource* r = resources_.find(path);
   if (!r) return error("no resource ", path);
@@ -47,7 +41,7 @@ Status Endpoint::set_resource_value(std::string_view path, std::span<const uint8
   if (value.size() > user->max_size())
     return error("the value (", std::to_string(value.size()), " bytes) is larger than ",
                  std::to_string(user->max_size()), " bytes");
-  user->set_value(value, ct);
+  if (auto refused = user->set_value(value, ct, !from_disk)) return error(refused->diagnostic);
   return {};
 }
 
@@ -60,6 +54,16 @@ Status Endpoint::remove_resource(std::string_view path, TimePoint now) {
   if (std::find(doomed_resources_.begin(), doomed_resources_.end(), r) == doomed_resources_.end())
     doomed_resources_.push_back(r);
   return {};
+}
+
+void Endpoint::adopt_created() {
+  std::unique_ptr<Resource> r = std::move(out_.created);
+  if (!r) return;
+  // The fallback checked the path and the limit before it made the file;
+  // a resource that appeared meanwhile at that path (a disk event) wins.
+  if (resources_.find(r->path())) return;
+  watch_resource(*r);
+  resources_.add(std::move(r));
 }
 
 void Endpoint::retire_resource(Resource* r) {

@@ -47,6 +47,9 @@ struct EndpointConfig {
   // User resources (config, resource directory, coapctl) at once; adding one
   // more fails with an error.
   std::size_t max_user_resources = 1000;
+  // RFC 7252 8.2: a response to a multicast request waits a random time
+  // within Leisure.
+  Duration leisure = seconds(5);
 
   // CoAP over TCP.
   std::size_t max_tcp_sessions = 256;
@@ -122,6 +125,12 @@ inline ClientResult client_error(SessionId session, std::string why) {
   return ClientResult::failed(ClientResult::Status::kError, session, std::move(why));
 }
 const char* client_status_name(ClientResult::Status s);
+
+// One answer to a multicast discovery (coapctl discover).
+struct DiscoveredNode {
+  Address from;
+  std::string links;  // its /.well-known/core (RFC 6690 link format)
+};
 
 class EndpointListener {
  public:

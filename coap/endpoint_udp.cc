@@ -71,6 +71,7 @@ void Endpoint::handle_udp(const Address& from, Session* known, std::span<const u
   } else if (m.code.is_request()) {
     handle_udp_request(known ? *known : udp_session(from, Role::kServer), m, bytes);
   } else if (m.code.is_response()) {
+    if (discovery_response(from, m)) return;
     if (known) return handle_udp_response(*known, m, bytes.size());
     // A response nobody asked for; a notification is rejected even as NON
     // (RFC 7641 3.6), or it would keep coming.

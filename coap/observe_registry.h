@@ -26,6 +26,11 @@ struct Observation {
   uint64_t pending_con = 0;  // UDP: the CON notification in flight (ConTracker id)
   unsigned sent = 0;         // notifications, the registration's response included
   TimePoint con_due;         // UDP: the next notification must be CON from then on
+  // Registered with FETCH (RFC 8132 2.4): every notification is the answer
+  // to this FETCH body (with this Content-Format), not to a GET.
+  bool fetch = false;
+  std::vector<uint8_t> fetch_body;
+  std::optional<uint32_t> fetch_format;
 };
 
 class ObserveRegistry {

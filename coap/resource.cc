@@ -21,7 +21,14 @@ Resource::Resource(std::string path, std::vector<std::pair<std::string, std::str
   }
 }
 
-void ResourceDirectory::add(std::unique_ptr<Resource> r) { resources_.push_back(std::move(r)); }
+ResourceDirectory::ResourceDirectory() = default;
+ResourceDirectory::~ResourceDirectory() = default;
+
+void ResourceDirectory::add(std::unique_ptr<Resource> r) {
+  by_path_[r->path()] = r.get();
+  if (r->source() != ResourceSource::kBuiltin) ++user_count_;
+  resources_.push_back(std::move(r));
+}
 
 std::unique_ptr<Resource> ResourceDirectory::remove(const Resource* r) {
   auto it = std::find_if(resources_.begin(), resources_.end(),
@@ -29,32 +36,31 @@ std::unique_ptr<Resource> ResourceDirectory::remove(const Resource* r) {
   if (it == resources_.end()) return nullptr;
   std::unique_ptr<Resource> out = std::move(*it);
   resources_.erase(it);
+  by_path_.erase(out->path());
+  if (out->source() != ResourceSource::kBuiltin) --user_count_;
   return out;
 }
 
 Resource* ResourceDirectory::find(const Message& msg) const {
-  for (const auto& r : resources_) {
-    const auto& segs = r->segments();
-    std::size_t i = 0;
-    bool match = true;
-    for (const OptionView& o : msg.options) {
-      if (o.number != opt::kUriPath) continue;
-      if (i >= segs.size() || as_string(o.value()) != segs[i]) {
-        match = false;
-        break;
-      }
-      ++i;
-    }
-    if (match && i == segs.size()) return r.get();
+  key_.clear();
+  for (const OptionView& o : msg.options) {
+    if (o.number != opt::kUriPath) continue;
+    const std::string_view seg = as_string(o.value());
+    // A segment holding '/' names no resource (it would alias "/a" "b").
+    if (seg.find('/') != std::string_view::npos) return nullptr;
+    key_ += '/';
+    key_ += seg;
   }
-  return nullptr;
+  if (key_.empty()) key_ = "/";
+  return find(key_);
 }
 
 Resource* ResourceDirectory::find(std::string_view path) const {
-  for (const auto& r : resources_)
-    if (r->path() == path) return r.get();
-  return nullptr;
+  auto it = by_path_.find(std::string(path));
+  return it == by_path_.end() ? nullptr : it->second;
 }
+
+void ResourceDirectory::set_fallback(std::unique_ptr<Resource> r) { fallback_ = std::move(r); }
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct Request {
   SessionId session;
 };
 
+class Resource;
+
 struct Response {
   explicit Response(std::vector<uint8_t>& body_buffer) : body(body_buffer) { body.clear(); }
   Code code = codes::kContent;
@@ -53,6 +56,11 @@ struct Response {
   // A DELETE that succeeded: the endpoint removes the resource once the
   // response is out (its observers get 4.04, RFC 7641 3.2).
   bool remove = false;
+  // A request that made a new resource (a file of --resource-dir): the
+  // endpoint adds it once answered; location ("/a/b") goes out as
+  // Location-Path.
+  std::unique_ptr<Resource> created;
+  std::string location;
 
   void set_payload(std::string_view s) { body.assign(s.begin(), s.end()); }
   void set_payload(std::span<const uint8_t> b) { body.assign(b.begin(), b.end()); }
@@ -90,6 +98,9 @@ class Resource {
   // 5.10.8); for resources that do not, the dispatcher refuses them with
   // 4.02 (a critical option that is not honoured must not be ignored).
   virtual bool evaluates_preconditions() const { return false; }
+  // Whether a GET sent to a multicast group is answered (RFC 7252 8.2;
+  // /.well-known/core always is).
+  virtual bool answers_multicast() const { return false; }
   // Built-in resources cannot be deleted or replaced.
   virtual ResourceSource source() const { return ResourceSource::kBuiltin; }
 
@@ -109,8 +120,13 @@ class Resource {
   bool observable_;
 };
 
+// Lookup is by a hash of the path (tens of thousands of runtime resources
+// stay cheap to find); all() keeps the order they were added in.
 class ResourceDirectory {
  public:
+  ResourceDirectory();
+  ~ResourceDirectory();
+  // REQUIRES: no resource with r's path is in the directory.
   void add(std::unique_ptr<Resource> r);
   // Takes r out of the directory; nullptr if it is not in it.
   std::unique_ptr<Resource> remove(const Resource* r);
@@ -118,9 +134,20 @@ class ResourceDirectory {
   Resource* find(const Message& msg) const;
   Resource* find(std::string_view path) const;
   const std::vector<std::unique_ptr<Resource>>& all() const { return resources_; }
+  // Resources that are not built in.
+  std::size_t user_count() const { return user_count_; }
+
+  // What serves a request no resource matches (--resource-dir: creating
+  // files, refusing paths that leave the directory); nullptr: 4.04.
+  void set_fallback(std::unique_ptr<Resource> r);
+  Resource* fallback() const { return fallback_.get(); }
 
  private:
   std::vector<std::unique_ptr<Resource>> resources_;
+  std::unordered_map<std::string, Resource*> by_path_;
+  std::size_t user_count_ = 0;
+  std::unique_ptr<Resource> fallback_;
+  mutable std::string key_;  // find(msg)'s path, reused
 };
 
 // RFC 6690 link format of the directory, filtered by at most one query item

@@ -40,9 +40,27 @@ void UserResource::store(std::span<const uint8_t> value, uint32_t ct) {
   etag_ = content_etag(ct, spec_.value);
 }
 
-void UserResource::set_value(std::span<const uint8_t> value, std::optional<uint32_t> ct) {
-  store(value, ct.value_or(spec_.ct));
+bool UserResource::commit(std::span<const uint8_t> value, uint32_t ct, Response& resp) {
+  if (std::optional<Refusal> r = persist(value)) {
+    resp.error(r->code, r->diagnostic);
+    return false;
+  }
+  store(value, ct);
+  return true;
+}
+
+std::optional<UserResource::Refusal> UserResource::set_value(std::span<const uint8_t> value,
+                                                             std::optional<uint32_t> ct,
+                                                             bool persist_it) {
+  const uint32_t format = format_fixed() ? spec_.ct : ct.value_or(spec_.ct);
+  // A file event for what coapd wrote itself (or a touch) brings nothing new.
+  if (!persist_it && content_etag(format, value) == etag_ && spec_.value.size() == value.size())
+    return std::nullopt;
+  if (persist_it)
+    if (std::optional<Refusal> r = persist(value)) return r;
+  store(value, format);
   notify_changed();
+  return std::nullopt;
 }
 
 void UserResource::set_etag(Response& resp) const {
@@ -89,6 +107,7 @@ void UserResource::handle(const Request& req, Response& resp) {
     return set_etag(resp);
   }
   if (m == codes::kDelete) {
+    if (std::optional<Refusal> r = erase()) return resp.error(r->code, r->diagnostic);
     resp.code = codes::kDeleted;
     resp.remove = true;
     return;
@@ -98,7 +117,10 @@ void UserResource::handle(const Request& req, Response& resp) {
   if (req.payload.size() > max_size_)
     return resp.error(codes::kRequestEntityTooLarge, "value larger than the resource limit");
   const std::optional<uint32_t> ct = req.msg.uint_option(opt::kContentFormat);
-  store(req.payload, ct.value_or(spec_.ct));
+  if (ct && *ct != spec_.ct && format_fixed())
+    return resp.error(codes::kUnsupportedContentFormat,
+                      "the file name fixes the content-format at " + std::to_string(spec_.ct));
+  if (!commit(req.payload, ct.value_or(spec_.ct), resp)) return;
   resp.code = codes::kChanged;
   set_etag(resp);
   notify_changed();

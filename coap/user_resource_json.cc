@@ -82,7 +82,7 @@ void UserResource::handle_patch(const Request& req, Response& resp) {
   const std::string text = doc.dump();
   if (text.size() > max_size_)
     return resp.error(codes::kRequestEntityTooLarge, "patched value larger than the limit");
-  store(as_bytes(text), spec_.ct);
+  if (!commit(as_bytes(text), spec_.ct, resp)) return;
   resp.code = codes::kChanged;
   set_etag(resp);
   notify_changed();

@@ -124,6 +124,9 @@ struct Config {
   std::vector<coap::ResourceSpec> resources;
   uint32_t max_resources = 1000;
   uint32_t max_resource_size = 1 << 20;
+  std::string resource_dir;  // --resource-dir; empty: none
+  bool multicast = true;     // join the All-CoAP-Nodes groups
+  double leisure = 5.0;      // seconds (RFC 7252 8.2)
 };
 
 // Outcome of parsing. When `run` is false the caller prints `output` (to

@@ -161,6 +161,19 @@ const std::vector<OptionSpec> kOptions = {
      "forgotten. At least 1.",
      [](const Config& c) { return std::to_string(c.max_udp_sessions); },
      [](const std::string& v, Config& c) { return set_whole(v, 1, kU32Max, c.max_udp_sessions); }},
+    {"multicast", "on|off", Group::kUdp, Kind::kValue,
+     "Join the All-CoAP-Nodes groups on the link (224.0.1.187 by IGMP, ff02::fd and ff05::fd "
+     "by MLD, RFC 7252 section 12.8) and answer a NON GET sent to them of /.well-known/core "
+     "(only when its filter matches something) or of a resource marked 'multicast': a NON "
+     "response from coapd's own address after a random delay within --leisure, never an error, "
+     "at most 64 waiting at once (more group requests meanwhile go unanswered).",
+     [](const Config& c) { return std::string(c.multicast ? "on" : "off"); },
+     [](const std::string& v, Config& c) { return set_bool(v, c.multicast); }},
+    {"leisure", "S", Group::kUdp, Kind::kValue,
+     "Seconds within which the answer to a multicast request is sent, at a random time (RFC "
+     "7252 section 8.2, Leisure); 0 to 300.",
+     [](const Config& c) { return format_number(c.leisure); },
+     [](const std::string& v, Config& c) { return set_seconds(v, 0.0, true, 300.0, c.leisure); }},
     {"udp-session-timeout", "S", Group::kUdp, Kind::kValue,
      "Seconds of silence after which a UDP peer is forgotten; greater than 0.",
      [](const Config& c) { return format_number(c.udp_session_timeout); },
@@ -360,6 +373,22 @@ const std::vector<OptionSpec> kOptions = {
        auto s = coap::parse_resource_entry(v);
        if (!s) return std::move(s).take_error();
        c.resources.push_back(std::move(*s));
+       return {};
+     }},
+    {"resource-dir", "DIR", Group::kResources, Kind::kValue,
+     "Serve every regular file below DIR at its path relative to DIR (DIR/sensors/temp.txt is "
+     "/sensors/temp.txt), observable, with the content-format its name says: .txt 0, .json 50, "
+     ".cbor 60, .xml 41, .senml.json 110, .senml.cbor 112, .link 40, anything else 42. A PUT "
+     "replaces the file atomically (a temporary file in the same directory, fsync, rename) or "
+     "creates it, a POST to a directory creates a file named by a number (2.01 with "
+     "Location-Path), a DELETE removes it; changes made on disk by others notify observers. "
+     "Paths that would leave DIR ('..', symbolic links, which are never followed) get 4.03; "
+     "nothing outside DIR is read or written. Files larger than --max-resource-size are not "
+     "served. Default: none.",
+     [](const Config& c) { return c.resource_dir.empty() ? std::string("none") : c.resource_dir; },
+     [](const std::string& v, Config& c) -> Problem {
+       if (v.empty()) return problem("is empty");
+       c.resource_dir = v;
        return {};
      }},
     {"max-resources", "N", Group::kResources, Kind::kValue,

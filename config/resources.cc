@@ -1,5 +1,6 @@
 // Resource entries checked as a whole once every option is known: files
 // read, sizes and count bounded, paths unique and not built in.
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -31,6 +32,11 @@ coap::Status read_value_file(coap::ResourceSpec& r, std::size_t limit) {
 }  // namespace
 
 coap::Status check_resources(Config& c) {
+  if (!c.resource_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(c.resource_dir, ec))
+      return coap::error("resource-dir: '", c.resource_dir, "' is not a directory");
+  }
   if (c.resources.size() > c.max_resources)
     return coap::error("resource: ", std::to_string(c.resources.size()),
                        " resources given, more than --max-resources (",

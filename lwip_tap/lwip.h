@@ -23,8 +23,10 @@ extern "C" {
 #include <lwip/err.h>
 #include <lwip/etharp.h>
 #include <lwip/ethip6.h>
+#include <lwip/igmp.h>
 #include <lwip/init.h>
 #include <lwip/ip_addr.h>
+#include <lwip/mld6.h>
 #include <lwip/nd6.h>
 #include <lwip/netif.h>
 #include <lwip/opt.h>

@@ -131,6 +131,23 @@ coap::Status Stack::add_netif(const NetifOptions& options, FrameSink& frames) {
   return {};
 }
 
+coap::Status Stack::join_coap_groups() {
+  LWIP_ASSERT_CORE_LOCKED();
+  if (!added_) return coap::error("no network interface to join groups on");
+  ip4_addr_t v4;
+  IP4_ADDR(&v4, 224, 0, 1, 187);
+  if (const err_t e = igmp_joingroup_netif(&netif_, &v4); e != ERR_OK)
+    return coap::error("cannot join 224.0.1.187: ", err_name(e));
+  for (const char* text : {"ff02::fd", "ff05::fd"}) {
+    ip6_addr_t v6;
+    ip6addr_aton(text, &v6);
+    ip6_addr_assign_zone(&v6, IP6_MULTICAST, &netif_);
+    if (const err_t e = mld6_joingroup_netif(&netif_, &v6); e != ERR_OK)
+      return coap::error("cannot join ", text, ": ", err_name(e));
+  }
+  return {};
+}
+
 void Stack::remove_netif() {
   LWIP_ASSERT_CORE_LOCKED();
   if (!added_) return;

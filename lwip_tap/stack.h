@@ -74,6 +74,12 @@ class Stack {
   coap::Status add_netif(const NetifOptions& options, FrameSink& frames) REQUIRES(core_lock);
   // REQUIRES core lock.
   void remove_netif() REQUIRES(core_lock);
+  // REQUIRES core lock, after add_netif. Joins the All-CoAP-Nodes groups
+  // (RFC 7252 12.8): 224.0.1.187 by IGMP, ff02::fd and ff05::fd by MLD
+  // (Debian's lwIP has LWIP_IGMP and LWIP_IPV6_MLD; the netif carries
+  // NETIF_FLAG_IGMP and NETIF_FLAG_MLD6), so that lwIP delivers datagrams
+  // to them and answers the routers' queries.
+  coap::Status join_coap_groups() REQUIRES(core_lock);
 
   netif* iface() { return added_ ? &netif_ : nullptr; }
   // REQUIRES core lock. Whether a packet to `a` can leave: on our subnet (or

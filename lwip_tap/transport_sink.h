@@ -15,8 +15,9 @@ using ConnId = coap::ConnId;
 class TransportSink {
  public:
   virtual ~TransportSink() = default;
-  virtual void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from,
-                               const pbuf* p) = 0;
+  // to_group: sent to a multicast group the stack joined.
+  virtual void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p,
+                               bool to_group) = 0;
   virtual void on_tcp_accepted(ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
                                const coap::Address& local) = 0;
   virtual void on_tcp_connected(ConnId conn, const coap::Address& local) = 0;

@@ -39,7 +39,8 @@ void UdpTransport::recv_cb(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, 
   assume_core_locked();
   const auto slot = reinterpret_cast<uintptr_t>(arg);
   if (UdpTransport* self = slot < 2 ? g_udp[slot] : nullptr)
-    self->sink_.on_udp_datagram(self->socket_, Stack::from_lwip(addr, port), p);
+    self->sink_.on_udp_datagram(self->socket_, Stack::from_lwip(addr, port), p,
+                                ip_addr_ismulticast(ip_current_dest_addr()));
   pbuf_free(p);
 }
 

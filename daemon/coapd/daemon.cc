@@ -31,6 +31,7 @@
 #include "daemon/coapd/observe_commands.h"
 #include "daemon/coapd/placement.h"
 #include "daemon/coapd/reload.h"
+#include "daemon/coapd/resource_dir.h"
 #include "daemon/coapd/results.h"
 #include "daemon/coapd/shutdown.h"
 #include "daemon/coapd/watchdog.h"
@@ -91,6 +92,8 @@ class Daemon {
                    [this](std::vector<nlohmann::json> batch) { control_->send_events(batch); }};
   lwip_tap::Stack stack_;
   coap::ResourceDirectory resources_;
+  ResourceDir resource_dir_;
+  Status resource_dir_loaded_;                  // load()'s outcome, reported when starting
   std::unique_ptr<ThreadPlacement> placement_;  // engine thread only, once started
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<coap::SecurityContext> security_;
@@ -152,6 +155,9 @@ Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
   for (const coap::ResourceSpec& spec : cfg_.resources)
     resources_.add(std::make_unique<coap::UserResource>(spec, coap::ResourceSource::kConfig,
                                                         cfg_.max_resource_size));
+  if (!cfg_.resource_dir.empty())
+    resource_dir_loaded_ = resource_dir_.load(cfg_.resource_dir, resources_, cfg_.max_resources,
+                                              cfg_.max_resource_size);
   // The loop, and so the io thread, is this thread.
   placement_ = std::make_unique<ThreadPlacement>(
       parse_cpu_placement(cfg_.cpu_placement).value_or(CpuPlacement::kAuto), gettid());
@@ -191,6 +197,12 @@ std::vector<Lifecycle::Step> Daemon::start_list() {
          return Status{};
        },
        [this] { stop_engine(); }},
+      {"resource directory",
+       [this] {
+         if (!resource_dir_loaded_) return resource_dir_loaded_;
+         return resource_dir_.start(&loop_, *engine_, *poster_);
+       },
+       [this] { resource_dir_.stop(); }},
       {"TAP pump", [this] { return start_pump(); }, [this] { pump_->stop(); }},
       {"metrics listener", [this] { return start_metrics(); },
        [this] {
@@ -237,6 +249,8 @@ Status Daemon::start_stack() {
   lwip_tap::CoreLock lock;
   if (Status st = stack_.add_netif(opts, *tap_); !st) return st;
   zone_index_ = netif_get_index(stack_.iface());
+  if (cfg_.multicast)
+    if (Status st = stack_.join_coap_groups(); !st) return st;
   if (cfg_.udp_port)
     if (Status st = udp_->bind(cfg_.udp_port); !st) return st;
   // Without a DTLS server the socket still carries coapd's coaps:// requests,

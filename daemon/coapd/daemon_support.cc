@@ -51,6 +51,7 @@ coap::EndpointConfig endpoint_config(const config::Config& c) {
   e.handshake_timeout = coap::from_seconds(c.handshake_timeout);
   e.max_handshakes = c.max_handshakes;
   e.max_user_resources = c.max_resources;
+  e.leisure = coap::from_seconds(c.leisure);
   return e;
 }
 

@@ -118,7 +118,11 @@ void Engine::process(const Mailbox::Batch& batch, TimePoint now) {
       case Mailbox::Item::kDatagram:
         stats_.udp_wake_ns.record(nanos_since(it.posted, now));
         lwip_tap::trace_datagram("from", it.addr, bytes);
-        ep.on_datagram(static_cast<coap::UdpSocket>(it.extra), it.addr, bytes, now);
+        if (it.to_group) {
+          ep.on_group_datagram(it.addr, bytes, now);
+        } else {
+          ep.on_datagram(static_cast<coap::UdpSocket>(it.extra), it.addr, bytes, now);
+        }
         break;
       case Mailbox::Item::kAccepted:
         ep.on_tcp_accepted(it.conn, static_cast<coap::ListenerKind>(it.extra), it.addr, it.addr2,

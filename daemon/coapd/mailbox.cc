@@ -132,8 +132,10 @@ void Mailbox::take(coap::TimePoint deadline, bool look_first, coap::Duration spi
 
 // --- lwip_tap::TransportSink (core lock held) ------------------------------------
 
-void Mailbox::on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p) {
+void Mailbox::on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p,
+                              bool to_group) {
   Item it{Item::kDatagram, static_cast<uint8_t>(socket)};
+  it.to_group = to_group;
   it.addr = from;
   post(it, p, /*droppable=*/true);  // dropped, and counted, when the mailbox is full
 }

@@ -54,6 +54,7 @@ class Mailbox final : public lwip_tap::TransportSink {
     uint32_t offset = 0;  // into Batch::bytes, or Batch::jobs for kJob
     uint32_t length = 0;
     coap::TimePoint posted{};  // when it was read off the TAP (or posted)
+    bool to_group = false;     // a datagram sent to a multicast group
   };
   // What the engine takes in one swap.
   struct Batch {
@@ -76,7 +77,8 @@ class Mailbox final : public lwip_tap::TransportSink {
   void post_stop() EXCLUDES(mu_);
 
   // lwip_tap::TransportSink: lwIP callbacks, core lock held.
-  void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p) override;
+  void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p,
+                       bool to_group) override;
   void on_tcp_accepted(coap::ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
                        const coap::Address& local) override;
   void on_tcp_connected(coap::ConnId conn, const coap::Address& local) override;

@@ -19,7 +19,8 @@ void RecordingSink::record(SinkEvent e) {
   events_.push_back(std::move(e));
 }
 
-void RecordingSink::on_udp_datagram(coap::UdpSocket, const coap::Address& from, const pbuf* p) {
+void RecordingSink::on_udp_datagram(coap::UdpSocket, const coap::Address& from, const pbuf* p,
+                                    bool) {
   record({Kind::kUdp, 0, from, {}, ERR_OK, copy_out(p)});
 }
 

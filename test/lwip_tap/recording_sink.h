@@ -26,7 +26,8 @@ struct SinkEvent {
 
 class RecordingSink final : public TransportSink {
  public:
-  void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p) override;
+  void on_udp_datagram(coap::UdpSocket socket, const coap::Address& from, const pbuf* p,
+                       bool to_group) override;
   void on_tcp_accepted(ConnId conn, coap::ListenerKind kind, const coap::Address& peer,
                        const coap::Address& local) override;
   void on_tcp_connected(ConnId conn, const coap::Address& local) override;
