@@ -371,16 +371,7 @@ void Daemon::serve() {
   // Ready once the engine answers: a job that has run proves its loop runs.
   engine_->post([this](coap::Endpoint&, coap::TimePoint) {
     poster_->post([this] {
-      std::string ports =
-          "udp " + std::to_string(cfg_.udp_port) + ", tcp " + std::to_string(cfg_.tcp_port);
-      if (serves_dtls()) ports += ", dtls " + std::to_string(cfg_.dtls_port);
-      if (serves_tls()) ports += ", tls " + std::to_string(cfg_.tls_port);
-      if (cfg_.call_home_listen) ports += ", call-home " + std::to_string(cfg_.call_home_listen);
-      const std::string host =
-          cfg_.host_address ? ", host side " + cfg_.host_address->str() : std::string();
-      const std::string note = cfg_.address_note.empty() ? "" : "; " + cfg_.address_note;
-      spdlog::info("coapd ready: TAP {} up, CoAP on {} ({}){}, control socket {}{}", cfg_.tap,
-                   cfg_.address.str(), ports, host, cfg_.control_socket, note);
+      spdlog::info("{}", ready_line(cfg_, serves_dtls(), serves_tls()));
       sd_notify(0, "READY=1\nSTATUS=serving CoAP");
     });
   });

@@ -76,4 +76,15 @@ void os_random(std::span<uint8_t> out) {
   }
 }
 
+std::string ready_line(const config::Config& c, bool dtls, bool tls) {
+  std::string ports = "udp " + std::to_string(c.udp_port) + ", tcp " + std::to_string(c.tcp_port);
+  if (dtls) ports += ", dtls " + std::to_string(c.dtls_port);
+  if (tls) ports += ", tls " + std::to_string(c.tls_port);
+  if (c.call_home_listen) ports += ", call-home " + std::to_string(c.call_home_listen);
+  const std::string host = c.host_address ? ", host side " + c.host_address->str() : "";
+  const std::string note = c.address_note.empty() ? "" : "; " + c.address_note;
+  return "coapd ready: TAP " + c.tap + " up, CoAP on " + c.address.str() + " (" + ports + ")" +
+         host + ", control socket " + c.control_socket + note;
+}
+
 }  // namespace coapd
