@@ -67,7 +67,6 @@ class Daemon {
   void stop_stack();
   Status start_pump();
   Status start_signals();
-  Status start_metrics();
   void stop_signals();
   void stop_engine();
 
@@ -102,8 +101,14 @@ class Daemon {
   std::unique_ptr<lwip_tap::TcpTransport> tcp_;
   std::unique_ptr<lwip_tap::TapDevice> tap_;
   std::unique_ptr<lwip_tap::TapPump> pump_;
-  std::unique_ptr<MetricsServer> metrics_;  // with --metrics-listen
-  std::unique_ptr<FrameCapture> capture_;   // `coapctl capture`
+  // Serves only with --metrics-listen; the stats come as `coapctl stats` gets them.
+  std::unique_ptr<MetricsServer> metrics_ = std::make_unique<MetricsServer>(
+      &loop_, cfg_.metrics_listen, [this](std::function<void(std::string)> done) {
+        if (!commands_) return done(std::string());  // not serving yet
+        collect_stats(*commands_,
+                      [done](nlohmann::json stats) { done(control::format_prometheus(stats)); });
+      });
+  std::unique_ptr<FrameCapture> capture_;  // `coapctl capture`
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   uv_signal_t sighup_{};
@@ -204,10 +209,7 @@ std::vector<Lifecycle::Step> Daemon::start_list() {
        },
        [this] { resource_dir_.stop(); }},
       {"TAP pump", [this] { return start_pump(); }, [this] { pump_->stop(); }},
-      {"metrics listener", [this] { return start_metrics(); },
-       [this] {
-         if (metrics_) metrics_->stop();
-       }},
+      {"metrics listener", [this] { return metrics_->start(); }, [this] { metrics_->stop(); }},
       {"signals", [this] { return start_signals(); }, [this] { stop_signals(); }},
   };
 }
@@ -283,17 +285,6 @@ Status Daemon::start_pump() {
   pump_ = std::make_unique<lwip_tap::TapPump>(&loop_, tap_->fd(), stack_, engine_->sink());
   pump_->set_max_time_wait(cfg_.max_time_wait);
   return pump_->start();
-}
-
-Status Daemon::start_metrics() {
-  if (cfg_.metrics_listen.host.empty()) return {};
-  metrics_ = std::make_unique<MetricsServer>(
-      &loop_, cfg_.metrics_listen, [this](std::function<void(std::string)> done) {
-        if (!commands_) return done(std::string());  // not serving yet
-        collect_stats(*commands_,
-                      [done](nlohmann::json stats) { done(control::format_prometheus(stats)); });
-      });
-  return metrics_->start();
 }
 
 Status Daemon::start_signals() {

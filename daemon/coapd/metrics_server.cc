@@ -78,6 +78,7 @@ MetricsServer::MetricsServer(uv_loop_t* loop, config::Config::ListenAddress wher
 MetricsServer::~MetricsServer() { stop(); }
 
 coap::Status MetricsServer::start() {
+  if (where_.host.empty()) return {};  // --metrics-listen off
   sockaddr_storage addr{};
   const bool v6 = where_.host.find(':') != std::string::npos;
   int rc =

@@ -45,7 +45,8 @@ class MetricsServer {
   MetricsServer(uv_loop_t* loop, config::Config::ListenAddress where, Source source);
   ~MetricsServer();
 
-  // Binds and listens; the error names the address and the reason.
+  // Binds and listens (nothing when `where` is off); the error names the
+  // address and the reason.
   coap::Status start();
   // Closes the listener and every connection; answers still on their way
   // from `source` are dropped.
