@@ -106,6 +106,10 @@ int run_request(const GlobalOptions& global, const RequestOptions& options);
 int run_observe(const GlobalOptions& global, const ObserveOptions& options);
 int run_observe_cancel(const GlobalOptions& global, uint64_t observation);
 int run_observations(const GlobalOptions& global);
+// Has coapd send a multicast GET /.well-known/core to `group` from its own
+// stack and collect the answers for wait_s seconds; one line per node:
+// "ADDRESS LINKS".
+int run_discover(const GlobalOptions& global, const std::string& group, double wait_s);
 int run_connect(const GlobalOptions& global, const ConnectOptions& options);
 int run_close(const GlobalOptions& global, uint64_t session);
 int run_resource_list(const GlobalOptions& global);

@@ -43,11 +43,12 @@ std::optional<T> decoded(const nlohmann::json& result) {
 }
 
 // Sends cmd with args and prints the answer: as it came with --json, else
-// render(the decoded result of type T).
+// render(the decoded result of type T). The answer is waited for
+// global.timeout_s, plus extra_wait_s for a command that takes its time.
 template <typename T, typename Render>
 int run_and_print(const GlobalOptions& global, control::Command cmd, const nlohmann::json& args,
-                  Render render) {
-  auto result = call_daemon(global, cmd, args, global.timeout_s);
+                  Render render, double extra_wait_s = 0) {
+  auto result = call_daemon(global, cmd, args, global.timeout_s + extra_wait_s);
   if (!result) return kExitFailure;
   if (global.json) {
     print_json_line(*result);

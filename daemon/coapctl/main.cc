@@ -39,6 +39,8 @@ struct CommandLine {
   std::string payload_file;
   std::string log_level;
   CaptureOptions capture;
+  std::string discover_group = "224.0.1.187";
+  double discover_wait = 5;
   bool prometheus = false;
   double reconnect_interval = 0;
   double reconnect_max_interval = 0;
@@ -301,6 +303,14 @@ void add_observe_commands(CLI::App& app, CommandLine& cl, std::function<int()>* 
   cancel->excludes(count)->excludes(duration);
   app.add_subcommand("observations", "List the observations coapd holds as a client")
       ->callback([action, &cl] { *action = [&cl] { return run_observations(cl.global); }; });
+  CLI::App* discover = app.add_subcommand(
+      "discover", "Find CoAP nodes on coapd's link by multicast GET /.well-known/core");
+  discover->add_option("--group", cl.discover_group, "Multicast group (default 224.0.1.187)");
+  discover->add_option("--wait", cl.discover_wait, "Seconds to collect answers (default 5)")
+      ->check(CLI::Range(0.0, 3600.0));
+  discover->callback([action, &cl] {
+    *action = [&cl] { return run_discover(cl.global, cl.discover_group, cl.discover_wait); };
+  });
 }
 
 void add_connect_command(CLI::App& app, CommandLine& cl, std::function<int()>* action) {

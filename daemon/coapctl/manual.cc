@@ -146,6 +146,13 @@ const char* const kFooter = R"TXT(COMMANDS
       need a restart. A bad file changes
       nothing: exit status 1, and the error names the key.
 
+  discover [--group ADDR] [--wait S]
+      Send a multicast GET /.well-known/core from coapd's own stack to ADDR
+      (default 224.0.1.187, All CoAP Nodes; ff02::fd and ff05::fd for IPv6,
+      link-scoped groups on coapd's TAP) and list every node that answers
+      within S seconds (default 5): one line "ADDRESS LINKS" per node, or
+      "no node answered". With --json, {"nodes": [{"address", "links"}]}.
+
   capture FILE [--count N] [--duration S] [--filter udp|tcp|coap]
       Have coapd write the Ethernet frames its stack receives and sends
       (both directions, as lwIP sees them) to FILE, a pcap file (linktype

@@ -10,6 +10,7 @@
 #include "daemon/coapctl/format.h"
 #include "daemon/control/codec.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_discover.h"
 #include "daemon/control/messages_observe.h"
 
 namespace coapctl {
@@ -183,6 +184,17 @@ int run_observe_cancel(const GlobalOptions& global, uint64_t observation) {
   if (!result) return kExitFailure;
   if (global.json) print_json_line(*result);
   return kExitOk;
+}
+
+int run_discover(const GlobalOptions& global, const std::string& group, double wait_s) {
+  return run_and_print<control::DiscoverResult>(
+      global, Command::kDiscover, control::DiscoverArgs{group, wait_s}.encode(),
+      [](const control::DiscoverResult& r) {
+        std::string out;
+        for (const auto& n : r.nodes) out += n.address + " " + n.links + "\n";
+        return out.empty() ? std::string("no node answered\n") : out;
+      },
+      wait_s);
 }
 
 int run_observations(const GlobalOptions& global) {

@@ -15,6 +15,7 @@
 #include "daemon/coapd/resource_commands.h"
 #include "daemon/coapd/results.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_discover.h"
 
 namespace coapd {
 namespace {
@@ -230,6 +231,32 @@ void handle_capture_stop(CommandContext& ctx, const json&, Responder r) {
   r.ok(result->encode());
 }
 
+void handle_discover(CommandContext& ctx, const json& request, Responder r) {
+  auto args = arguments<control::DiscoverArgs>(request, r);
+  if (!args) return;
+  const std::string& tap = ctx.cfg.tap;
+  const int zone = ctx.zone_index;
+  std::optional<coap::Address> group = coap::Address::parse_ip(
+      args->group, 5683, [&](std::string_view z) { return z == tap ? zone : -1; });
+  if (!group || !group->is_multicast())
+    return r.error("'" + args->group + "' is not a multicast group address");
+  // ff02::fd and the like are link-scoped: coapd's link is the TAP.
+  if (group->is_v6() && (group->ip[1] & 0x0f) == 2 && !group->zone)
+    group->zone = static_cast<uint8_t>(zone);
+  LoopPoster& poster = ctx.poster;
+  const auto wait =
+      std::chrono::duration_cast<coap::Duration>(std::chrono::duration<double>(args->wait));
+  ctx.engine.post([&poster, r, g = *group, wait](coap::Endpoint& ep, coap::TimePoint now) {
+    const bool started = ep.start_discovery(g, wait, now, [&poster, r](auto nodes) {
+      control::DiscoverResult out;
+      for (const coap::DiscoveredNode& n : nodes)
+        out.nodes.push_back({n.from.to_string(), n.links});
+      poster.post([r, j = out.encode()]() mutable { r.ok(std::move(j)); });
+    });
+    if (!started) poster.post([r] { r.error("too many discoveries running at once"); });
+  });
+}
+
 bool debug_allowed(const CommandContext& ctx, const Responder& r) {
   if (ctx.cfg.debug_commands) return true;
   r.error("debug commands are disabled (start coapd with --debug-commands)");
@@ -291,6 +318,7 @@ constexpr std::array<CommandEntry, control::kCommandCount> kCommands = {{
     {Command::kObserve, handle_observe, true},
     {Command::kObserveCancel, handle_observe_cancel, true},
     {Command::kObservations, handle_observations, false},
+    {Command::kDiscover, handle_discover, false},
     {Command::kDebugStall, handle_debug_stall, true},
     {Command::kDebugTimerProbe, handle_debug_timer_probe, false},
 }};

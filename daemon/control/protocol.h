@@ -61,6 +61,7 @@ inline constexpr std::size_t kMaxAnswerBytes = 64 << 20;
   X(kObserve, "observe")                \
   X(kObserveCancel, "observe_cancel")   \
   X(kObservations, "observations")      \
+  X(kDiscover, "discover")              \
   X(kDebugStall, "debug_stall")         \
   X(kDebugTimerProbe, "debug_timer_probe")
 

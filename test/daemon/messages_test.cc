@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/control/messages_discover.h"
 #include "daemon/control/messages_observe.h"
 
 namespace control {
@@ -49,6 +50,16 @@ TEST(Messages, RuntimeControlRoundTrips) {
   r.resources_removed = {"/b", "/c"};
   r.resources_changed = {"/d"};
   EXPECT_EQ(round_trip(r), r);
+}
+
+TEST(Messages, DiscoverRoundTrips) {
+  EXPECT_EQ(round_trip(DiscoverArgs{"ff02::fd", 2.5}), (DiscoverArgs{"ff02::fd", 2.5}));
+  EXPECT_EQ(DiscoverArgs::decode(nlohmann::json::object())->group, "224.0.1.187");
+  EXPECT_FALSE(DiscoverArgs::decode({{"wait", -1}}));
+  DiscoverResult r;
+  r.nodes = {{"192.0.2.1:5683", "</time>;ct=0"}, {"[fe80::1%2]:5683", ""}};
+  EXPECT_EQ(round_trip(r), r);
+  EXPECT_FALSE(DiscoverResult::decode({{"nodes", {{{"address", 1}}}}}));
 }
 
 TEST(Messages, CaptureRoundTripsAndChecksItsArguments) {

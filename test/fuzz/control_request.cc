@@ -27,6 +27,7 @@
 #include "coap/uri.h"
 #include "daemon/control/line_reader.h"
 #include "daemon/control/messages.h"
+#include "daemon/control/messages_discover.h"
 #include "daemon/control/messages_observe.h"
 #include "daemon/control/protocol.h"
 #include "test/fuzz/fuzz_util.h"
@@ -83,6 +84,8 @@ void all_types(const json& j) {
   round_trip<LogLevelResult>(j, "LogLevelResult");
   round_trip<ReloadResult>(j, "ReloadResult");
   round_trip<CaptureArgs>(j, "CaptureArgs");
+  round_trip<DiscoverArgs>(j, "DiscoverArgs");
+  round_trip<DiscoverResult>(j, "DiscoverResult");
   round_trip<CaptureResult>(j, "CaptureResult");
   round_trip<DebugStallArgs>(j, "DebugStallArgs");
   round_trip<TimerProbeArgs>(j, "TimerProbeArgs");
@@ -147,6 +150,7 @@ std::string dispatch(control::Command cmd, const json& req) {
     }
     case Command::kObserveCancel: return decoded(control::ObserveCancelArgs::decode(req));
     case Command::kObservations: return {};
+    case Command::kDiscover: return decoded(control::DiscoverArgs::decode(req));
     case Command::kDebugStall: return decoded(control::DebugStallArgs::decode(req));
     case Command::kDebugTimerProbe: return decoded(control::TimerProbeArgs::decode(req));
   }

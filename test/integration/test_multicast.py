@@ -3,6 +3,7 @@ kernel side sends GET /.well-known/core with coap-client-notls to the
 All-CoAP-Nodes group 224.0.1.187 (routed through the TAP); coapd, which
 joined the group by IGMP, answers with a NON after a random delay within
 Leisure, and only when there is something to say."""
+import json
 import time
 
 import pytest
@@ -71,3 +72,26 @@ def test_ipv6_link_local_group(ns):
         assert "t:NON c:2.05" in out and "</time>" in out, out
     finally:
         assert d.stop() == 0, d.read_log()
+
+
+def test_coapctl_discover_lists_a_server_that_joined_the_group(ns, device):
+    # coap-server-notls on the kernel side, joined to All-CoAP-Nodes on coap0.
+    ns.popen(["coap-server-notls", "-g", "224.0.1.187", "-G", "coap0"])
+    time.sleep(0.5)
+    # libcoap's server answers a group request after a random delay within
+    # its Leisure (5 s by default).
+    r = device.ctl("--json", "discover", "--wait", "6")
+    assert r.returncode == 0, r.stderr
+    nodes = json.loads(r.stdout)["nodes"]
+    peers = [n for n in nodes if n["address"].startswith("192.0.2.1:")]
+    assert len(peers) == 1, nodes
+    assert "</.well-known/core>" in peers[0]["links"] or "</time>" in peers[0]["links"], peers
+    human = device.ctl("discover", "--wait", "6")
+    assert human.returncode == 0 and human.stdout.startswith("192.0.2.1:"), human
+    bad = device.ctl("discover", "--group", "192.0.2.1")
+    assert bad.returncode == 1 and "not a multicast group" in bad.stderr, bad
+
+
+def test_discover_with_nobody_there_says_so(ns, device):
+    r = device.ctl("discover", "--wait", "0.5")
+    assert r.returncode == 0 and r.stdout == "no node answered\n", r
