@@ -75,7 +75,6 @@ void all_types(const json& j) {
   round_trip<ConnectArgs>(j, "ConnectArgs");
   round_trip<ConnectResult>(j, "ConnectResult");
   round_trip<CloseArgs>(j, "CloseArgs");
-  round_trip<ResourceEntry>(j, "ResourceEntry");
   round_trip<ResourceListResult>(j, "ResourceListResult");
   round_trip<ResourceAddArgs>(j, "ResourceAddArgs");
   round_trip<ResourceSetArgs>(j, "ResourceSetArgs");
