@@ -52,6 +52,14 @@ const char* const kFooter = R"TXT(COMMANDS
       Send a CoAP request from coapd and print the response: the code line
       ("2.05 Content"), one "Name: value" line per option, a blank line, and
       the payload byte for byte (plus a final newline on a terminal only).
+      With --json, one object: status (response, timeout, cancelled or
+      error), session, code ("2.05"), code_name, options, payload_b64 (the
+      payload in base64) or error. Each option is {number, name, format,
+      value}, and the value's JSON type follows format: a number for uint
+      options (Content-Format, Max-Age, ...), a string for string options
+      (Uri-Path, Location-Path, ...), a lowercase hex string for opaque
+      options (ETag, ...), for empty ones ("" then) and for options coapd
+      does not know.
         --payload TEXT           request payload
         --payload-file FILE      request payload read from FILE ("-": stdin)
         --content-format N       Content-Format option of the payload
