@@ -153,9 +153,12 @@ def test_under_a_flood_every_frame_is_written_or_counted_as_dropped(ns, tmp_path
         r = result_of(p)
         after = d.stats()["counters"]
         moved = (after["rx_frames"] - before["rx_frames"]) + (after["tx_frames"] - before["tx_frames"])
-        # The link is otherwise quiet: every frame the stack read or sent while
-        # the capture ran is in the file or counted as dropped.
-        assert r["frames"] + r["dropped"] == moved, (r, moved)
+        # Every frame the stack read or sent while the capture ran is in the
+        # file or counted as dropped. `moved` also spans the moments between
+        # the stats calls and the capture's start and end, when the link is
+        # quiet but for coapd's own occasional IPv6 router solicitation or
+        # MLD report: a few frames of slack, against thousands in the flood.
+        assert moved - 5 <= r["frames"] + r["dropped"] <= moved, (r, moved)
         assert moved >= 1000, moved
         assert len(tshark(path, "frame.number")) == r["frames"]
         assert d.ctl("status").returncode == 0
