@@ -383,7 +383,7 @@ void add_debug_commands(CLI::App& app, CommandLine& cl, std::function<int()>* ac
   capture->add_option("--count", cl.capture.count, "Stop after N frames")
       ->check(CLI::PositiveNumber);
   capture->add_option("--duration", cl.capture.duration_s, "Stop after S seconds")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveSeconds);
   capture->add_option("--filter", cl.capture.filter, "Frames to keep: udp, tcp or coap")
       ->check(CLI::IsMember({"udp", "tcp", "coap"}));
   capture->callback(

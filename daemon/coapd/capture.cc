@@ -91,13 +91,13 @@ coap::Status FrameCapture::start(const Request& req, Done done) {
     pcap_ = nullptr;
     return coap::error("cannot start a pcap file in ", req.file);
   }
-  req_ = req;
   done_ = std::move(done);
   started_ = std::chrono::steady_clock::now();
   written_ = written_bytes_ = 0;
   write_failed_ = false;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(mu_);  // on_frame reads the request under it
+    req_ = req;
     bytes_.reserve(kMaxQueuedBytes);
     spare_bytes_.reserve(kMaxQueuedBytes);
     queued_.reserve(kMaxQueuedFrames);

@@ -258,7 +258,7 @@ def main():
         udp_s = time.time() - t0
         time.sleep(1)
         rss3 = d.rss_kib()
-        udp_listed = d.stats().get("udp_sessions", None)
+        udp_listed = d.stats()["sessions"]  # the TCP ones are gone by now
         per_udp = (rss3 - rss2) * 1024 / args.udp_peers
         lat_udp_peers = percentiles([new_udp_client_ms(ns, i) for i in range(args.clients)])
 
