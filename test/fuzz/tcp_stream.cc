@@ -127,18 +127,28 @@ Run all_at_once(std::span<const uint8_t> s, std::size_t limit, Walk& w) {
   return r;
 }
 
-// Bytes of the frame under way at stream offset `at` (0 at a frame boundary).
-std::size_t partial_at(const Walk& w, std::size_t at) {
-  std::size_t i = 0;
-  while (i < w.sizes.size() && w.starts[i] + w.sizes[i] <= at) ++i;
-  return i < w.starts.size() && w.starts[i] <= at ? at - w.starts[i] : 0;
-}
+// Bytes of the frame under way at stream offset `at` (0 at a frame boundary),
+// for offsets that never decrease: the cursor walks the frames once, so one
+// byte per piece stays linear in the stream.
+class PartialCursor {
+ public:
+  explicit PartialCursor(const Walk& w) : w_(w) {}
+  std::size_t at(std::size_t off) {
+    while (i_ < w_.sizes.size() && w_.starts[i_] + w_.sizes[i_] <= off) ++i_;
+    return i_ < w_.starts.size() && w_.starts[i_] <= off ? off - w_.starts[i_] : 0;
+  }
+
+ private:
+  const Walk& w_;
+  std::size_t i_ = 0;
+};
 
 void in_pieces(std::span<const uint8_t> s, std::size_t limit, const std::vector<std::size_t>& cuts,
                const Walk& w, const Run& whole) {
   FrameDecoder dec(limit);
   std::vector<Frame> frames;
   const auto handler = collector(frames);
+  PartialCursor partial(w);
   std::size_t a = 0;
   for (std::size_t i = 0; i <= cuts.size() && a <= s.size(); ++i) {
     const std::size_t b = i < cuts.size() ? std::min(s.size(), a + cuts[i]) : s.size();
@@ -157,8 +167,9 @@ void in_pieces(std::span<const uint8_t> s, std::size_t limit, const std::vector<
       }
       break;
     }
-    FUZZ_CHECK(dec.buffered() == partial_at(w, b), "after [%zu,%zu): holds %zu, partial is %zu", a,
-               b, dec.buffered(), partial_at(w, b));
+    const std::size_t expected = partial.at(b);
+    FUZZ_CHECK(dec.buffered() == expected, "after [%zu,%zu): holds %zu, partial is %zu", a, b,
+               dec.buffered(), expected);
     if (b == s.size()) break;
     a = b;
   }

@@ -68,7 +68,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   // The accessors the endpoint uses on every request must cope with anything.
   (void)describe(m);
   (void)m.path();
-  for (const OptionView& o : m.options) (void)m.uint_option(o.number);
+  // Once per option number (options come sorted), and for the first few
+  // only: uint_option searches the list, so every option of a datagram of
+  // thousands would make each input quadratic and the target a hundred
+  // times slower for no new path.
+  int distinct = 0;
+  for (std::size_t i = 0; i < m.options.size() && distinct < 32; ++i) {
+    if (i > 0 && m.options[i].number == m.options[i - 1].number) continue;
+    (void)m.uint_option(m.options[i].number);
+    ++distinct;
+  }
   fuzz::check_round_trip(in, m);
   return 0;
 }
