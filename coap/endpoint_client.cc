@@ -14,9 +14,9 @@ Result<Session*> Endpoint::tcp_session_for_request(const ClientRequest& r) {
   Session* called_home = nullptr;
   for (SessionId id : sessions_.ids()) {
     Session* s = sessions_.find(id);
-    if (s->proto != Proto::kTcp || s->role != Role::kClient) continue;
-    // A session where coapd is the client, to exactly this peer, secured as
-    // the URI says.
+    if (s->proto != Proto::kTcp || (s->role != Role::kClient && !s->outgoing)) continue;
+    // A session coapd opened (as the client, or calling home), or one where
+    // it is the client, to exactly this peer, secured as the URI says.
     const bool secure = s->outgoing ? s->outgoing->spec.secure : s->is_secure();
     if (s->peer == peer && secure == r.uri.is_secure() && s->state != SessionState::kClosing &&
         !found)
@@ -44,9 +44,13 @@ Result<Session*> Endpoint::session_for_request(const ClientRequest& r) {
   if (r.session) {
     Session* s = sessions_.find(r.session);
     if (!s) return error("no session ", std::to_string(r.session));
-    if (s->proto == Proto::kTcp && s->role != Role::kClient)
+    // RFC 8323 lets either end of a connection send requests; coapd sends
+    // its own on the connections it opened (its call-home ones included:
+    // a device that coapd called home to can be observed over them), not
+    // on those its clients opened to it.
+    if (s->proto == Proto::kTcp && s->role != Role::kClient && !s->outgoing)
       return error("session ", std::to_string(s->id),
-                   " is a server session: coapd answers requests on it");
+                   " is a server session a client opened: coapd answers requests on it");
     return s;
   }
   if (r.uri.is_tcp()) return tcp_session_for_request(r);
