@@ -9,7 +9,9 @@
 //
 // Slots are chosen with a keyed hash (Address::hash): the secret, random per
 // endpoint, keeps a peer from sending Message IDs or using ports that pile
-// up in one probe chain.
+// up in one probe chain. Each slot keeps the hash with the entry index, so
+// that probing and deletion (backward shift, at every insert once the cache
+// is full) read the slot array alone and never hash an address again.
 #pragma once
 
 #include <cstdint>
@@ -52,12 +54,19 @@ class DedupCache {
     uint16_t mid = 0;
     uint8_t space = 0;
     bool has_response = false;
+    uint32_t hash = 0;  // of (peer, mid, space): its home slot is hash & mask_
     TimePoint expires;
     std::vector<uint8_t> response;  // capacity kept across reuse
   };
 
-  std::size_t slot_for(const Address& peer, uint16_t mid, uint8_t space) const;
-  int32_t find(const Address& peer, uint16_t mid, uint8_t space) const;  // entry index or -1
+  struct Slot {
+    int32_t entry = -1;  // -1: empty
+    uint32_t hash = 0;   // the entry's hash
+  };
+
+  uint32_t hash_of(const Address& peer, uint16_t mid, uint8_t space) const;
+  // Entry index or -1.
+  int32_t find(const Address& peer, uint16_t mid, uint8_t space, uint32_t hash) const;
   void index_insert(int32_t entry);
   void index_erase(int32_t entry);
   void pop_oldest();
@@ -65,7 +74,7 @@ class DedupCache {
   std::vector<Entry> ring_;
   std::size_t head_ = 0;  // oldest entry
   std::size_t count_ = 0;
-  std::vector<int32_t> slots_;  // open addressing, -1 = empty
+  std::vector<Slot> slots_;  // open addressing, linear probing
   std::size_t mask_;
   std::size_t max_response_;
   Duration lifetime_;

@@ -341,6 +341,7 @@ class Endpoint {
   // may go as one: over TCP the whole frame counts against the peer's
   // Max-Message-Size (RFC 8323 5.3.1), over UDP the payload against our
   // block size.
+  std::size_t bert_chunk(const Exchange& x, const Session& s, const OptionList& opts) const;
   bool message_fits(const Exchange& x, const Session& s, const OptionList& opts,
                     std::size_t n) const;
   void build_block1(Exchange& x, const Session& s, OptionList& opts,

@@ -1,6 +1,7 @@
 // Endpoint: requests coapd sends as a client, over UDP (CON with
 // retransmission) or TCP, including Block1 uploads and Block2 downloads.
 #include <algorithm>
+#include <cstdint>
 
 #include "coap/block.h"
 #include "coap/endpoint.h"
@@ -13,9 +14,9 @@ Result<Session*> Endpoint::tcp_session_for_request(const ClientRequest& r) {
   Session* called_home = nullptr;
   for (SessionId id : sessions_.ids()) {
     Session* s = sessions_.find(id);
-    if (s->proto != Proto::kTcp || s->role != Role::kClient) continue;
-    // A session where coapd is the client, to exactly this peer, secured as
-    // the URI says.
+    if (s->proto != Proto::kTcp || (s->role != Role::kClient && !s->outgoing)) continue;
+    // A session coapd opened (as the client, or calling home), or one where
+    // it is the client, to exactly this peer, secured as the URI says.
     const bool secure = s->outgoing ? s->outgoing->spec.secure : s->is_secure();
     if (s->peer == peer && secure == r.uri.is_secure() && s->state != SessionState::kClosing &&
         !found)
@@ -43,9 +44,13 @@ Result<Session*> Endpoint::session_for_request(const ClientRequest& r) {
   if (r.session) {
     Session* s = sessions_.find(r.session);
     if (!s) return error("no session ", std::to_string(r.session));
-    if (s->proto == Proto::kTcp && s->role != Role::kClient)
+    // RFC 8323 lets either end of a connection send requests; coapd sends
+    // its own on the connections it opened (its call-home ones included:
+    // a device that coapd called home to can be observed over them), not
+    // on those its clients opened to it.
+    if (s->proto == Proto::kTcp && s->role != Role::kClient && !s->outgoing)
       return error("session ", std::to_string(s->id),
-                   " is a server session: coapd answers requests on it");
+                   " is a server session a client opened: coapd answers requests on it");
     return s;
   }
   if (r.uri.is_tcp()) return tcp_session_for_request(r);
@@ -85,7 +90,7 @@ void Endpoint::begin_exchange(RequestId id, ClientRequest request, bool observe)
   Exchange& x = exchanges_.add(id, std::move(request), s.id, now_);
   if (observe) x.observe.emplace();
   x.block1_szx =
-      x.req.block_szx ? std::min<uint8_t>(*x.req.block_szx, 6) : szx_for(config_.udp_block_size);
+      x.req.block_szx ? std::min<uint8_t>(*x.req.block_szx, 7) : szx_for(config_.udp_block_size);
   x.block2_szx = x.block1_szx;
   arm(x.deadline, kTimerRequest, id, 0);
   const bool ready = s.proto == Proto::kUdp ? !s.secure || s.secure->established
@@ -99,6 +104,30 @@ void Endpoint::begin_exchange(RequestId id, ClientRequest request, bool observe)
 }
 
 static std::size_t block_bytes(uint8_t szx) { return std::size_t{16} << szx; }
+
+// RFC 8323 6: BERT only over TCP, to a peer whose CSM offered block-wise
+// transfers, and (as coapd's server decides too) only where a message can
+// hold more than one 1024-byte block.
+static bool bert_allowed(const Session& s) {
+  return s.proto == Proto::kTcp && s.tcp->peer_bwt && s.tcp->peer_mms > 1152;
+}
+
+// The most a request asks to go in one message before it is sent in blocks.
+static std::size_t wanted_block_bytes(const Exchange& x) {
+  if (x.block1_szx < 7) return block_bytes(x.block1_szx);
+  return x.req.bert_bytes ? x.req.bert_bytes : SIZE_MAX;
+}
+
+// BERT: the largest multiple of 1024 bytes, at most the caller's cap, that
+// fits one message with these options; 0 when not even 1024 does.
+std::size_t Endpoint::bert_chunk(const Exchange& x, const Session& s,
+                                 const OptionList& opts) const {
+  const std::size_t cap = x.req.bert_bytes ? x.req.bert_bytes : SIZE_MAX;
+  const std::size_t body = (x.req.payload.size() + 1023) / 1024 * 1024;
+  std::size_t n = std::min({cap, body, s.tcp->peer_mms}) / 1024 * 1024;
+  while (n >= 1024 && !message_fits(x, s, opts, n)) n -= 1024;  // the options' few bytes
+  return n;
+}
 
 bool Endpoint::message_fits(const Exchange& x, const Session& s, const OptionList& opts,
                             std::size_t n) const {
@@ -121,12 +150,17 @@ void Endpoint::build_block1(Exchange& x, const Session& s, OptionList& opts,
     // transfer: it alone carries Size1, which outweighs the bytes NUM
     // grows by later. Block 0's Block1 is one byte whatever the SZX.
     opts.add_uint(opt::kBlock1, BlockOption{0, true, x.block1_szx}.encode());
-    while (x.block1_szx > 0 && !fits(std::size_t{1} << (x.block1_szx + 4))) --x.block1_szx;
+    if (x.block1_szx == 7) x.block1_bert = bert_chunk(x, s, opts);
+    if (x.block1_szx == 7 && x.block1_bert == 0) x.block1_szx = 6;
+    while (x.block1_szx > 0 && x.block1_szx < 7 && !fits(block_bytes(x.block1_szx))) --x.block1_szx;
     opts.remove(opt::kBlock1);
   }
-  const std::size_t bs = std::size_t{1} << (x.block1_szx + 4);
+  const bool bert = x.block1_szx == 7;
+  const std::size_t bs = bert ? x.block1_bert : block_bytes(x.block1_szx);
   const std::size_t len = std::min(bs, body.size() - off);
-  BlockOption b1{static_cast<uint32_t>(off / bs), off + len < body.size(), x.block1_szx};
+  BlockOption b1{static_cast<uint32_t>(off / (bert ? 1024 : bs)), off + len < body.size(),
+                 x.block1_szx};
+  x.block1_sent_end = off + len;
   opts.add_uint(opt::kBlock1, b1.encode());
   *payload = payload->subspan(off, len);
 }
@@ -148,11 +182,15 @@ void Endpoint::send_exchange(Exchange& x) {
 
   std::span<const uint8_t> payload = r.payload;
   auto fits = [&](std::size_t n) { return message_fits(x, *s, opts, n); };
+  if (!bert_allowed(*s)) {
+    x.block1_szx = std::min<uint8_t>(x.block1_szx, 6);
+    x.block2_szx = std::min<uint8_t>(x.block2_szx, 6);
+  }
   if (x.next_block2 > 0) {
     payload = {};  // later Block2 requests carry no body
     opts.add_uint(opt::kBlock2, BlockOption{x.next_block2, false, x.block2_szx}.encode());
   } else if (!payload.empty() && (!fits(payload.size()) || x.block1_offset > 0 ||
-                                  (r.block_szx && payload.size() > block_bytes(x.block1_szx)))) {
+                                  (r.block_szx && payload.size() > wanted_block_bytes(x)))) {
     build_block1(x, *s, opts, &payload);
   } else if (r.block_szx && !opts.find(opt::kBlock2)) {
     // Early negotiation: the block size we want the response in.
@@ -204,10 +242,15 @@ bool Endpoint::handle_client_response(Session& s, const Message& m) {
   // Block1: the peer wants the next block.
   if (m.code == codes::kContinue) {
     if (auto b1 = BlockOption::decode(m.uint_option(opt::kBlock1).value_or(0xffffffff))) {
-      const std::size_t bs = std::size_t{1} << (std::min<uint8_t>(b1->szx, 6) + 4);
-      // Smaller when the peer asks for it, never larger than what fits.
-      x.block1_szx = std::min(x.block1_szx, b1->szx);
-      x.block1_offset = (std::size_t{b1->num} + 1) * bs;
+      if (b1->bert() && x.block1_szx == 7) {
+        // RFC 8323 6: the server took the whole BERT message it confirms.
+        x.block1_offset = x.block1_sent_end;
+      } else {
+        const std::size_t bs = block_bytes(std::min<uint8_t>(b1->szx, 6));
+        // Smaller when the peer asks for it, never larger than what fits.
+        x.block1_szx = std::min<uint8_t>(x.block1_szx, std::min<uint8_t>(b1->szx, 6));
+        x.block1_offset = (std::size_t{b1->num} + 1) * bs;
+      }
       if (x.block1_offset < x.req.payload.size()) {
         send_exchange(x);
         return true;

@@ -203,7 +203,12 @@ struct ClientRequest {
   std::optional<Token> token;
   // Block size exponent (16 << szx bytes, 0..6) for Block1 uploads and asked
   // of the server for Block2 (RFC 7959 2.4); default from the endpoint.
+  // 7 is BERT (RFC 8323 6): over TCP to a peer whose CSM offers block-wise
+  // transfers and a Max-Message-Size above 1152, each message carries as
+  // many 1024-byte blocks as fit, at most bert_bytes (0: no cap); to any
+  // other peer it is taken as 6 (1024 bytes).
   std::optional<uint8_t> block_szx;
+  std::size_t bert_bytes = 0;
 };
 
 // An observation coapd holds as a client (Endpoint::client_observations).

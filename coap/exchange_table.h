@@ -24,6 +24,8 @@ struct Exchange {
   // Block1: offset of the next block to send; block size exponent.
   std::size_t block1_offset = 0;
   uint8_t block1_szx = 6;
+  std::size_t block1_bert = 0;      // BERT (szx 7): bytes per message, a multiple of 1024
+  std::size_t block1_sent_end = 0;  // where the block last sent ends
   // Block2: body collected so far, next block number, block size exponent.
   std::vector<uint8_t> body;
   uint32_t next_block2 = 0;

@@ -5,14 +5,18 @@
 # coap-server-notls, DTLS and TLS (PSK) against coap-server-openssl.
 #
 #   scripts/bench.sh [--quick] [--duration S] [--warmup S] [--runs N]
-#                    [--scenarios udp_1x32,tcp_1x32,tcp_8x32,churn,dtls_1x32,dtls_churn,tls_1x32]
+#                    [--scenarios udp_1x32,udp_4x32,tcp_1x32,tcp_8x32,churn,churn_drain,
+#                                 udp_1x1,tcp_1x1,ceiling,dtls_1x32,dtls_churn,tls_1x32]
 #                    [--only GROUP[,GROUP...]] [--ciphersuite NAME]
 #                    [--peer-only] [--no-build] [--out FILE] [--pin]
 #
 #   --quick       smoke test: 0.5 s runs after 0.2 s warmup (default 5 s + 1 s)
 #   --runs N      runs per server and scenario (default 3)
 #   --only G,...  only the scenarios of these groups: udp, tcp, churn (the
-#                 plain ones), dtls, tls (the secure ones), engine (coapd's
+#                 plain ones), latency (udp_1x1, tcp_1x1: p50 at one request
+#                 in flight), ceiling (coapd against tap_reflector, a
+#                 stackless echo on the same TAP), dtls, tls (the secure
+#                 ones), engine (coapd's
 #                 timer and wake-up measurements, otherwise run after the
 #                 scenarios), scale (coapd alone holding 10,000 idle TCP
 #                 sessions and 100,000 UDP peers: RSS per session, a new
@@ -46,6 +50,16 @@
 #     local ports of one run are gone for 60 s.
 #   - coapd serves on its own lwIP stack behind TAP coap0 (192.0.2.2, kernel
 #     side 192.0.2.1); the peer listens on 127.0.0.1. Both serve /time.
+#   - churn and churn_drain: a new connection per request, the client sending
+#     its GET only after the server's CSM arrived (coap_load --wait-csm, as
+#     libcoap's client does) and closing first: churn half-closes and reads
+#     to the server's FIN (CHURN_CLOSE=drain makes it churn_drain's), churn_drain
+#     reads the response and closes.
+#   - ceiling: UDP 1x32 against coapd and against build-bench/bin/tap_reflector
+#     on the same TAP (one read and one write per request, no stack): the
+#     ratio is coapd's fraction of what any server behind this TAP can do.
+#   - udp_1x1, tcp_1x1: p50 latency with one request in flight; the ratio is
+#     coapd / peer, and the goal is below 1 (lower is better).
 #   - Secure scenarios (dtls_*, tls_*): both servers have the same PSK
 #     (identity coapd-bench; coapd from a --psk-file, coap-server-openssl
 #     with -k and -h) on port 5684, and coap_load runs coapd's own
@@ -73,7 +87,7 @@ PEER_ONLY=0
 BUILD=1
 OUT=""
 PIN=0
-SCENARIOS="udp_1x32,tcp_1x32,tcp_8x32,churn,dtls_1x32,dtls_churn,tls_1x32"
+SCENARIOS="udp_1x32,udp_4x32,tcp_1x32,tcp_8x32,churn,churn_drain,udp_1x1,tcp_1x1,ceiling,dtls_1x32,dtls_churn,tls_1x32"
 ONLY=""
 CIPHERSUITE="TLS-PSK-WITH-AES-128-CCM-8"
 DURATION_SET=0
@@ -218,7 +232,7 @@ if [[ $BUILD == 1 ]]; then
   # shellcheck disable=SC2086  # CMAKE_ARGS is a list of words
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOAPD_BUILD_TESTS=OFF \
     -DCOAPD_BUILD_BENCH=ON ${CMAKE_ARGS:-} >/dev/null
-  targets=(coap_load)
+  targets=(coap_load tap_reflector)
   if [[ $PEER_ONLY == 0 ]]; then
     targets+=(coapd coapctl)
   fi
@@ -315,6 +329,27 @@ start_peer() {
   TARGET_ADDR="$PEER_ADDR"
 }
 
+# The ceiling's "peer": tap_reflector on TAP coap0 in namespace $1, with the
+# kernel side addressed as for coapd. Sets TARGET_ADDR.
+start_reflector() {
+  local ns="$1" log_file="$TMP_DIR/tap_reflector.log" _
+  [[ -x "$BIN/tap_reflector" ]] || { log "$BIN/tap_reflector missing"; return 1; }
+  ip netns exec "$ns" "${SERVER_CPU[@]}" "$BIN/tap_reflector" --tap coap0 \
+    --address "$COAPD_ADDR" --port "$PORT" >"$log_file" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 50); do
+    ip -n "$ns" link show coap0 >/dev/null 2>&1 && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  ip -n "$ns" addr add "$COAPD_HOST_ADDR/24" dev coap0 && ip -n "$ns" link set coap0 up || {
+    log "tap_reflector: no TAP coap0; its log:"; tail -n 5 "$log_file" >&2; return 1; }
+  if ! wait_coap_ready "$ns" "$COAPD_ADDR:$PORT"; then
+    log "tap_reflector did not answer; its log:"; tail -n 5 "$log_file" >&2; return 1
+  fi
+  TARGET_ADDR="$COAPD_ADDR"
+}
+
 # Starts a server ("coapd" or "peer") for scenario $3 in namespace $2, waits
 # until it answers (secure scenarios: a handshake and a GET on SECURE_PORT)
 # and sets TARGET to the IP:PORT for the load generator.
@@ -326,7 +361,11 @@ start_server() {
   if [[ $which == coapd ]]; then
     start_coapd "$ns" "$secure" || return 1
   else
-    start_peer "$ns" "$scenario" || return 1
+    if [[ $scenario == ceiling ]]; then
+      start_reflector "$ns" || return 1
+    else
+      start_peer "$ns" "$scenario" || return 1
+    fi
   fi
   TARGET="$TARGET_ADDR:$port"
   if [[ $secure == 1 ]] && ! wait_coap_ready "$ns" "$TARGET" "${scenario%%_*}"; then
@@ -340,27 +379,51 @@ scenario_args() {
     udp_1x32) echo "udp --sockets 1 --window 32" ;;
     tcp_1x32) echo "tcp --conns 1 --window 32" ;;
     tcp_8x32) echo "tcp --conns 8 --window 32" ;;
-    churn) echo "churn --conns 1 --close ${CHURN_CLOSE:-eof}" ;;
+    churn) echo "churn --conns 1 --wait-csm --close ${CHURN_CLOSE:-eof}" ;;
+    churn_drain) echo "churn --conns 1 --wait-csm --close drain" ;;
+    udp_4x32) echo "udp --sockets 4 --window 32" ;;
+    udp_1x1) echo "udp --sockets 1 --window 1" ;;
+    tcp_1x1) echo "tcp --conns 1 --window 1" ;;
+    ceiling) echo "udp --sockets 1 --window 32" ;;
     dtls_1x32) echo "dtls --conns 1 --window 32" ;;
     dtls_churn) echo "dtls_churn --conns 1" ;;
     tls_1x32) echo "tls --conns 1 --window 32" ;;
     *) return 1 ;;
   esac
 }
-scenario_metric() { [[ $1 == *churn ]] && echo conn_per_s || echo req_per_s; }
-# The goal for coapd / peer (issue 9: the secure ones; the README: the rest).
+scenario_metric() {
+  case "$1" in
+    *churn*) echo conn_per_s ;;
+    *_1x1) echo p50_us ;;
+    *) echo req_per_s ;;
+  esac
+}
+# The goal for coapd / peer (issue 14: the plain ones; issue 9: the secure
+# ones); "<1" for the latency ones, where lower is better.
 scenario_goal() {
   case "$1" in
-    churn|dtls_churn) echo 1.0 ;;
+    udp_1x32|udp_4x32) echo 2.0 ;;
+    tcp_1x32) echo 2.5 ;;
+    tcp_8x32) echo 4.0 ;;
+    churn|churn_drain) echo 1.5 ;;
+    udp_1x1|tcp_1x1) echo "<1" ;;
+    ceiling) echo 0.7 ;;
+    dtls_churn) echo 1.0 ;;
     dtls_1x32) echo 1.3 ;;
     *) echo 1.5 ;;
   esac
 }
-scenario_peer() { is_secure "$1" && echo "$SECURE_PEER_SERVER" || echo "$PEER_SERVER"; }
-# The group --only selects by: udp, tcp, churn, dtls, tls.
+scenario_peer() {
+  if is_secure "$1"; then echo "$SECURE_PEER_SERVER"
+  elif [[ $1 == ceiling ]]; then echo tap_reflector
+  else echo "$PEER_SERVER"; fi
+}
+# The group --only selects by: udp, tcp, churn, latency, ceiling, dtls, tls.
 scenario_group() {
   case "$1" in
-    churn) echo churn ;;
+    churn*) echo churn ;;
+    *_1x1) echo latency ;;
+    ceiling) echo ceiling ;;
     dtls_*) echo dtls ;;
     *) echo "${1%%_*}" ;;
   esac
@@ -380,7 +443,7 @@ run_one() {
     stop_server; ns_delete "$ns"; return 1
   fi
   sources=""
-  if [[ $scenario == churn ]]; then
+  if [[ $scenario == churn* ]]; then
     [[ $which == coapd ]] && sources="--source $COAPD_CHURN_SOURCES" ||
       sources="--source $PEER_CHURN_SOURCES"
   fi
@@ -431,10 +494,10 @@ if [[ -n $ONLY ]]; then
   selected=()
   for g in ${ONLY//,/ }; do
     case "$g" in
-      udp|tcp|churn|dtls|tls) ;;
+      udp|tcp|churn|latency|ceiling|dtls|tls) ;;
       engine) ENGINE=1 ;;
       scale) SCALE=1 ;;
-      *) die "--only: unknown group $g (udp, tcp, churn, dtls, tls, engine, scale)" ;;
+      *) die "--only: unknown group $g (udp, tcp, churn, latency, ceiling, dtls, tls, engine, scale)" ;;
     esac
   done
   for scenario in ${SCENARIOS//,/ }; do
@@ -560,13 +623,16 @@ ciphers() {
   { grep "\"scenario\":\"$1\",\"server\":\"$2\"" "$RESULTS" || true; } |
     sed -n 's/.*"cipher":"\([^"]*\)".*/\1/p' | sort -u | paste -sd/ - | sed 's/^$/-/'
 }
-goal_met() {  # ratio, goal
-  awk -v r="$1" -v g="$2" 'BEGIN { if (r == "-") print "-"; else print (r + 0 >= g + 0 ? "met" : "BELOW") }'
+goal_met() {  # ratio, goal ("<N": the ratio must be below N)
+  awk -v r="$1" -v g="$2" 'BEGIN {
+    if (r == "-") { print "-"; exit }
+    if (substr(g, 1, 1) == "<") ok = r + 0 < substr(g, 2) + 0; else ok = r + 0 >= g + 0
+    print ok ? "MET" : "NOT MET" }'
 }
 
 echo
 echo "coapd vs libcoap: medians of $RUNS runs, ${DURATION}s each (+${WARMUP}s warmup), $(date -u +%F), $(nproc) CPUs"
-printf '%-10s %-11s %12s %12s %7s %5s %-5s   %10s %10s   %s\n' \
+printf '%-11s %-11s %12s %12s %7s %5s %-7s   %10s %10s   %s\n' \
   scenario metric coapd peer ratio goal "" "p99 coapd" "p99 peer" "errors coapd/peer"
 secure_rows=()
 for scenario in ${SCENARIOS//,/ }; do
@@ -579,15 +645,17 @@ for scenario in ${SCENARIOS//,/ }; do
   eb=$(values "$scenario" errors peer | awk '{ s += $1 } END { print NR ? s : "-" }')
   r=$(ratio "$a" "$b")
   goal=$(scenario_goal "$scenario")
-  printf '%-10s %-11s %12s %12s %7s %5s %-5s   %10s %10s   %s\n' "$scenario" "$metric" \
-    "$(fmt "$a")" "$(fmt "$b")" "$r" "$goal" "$(goal_met "$r" "$goal")" \
+  [[ $metric == p50_us ]] && fa=$(fmt1 "$a") fb=$(fmt1 "$b") || fa=$(fmt "$a") fb=$(fmt "$b")
+  printf '%-11s %-11s %12s %12s %7s %5s %-7s   %10s %10s   %s\n' "$scenario" "$metric" \
+    "$fa" "$fb" "$r" "$goal" "$(goal_met "$r" "$goal")" \
     "$(fmt1 "$pa")" "$(fmt1 "$pb")" "$ea/$eb"
   if is_secure "$scenario"; then
     secure_rows+=("$(printf '%-10s coapd %s, %s %s' "$scenario" "$(ciphers "$scenario" coapd)" \
       "$SECURE_PEER_SERVER" "$(ciphers "$scenario" peer)")")
   fi
 done
-echo "(ratio = coapd / peer: $PEER_SERVER, for dtls_* and tls_* $SECURE_PEER_SERVER with PSK;"
+echo "(ratio = coapd / peer: $PEER_SERVER, for dtls_* and tls_* $SECURE_PEER_SERVER with PSK,"
+echo " for ceiling tap_reflector (no stack); *_1x1: p50 latency in us, lower is better;"
 echo " p99 in us: request latency, churn: whole cycle)"
 if [[ ${#secure_rows[@]} -gt 0 ]]; then
   offered="$CIPHERSUITE"

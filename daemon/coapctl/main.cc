@@ -130,7 +130,7 @@ struct RequestShapeFlags {
   bool non = false;
   std::vector<std::string> options;
   std::string no_response, token;
-  uint32_t block_size = 0;
+  std::string block_size;
   CLI::Option *o_no_response = nullptr, *o_token = nullptr, *o_block_size = nullptr;
 
   void add(CLI::App* cmd) {
@@ -146,9 +146,9 @@ struct RequestShapeFlags {
     o_token = cmd->add_option("--token", token, "The request's token (0 to 8 bytes of hex)")
                   ->type_name("HEX");
     o_block_size = cmd->add_option("--block-size", block_size,
-                                   "Block size for uploads, and asked for downloads (16..1024)")
-                       ->type_name("N")
-                       ->check(CLI::IsMember({16, 32, 64, 128, 256, 512, 1024}));
+                                   "Block size for uploads, and asked for downloads (16..1024); "
+                                   "over TCP a multiple of 1024 or 'bert' for BERT")
+                       ->type_name("N|bert");
   }
   void apply(RequestOptions& out) const {
     out.non = non;
@@ -170,7 +170,11 @@ struct RequestShapeFlags {
       if (!t) throw CLI::ValidationError("--token", "'" + token + "' " + t.error());
       out.token = std::move(*t);
     }
-    if (o_block_size->count()) out.block_size = block_size;
+    if (o_block_size->count()) {
+      auto n = parse_block_size(block_size);
+      if (!n) throw CLI::ValidationError("--block-size", "'" + block_size + "': " + n.error());
+      out.block_size = *n;
+    }
   }
 };
 

@@ -71,8 +71,16 @@ const char* const kFooter = R"TXT(COMMANDS
         --no-response CLASSES    No-Response option (RFC 7967): the response
                                  classes not wanted, e.g. 2,5; or none
         --token HEX              the request's token (0 to 8 bytes)
-        --block-size N           block size for Block1 uploads, and asked of
-                                 the server for Block2: 16, 32, ... 1024
+        --block-size N|bert      block size for Block1 uploads, and asked of
+                                 the server for Block2: 16, 32, ... 1024; over
+                                 coap+tcp:// and coaps+tcp:// also BERT
+                                 (RFC 8323 6): a multiple of 1024 up to
+                                 1048576, the most bytes one message carries
+                                 in 1024-byte blocks, or bert for as many as
+                                 the peer's Max-Message-Size takes. BERT is
+                                 used only if the peer's CSM offers
+                                 block-wise transfers and a Max-Message-Size
+                                 above 1152; otherwise blocks are 1024 bytes
         --timeout S              give up after S seconds (default 30)
         --session ID             send on the already open session ID
         --psk-identity ID --psk-key KEY, --cert FILE --key FILE, --ca FILE,

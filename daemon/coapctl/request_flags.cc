@@ -82,6 +82,18 @@ coap::Result<uint32_t> parse_no_response(std::string_view text) {
   return bits;
 }
 
+coap::Result<uint32_t> parse_block_size(std::string_view text) {
+  if (text == "bert") return static_cast<uint32_t>(control::kMaxBertBytes);
+  uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end != text.data() + text.size() || !control::valid_block_size(n))
+    return coap::error(
+        "is not a block size: 16, 32, 64, 128, 256, 512 or 1024, or for BERT over "
+        "TCP a multiple of 1024 up to ",
+        std::to_string(control::kMaxBertBytes), " or 'bert'");
+  return static_cast<uint32_t>(n);
+}
+
 coap::Result<std::vector<uint8_t>> parse_token(std::string_view text) {
   if (hex_prefixed(text)) text.remove_prefix(2);
   auto bytes = control::hex_decode(text);

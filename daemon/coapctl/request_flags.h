@@ -21,6 +21,12 @@ coap::Result<control::RequestOption> parse_option_flag(std::string_view text);
 // response wanted).
 coap::Result<uint32_t> parse_no_response(std::string_view text);
 
+// --block-size: 16, 32, ... 1024 (RFC 7959), or BERT for CoAP over TCP
+// (RFC 8323 6): a multiple of 1024 up to control::kMaxBertBytes (the most
+// bytes per message), or "bert" (as many as the peer's Max-Message-Size
+// takes, up to that).
+coap::Result<uint32_t> parse_block_size(std::string_view text);
+
 // 0 to 8 bytes of hex, with or without 0x ("" is the empty token).
 coap::Result<std::vector<uint8_t>> parse_token(std::string_view text);
 

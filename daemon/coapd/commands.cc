@@ -348,7 +348,16 @@ coap::Result<coap::ClientRequest> client_request(const CommandContext& ctx,
     creq.options.emplace_back(o.number, std::move(o.value));
   }
   if (args.token) creq.token = coap::Token::from(*args.token);
-  if (args.block_size) creq.block_szx = coap::szx_for(*args.block_size);
+  if (args.block_size && *args.block_size > 1024) {
+    if (!creq.uri.is_tcp())
+      return coap::error("block_size ", std::to_string(*args.block_size),
+                         " is BERT (above 1024), which is CoAP over TCP only (RFC 8323 6): use "
+                         "a coap+tcp:// or coaps+tcp:// URI or at most 1024");
+    creq.block_szx = 7;
+    creq.bert_bytes = *args.block_size;
+  } else if (args.block_size) {
+    creq.block_szx = coap::szx_for(*args.block_size);
+  }
   return creq;
 }
 

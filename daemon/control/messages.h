@@ -200,7 +200,17 @@ struct RequestOption {
 //  string, "payload_b64" base64, "content_format" number, "accept" number,
 //  "timeout" number (s), "session" number, "security" SecurityArgs,
 //  "non" bool (a NON request), "options" [RequestOption], "token_hex" hex
-//  (0 to 8 bytes), "block_size" 16..1024}; all but method and uri optional.
+//  (0 to 8 bytes), "block_size" 16..1024 or BERT}; all but method and uri
+//  optional.
+//
+// block_size: a power of two 16..1024 is the Block1/Block2 block size
+// (RFC 7959); a multiple of 1024 above it up to kMaxBertBytes asks for BERT
+// (RFC 8323 6, CoAP over TCP only): up to that many bytes per message.
+inline constexpr uint64_t kMaxBertBytes = 1024 * 1024;
+inline bool valid_block_size(uint64_t n) {
+  if (n > 1024) return n <= kMaxBertBytes && n % 1024 == 0;
+  return n >= 16 && (n & (n - 1)) == 0;
+}
 struct RequestArgs {
   std::string method = "GET";
   std::string uri;

@@ -111,9 +111,12 @@ Result<RequestArgs> RequestArgs::decode(const json& j) {
     a.token = hex_decode(*token);
     if (!a.token || a.token->size() > 8) r.fail("field \"token_hex\" must be 0 to 8 bytes of hex");
   }
-  if (auto bs = r.optional_uint("block_size", 1024)) {
-    if (*bs < 16 || (*bs & (*bs - 1)) != 0)
-      r.fail("field \"block_size\" must be 16, 32, 64, 128, 256, 512 or 1024");
+  if (auto bs = r.optional_uint("block_size", kMaxBertBytes)) {
+    if (!valid_block_size(*bs))
+      r.fail(
+          "field \"block_size\" must be 16, 32, 64, 128, 256, 512 or 1024, or for BERT a "
+          "multiple of 1024 up to " +
+          std::to_string(kMaxBertBytes));
     a.block_size = static_cast<uint32_t>(*bs);
   }
   return r.result(std::move(a));

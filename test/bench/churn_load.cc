@@ -1,8 +1,9 @@
 // churn mode: opts.conns workers, each repeating one connection cycle:
 //
-//   connect -> send CSM + GET (one write) -> read until the response
-//   -> close, where close is, with CloseMode::kEof (default), shutdown(SHUT_WR)
-//   and reading until the server's FIN, then close(); with kDrain, reading
+//   connect -> send CSM + GET (one write; with --wait-csm: CSM, then the GET
+//   once the server's CSM arrived) -> read until the response -> close,
+//   where close is, with CloseMode::kEof (default), shutdown(SHUT_WR) and
+//   reading until the server's FIN, then close(); with kDrain, reading
 //   whatever is buffered and close().
 //
 // The client always reads everything before close(), so the kernel never
@@ -35,7 +36,7 @@ constexpr int64_t kScanIntervalNs = 10'000'000;
 constexpr int64_t kRetryDelayNs = 1'000'000;
 
 struct Worker {
-  enum class State { kIdle, kConnecting, kAwaitResponse, kAwaitEof };
+  enum class State { kIdle, kConnecting, kAwaitCsm, kAwaitResponse, kAwaitEof };
   State state = State::kIdle;
   int fd = -1;
   uint32_t generation = 0;
@@ -62,6 +63,7 @@ class ChurnLoad {
   void start(uint32_t index, int64_t now);
   void on_event(uint32_t index, uint32_t events, int64_t now);
   void send_request(Worker& w, int64_t now);
+  bool write_all(Worker& w, int64_t now);
   void read(Worker& w, int64_t now);
   void succeed(Worker& w, int64_t now);
   void fail(Worker& w, const std::string& kind, int64_t now);
@@ -115,23 +117,35 @@ void ChurnLoad::on_event(uint32_t index, uint32_t events, int64_t now) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) read(w, now);
 }
 
-void ChurnLoad::send_request(Worker& w, int64_t now) {
-  tx_.clear();
-  coap::OptionList none;
-  coap::write_tcp(tx_, coap::codes::kCsm, coap::Token{}, none, {});
-  const coap::Token token = make_token(w.next_seq++, 0, opts_.token_len);
-  w.token = token_value(token);
-  coap::write_tcp(tx_, coap::codes::kGet, token, request_.options(), {});
+// Sends what is in tx_ (a few dozen bytes into an empty socket buffer: all
+// or a failure).
+bool ChurnLoad::write_all(Worker& w, int64_t now) {
   const ssize_t n = send(w.fd, tx_.data(), tx_.size(), MSG_NOSIGNAL);
   if (n < 0) {
     fail(w, errno_kind(errno), now);
-    return;
+    return false;
   }
   if (static_cast<std::size_t>(n) != tx_.size()) {
-    fail(w, "short_write", now);  // a few dozen bytes into an empty socket buffer
+    fail(w, "short_write", now);
+    return false;
+  }
+  return true;
+}
+
+// Our CSM, and the GET with it unless --wait-csm holds it for the server's.
+void ChurnLoad::send_request(Worker& w, int64_t now) {
+  tx_.clear();
+  coap::OptionList none;
+  if (w.state == Worker::State::kConnecting)
+    coap::write_tcp(tx_, coap::codes::kCsm, coap::Token{}, none, {});
+  if (w.state == Worker::State::kConnecting && opts_.wait_csm) {
+    if (write_all(w, now)) w.state = Worker::State::kAwaitCsm;
     return;
   }
-  w.state = Worker::State::kAwaitResponse;
+  const coap::Token token = make_token(w.next_seq++, 0, opts_.token_len);
+  w.token = token_value(token);
+  coap::write_tcp(tx_, coap::codes::kGet, token, request_.options(), {});
+  if (write_all(w, now)) w.state = Worker::State::kAwaitResponse;
 }
 
 void ChurnLoad::read(Worker& w, int64_t now) {
@@ -141,6 +155,10 @@ void ChurnLoad::read(Worker& w, int64_t now) {
       if (m.code == coap::codes::kRelease || m.code == coap::codes::kAbort) {
         failure = m.code == coap::codes::kRelease ? "release" : "abort";
         return false;
+      }
+      if (m.code == coap::codes::kCsm && w.state == Worker::State::kAwaitCsm) {
+        send_request(w, now);
+        return w.state != Worker::State::kIdle;  // a failed send was counted and closed
       }
       return true;
     }
@@ -157,9 +175,10 @@ void ChurnLoad::read(Worker& w, int64_t now) {
   while (true) {
     const ssize_t n = recv(w.fd, rx_.data(), rx_.size(), 0);
     if (n > 0) {
-      if (w.decoder->feed({rx_.data(), static_cast<std::size_t>(n)}, handler) !=
-          coap::FrameError::kNone)
-        failure = "bad_frame";
+      const coap::FrameError e =
+          w.decoder->feed({rx_.data(), static_cast<std::size_t>(n)}, handler);
+      if (w.state == Worker::State::kIdle) return;  // the GET could not be sent
+      if (e != coap::FrameError::kNone && failure.empty()) failure = "bad_frame";
       if (!failure.empty()) {
         fail(w, failure, now);
         return;

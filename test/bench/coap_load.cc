@@ -3,7 +3,7 @@
 //   coap_load udp   --target IP:PORT --sockets N --window W [--path /time]
 //   coap_load tcp   --target IP:PORT --conns N --window W
 //   coap_load churn --target IP:PORT [--conns N] [--cycles N] [--close eof|drain]
-//                   [--source IP[,IP...]]
+//                   [--wait-csm] [--source IP[,IP...]]
 //   coap_load dtls  --target IP:PORT --conns N --window W   (coaps://, PSK)
 //   coap_load tls   --target IP:PORT --conns N --window W   (coaps+tcp://, PSK)
 //   coap_load dtls_churn --target IP:PORT [--conns N] [--cycles N]
@@ -105,6 +105,9 @@ int parse_options(int argc, char** argv, bench::Options& opts) {
                  "what is buffered and close")
       ->capture_default_str()
       ->check(CLI::IsMember({"eof", "drain"}));
+  app.add_flag("--wait-csm", opts.wait_csm,
+               "churn: send CSM, wait for the server's CSM, then the GET (as libcoap's client "
+               "does); default: CSM and GET in one write");
   app.add_option("--token-len", opts.token_len, "token length in bytes")
       ->capture_default_str()
       ->check(CLI::Range(3, 8));

@@ -34,6 +34,7 @@ struct Options {
   uint64_t cycles = 0;     // churn: stop after this many measured cycles (0 = use duration)
   double timeout_s = 1.0;  // a request (or churn cycle) older than this is lost
   CloseMode close_mode = CloseMode::kEof;
+  bool wait_csm = false;  // churn: send the GET only once the server's CSM arrived
   int token_len = 8;
   bool json = false;
   // tcp, churn: local addresses to bind to, used round-robin. More source

@@ -87,6 +87,19 @@ TEST(RequestFlags, TokensAreZeroToEightBytesOfHex) {
   EXPECT_FALSE(parse_token("zz"));
 }
 
+TEST(CoapctlRequest, BlockSizesArePowersOfTwoOrBert) {
+  auto size = [](const char* text) {
+    auto r = coapctl::parse_block_size(text);
+    return r ? *r : 0u;
+  };
+  EXPECT_EQ(size("16"), 16u);
+  EXPECT_EQ(size("1024"), 1024u);
+  EXPECT_EQ(size("4096"), 4096u);  // BERT: up to 4 blocks a message
+  EXPECT_EQ(size("bert"), 1048576u);
+  for (const char* bad : {"", "8", "100", "1500", "3000", "2097152", "0x400", "4096 ", "BERT"})
+    EXPECT_FALSE(coapctl::parse_block_size(bad)) << bad;
+}
+
 TEST(CoapctlRequest, ShapingFlagsTravelInTheRequest) {
   FakeCoapd server(FakeCoapd::answer(changed()));
   RunResult r = coapctl(
@@ -129,6 +142,8 @@ TEST(CoapctlRequest, BadShapingFlagsAreUsageErrorsNamingTheFlag) {
       {{"--no-response", "3"}, "--no-response"},
       {{"--token", "010203040506070809"}, "--token"},
       {{"--block-size", "100"}, "--block-size"},
+      {{"--block-size", "1500"}, "--block-size"},
+      {{"--block-size", "bertie"}, "--block-size"},
   };
   for (const auto& [flags, name] : cases) {
     FakeCoapd server(FakeCoapd::answer(changed()));

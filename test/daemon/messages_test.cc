@@ -203,6 +203,19 @@ TEST(Messages, ObserveMessagesRoundTrip) {
     EXPECT_TRUE(keys.contains(k)) << k;
 }
 
+TEST(Messages, BlockSizeIsAPowerOfTwoOrBertMultipleOf1024) {
+  for (uint32_t ok : {16u, 64u, 1024u, 2048u, 4096u, 1048576u}) {
+    auto r = RequestArgs::decode({{"uri", "coap+tcp://h/"}, {"block_size", ok}});
+    ASSERT_TRUE(r.ok()) << ok << ": " << r.error();
+    EXPECT_EQ(r->block_size, ok);
+  }
+  for (uint32_t bad : {0u, 8u, 100u, 1500u, 3000u, 1049600u}) {
+    auto r = RequestArgs::decode({{"uri", "coap+tcp://h/"}, {"block_size", bad}});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().find("\"block_size\""), std::string::npos) << r.error();
+  }
+}
+
 TEST(Messages, WrongTypesAreRefusedNamingTheField) {
   auto r = RequestArgs::decode({{"uri", "coap://h/"}, {"timeout", "soon"}});
   ASSERT_FALSE(r.ok());

@@ -298,9 +298,13 @@ def test_sigint_deregisters_and_exits_0(coapd, peer, stream):
     assert observations(coapd) == []
 
 
-def test_persistent_session_reregisters_after_every_reconnect(ns, coapd, stream):
+@pytest.mark.parametrize("role", [[], ["--call-home"]], ids=["client", "call-home"])
+def test_persistent_session_reregisters_after_every_reconnect(ns, coapd, stream, role):
+    """Also on a session where coapd called home (and serves the device):
+    RFC 8323 lets either end send requests, so coapd observes the device
+    over the connection it keeps up."""
     ls = listener(ns, 5694)
-    r = coapd.ctl("connect", f"coap+tcp://{HOST}:5694", "--reconnect-interval", "0.2")
+    r = coapd.ctl("connect", f"coap+tcp://{HOST}:5694", "--reconnect-interval", "0.2", *role)
     assert r.returncode == 0, r.stderr
     sid = int(r.stdout.split()[1])
     p = accept_peer(ls)

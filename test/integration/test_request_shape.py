@@ -6,6 +6,7 @@ arrives, and against Debian's coap-server-notls."""
 import socket
 import struct
 import threading
+import time
 
 import pytest
 
@@ -123,6 +124,24 @@ def test_non_get_against_coap_server_notls(ns, coapd):
         assert r.returncode == 0 and r.stdout.startswith("2.05"), r.stdout + r.stderr
         r = coapd.ctl("get", f"coap://{HOST}/time", "--token", "")
         assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        p.kill()
+        p.wait()
+
+
+@pytest.mark.parametrize("flags", [[], ["--non"]], ids=["con", "non"])
+def test_separate_response_from_coap_server_notls(ns, coapd, flags):
+    """/async?2: coap-server-notls answers after 2 s in a separate response
+    (a CON request is ACKed empty first; RFC 7252 5.2.2), which coapd
+    matches by token and passes on."""
+    p = ns.popen(["coap-server-notls", "-A", HOST, "-p", "5683"])
+    try:
+        wait_for(lambda: ":5683" in ns.sh("ss -lnu").stdout, message="coap-server-notls")
+        t0 = time.monotonic()
+        r = coapd.ctl("get", f"coap://{HOST}/async?2", "--timeout", "15", *flags)
+        elapsed = time.monotonic() - t0
+        assert r.returncode == 0 and r.stdout.startswith("2.05"), r.stdout + r.stderr
+        assert elapsed >= 1.8, elapsed
     finally:
         p.kill()
         p.wait()
