@@ -112,19 +112,22 @@ static bool bert_allowed(const Session& s) {
   return s.proto == Proto::kTcp && s.tcp->peer_bwt && s.tcp->peer_mms > 1152;
 }
 
+// BERT: the caller's cap on the bytes of one message (none: SIZE_MAX).
+static std::size_t bert_cap(const Exchange& x) {
+  return x.req.bert_bytes ? x.req.bert_bytes : SIZE_MAX;
+}
+
 // The most a request asks to go in one message before it is sent in blocks.
 static std::size_t wanted_block_bytes(const Exchange& x) {
-  if (x.block1_szx < 7) return block_bytes(x.block1_szx);
-  return x.req.bert_bytes ? x.req.bert_bytes : SIZE_MAX;
+  return x.block1_szx < 7 ? block_bytes(x.block1_szx) : bert_cap(x);
 }
 
 // BERT: the largest multiple of 1024 bytes, at most the caller's cap, that
 // fits one message with these options; 0 when not even 1024 does.
 std::size_t Endpoint::bert_chunk(const Exchange& x, const Session& s,
                                  const OptionList& opts) const {
-  const std::size_t cap = x.req.bert_bytes ? x.req.bert_bytes : SIZE_MAX;
   const std::size_t body = (x.req.payload.size() + 1023) / 1024 * 1024;
-  std::size_t n = std::min({cap, body, s.tcp->peer_mms}) / 1024 * 1024;
+  std::size_t n = std::min({bert_cap(x), body, s.tcp->peer_mms}) / 1024 * 1024;
   while (n >= 1024 && !message_fits(x, s, opts, n)) n -= 1024;  // the options' few bytes
   return n;
 }
