@@ -225,7 +225,7 @@ DispatchLimits Endpoint::limits_for(const Session& s) const {
   const std::size_t mms = s.tcp->peer_mms;
   l.max_payload = mms > kFrameOverhead + 16 ? mms - kFrameOverhead : 16;
   l.blockwise = s.tcp->peer_bwt;
-  l.bert = s.tcp->peer_bwt && mms > 1152;
+  l.bert = s.tcp->bert();
   return l;
 }
 

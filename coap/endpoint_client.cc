@@ -105,12 +105,8 @@ void Endpoint::begin_exchange(RequestId id, ClientRequest request, bool observe)
 
 static std::size_t block_bytes(uint8_t szx) { return std::size_t{16} << szx; }
 
-// RFC 8323 6: BERT only over TCP, to a peer whose CSM offered block-wise
-// transfers, and (as coapd's server decides too) only where a message can
-// hold more than one 1024-byte block.
-static bool bert_allowed(const Session& s) {
-  return s.proto == Proto::kTcp && s.tcp->peer_bwt && s.tcp->peer_mms > 1152;
-}
+// RFC 8323 6: BERT only over TCP, under the rule coapd's server follows too.
+static bool bert_allowed(const Session& s) { return s.proto == Proto::kTcp && s.tcp->bert(); }
 
 // BERT: the caller's cap on the bytes of one message (none: SIZE_MAX).
 static std::size_t bert_cap(const Exchange& x) {

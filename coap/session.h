@@ -85,6 +85,9 @@ struct TcpConnectionPart {
   bool csm_received = false;
   std::size_t peer_mms = 1152;  // RFC 8323 5.3.1: the default until the peer's CSM says more
   bool peer_bwt = false;
+  // BERT (RFC 8323 6) both ways: the peer's CSM offered block-wise
+  // transfers, and a message can hold more than one 1024-byte block.
+  bool bert() const { return peer_bwt && peer_mms > 1152; }
   bool established = false;  // the peer's CSM arrived on this connection
   std::string close_reason;
   bool close_failed = false;
