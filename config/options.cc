@@ -445,6 +445,15 @@ const std::vector<OptionSpec> kOptions = {
        c.cpu_placement = v;
        return {};
      }},
+    {"busy-poll", "US", Group::kControl, Kind::kValue,
+     "Microseconds that the io thread (after frames came off the TAP) and the CoAP engine "
+     "(after a pass with work) keep looking for more work, yielding the CPU, before they "
+     "sleep. The next frame of a conversation usually follows within tens of microseconds, "
+     "and waking a sleeping thread costs more than that (most of all in a virtual machine). "
+     "Costs CPU time only while traffic flows, at most this long after each burst. 0: never; "
+     "at most 10000.",
+     [](const Config& c) { return std::to_string(c.busy_poll_us); },
+     [](const std::string& v, Config& c) { return set_whole(v, 0, 10000, c.busy_poll_us); }},
     {"debug-commands", "", Group::kControl, Kind::kFlag,
      "Accept coapctl's debug commands, which can stall coapd on purpose. For tests only.",
      [](const Config& c) { return std::string(c.debug_commands ? "on" : "off"); },

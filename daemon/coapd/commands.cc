@@ -374,6 +374,7 @@ void collect_stats(CommandContext& ctx, std::function<void(nlohmann::json)> done
     e.items = es.items;
     e.flushes = es.flushes;
     e.tap_batches = ctx.pump ? ctx.pump->rx_batches() : 0;
+    e.tap_polled_batches = ctx.pump ? ctx.pump->rx_polled_batches() : 0;
     e.tcp_wake_latency_us = latency(es.tcp_wake_ns);
     e.udp_wake_latency_us = latency(es.udp_wake_ns);
     return s.encode();

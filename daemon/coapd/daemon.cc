@@ -180,6 +180,7 @@ Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
   hooks.next_alive_deadline = [this] { return watchdog_.next_deadline(); };
   engine_ = std::make_unique<Engine>(endpoint_config(cfg_), resources_, stack_, std::move(hooks),
                                      random_seed());
+  engine_->set_spin(std::chrono::microseconds(cfg_.busy_poll_us));
   udp_ = std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink());
   dtls_ =
       std::make_unique<lwip_tap::UdpTransport>(stack_, engine_->sink(), coap::UdpSocket::kSecure);
@@ -284,6 +285,7 @@ void Daemon::stop_stack() {
 Status Daemon::start_pump() {
   pump_ = std::make_unique<lwip_tap::TapPump>(&loop_, tap_->fd(), stack_, engine_->sink());
   pump_->set_max_time_wait(cfg_.max_time_wait);
+  pump_->set_busy_poll(std::chrono::microseconds(cfg_.busy_poll_us));
   return pump_->start();
 }
 

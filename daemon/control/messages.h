@@ -90,12 +90,14 @@ struct StatusResult {
 };
 
 // stats: Snapshot fields plus "engine" {"wakeups", "udp_dropped", "items",
-// "flushes", "tap_batches", "cpu_placement_changes" numbers, "cpu_placement"
+// "flushes", "tap_batches", "tap_polled_batches" (of those, the ones read while
+// busy polling, --busy-poll), "cpu_placement_changes" numbers, "cpu_placement"
 // "shared"|"spread", "tcp_wake_latency_us", "udp_wake_latency_us"
 // LatencySummary}.
 struct StatsResult {
   struct Engine {
     uint64_t wakeups = 0, udp_dropped = 0, items = 0, flushes = 0, tap_batches = 0;
+    uint64_t tap_polled_batches = 0;
     std::string cpu_placement;
     uint64_t cpu_placement_changes = 0;
     LatencySummary tcp_wake_latency_us, udp_wake_latency_us;

@@ -166,6 +166,7 @@ json StatsResult::encode() const {
                  {"items", engine.items},
                  {"flushes", engine.flushes},
                  {"tap_batches", engine.tap_batches},
+                 {"tap_polled_batches", engine.tap_polled_batches},
                  {"tcp_wake_latency_us", engine.tcp_wake_latency_us.encode()},
                  {"udp_wake_latency_us", engine.udp_wake_latency_us.encode()}};
   return j;
@@ -185,6 +186,7 @@ Result<StatsResult> StatsResult::decode(const json& j) {
     e.items = er.uint("items", 0, UINT64_MAX);
     e.flushes = er.uint("flushes", 0, UINT64_MAX);
     e.tap_batches = er.uint("tap_batches", 0, UINT64_MAX);
+    e.tap_polled_batches = er.uint("tap_polled_batches", 0, UINT64_MAX);
     e.tcp_wake_latency_us = decode_latency(er, "tcp_wake_latency_us");
     e.udp_wake_latency_us = decode_latency(er, "udp_wake_latency_us");
     if (!er.ok()) r.fail("engine: " + er.status().error());

@@ -72,7 +72,8 @@ std::string describe(const Config& c) {
     << "\nmax_tcp_sessions=" << c.max_tcp_sessions << "\ntcp_idle_timeout=" << c.tcp_idle_timeout
     << "\ncsm_timeout=" << c.csm_timeout << "\nmax_message_size=" << c.max_message_size
     << "\nmax_queued_bytes=" << c.max_queued_bytes << "\nconnect_timeout=" << c.connect_timeout
-    << "\nmax_time_wait=" << c.max_time_wait << "\ncpu_placement=" << c.cpu_placement;
+    << "\nmax_time_wait=" << c.max_time_wait << "\ncpu_placement=" << c.cpu_placement
+    << "\nbusy_poll_us=" << c.busy_poll_us;
   o << "\nmax_resources=" << c.max_resources << "\nmax_resource_size=" << c.max_resource_size;
   for (const auto& r : c.resources)
     o << "\nresource=" << r.path << " ct=" << r.ct << " obs=" << r.observable
@@ -343,6 +344,8 @@ TEST(ConfigParse, EachFlag) {
       {{"--max-time-wait", "0"}, [](Config& c) { c.max_time_wait = 0; }},
       {{"--cpu-placement", "spread"}, [](Config& c) { c.cpu_placement = "spread"; }},
       {{"--cpu-placement", "shared"}, [](Config& c) { c.cpu_placement = "shared"; }},
+      {{"--busy-poll", "0"}, [](Config& c) { c.busy_poll_us = 0; }},
+      {{"--busy-poll", "10000"}, [](Config& c) { c.busy_poll_us = 10000; }},
       {{"--max-time-wait", "10"}, [](Config& c) { c.max_time_wait = 10; }},
       {{"--session", "coap+tcp://192.0.2.1"},
        [](Config& c) { c.sessions = {SessionConfig{.uri = "coap+tcp://192.0.2.1"}}; }},
@@ -457,6 +460,8 @@ TEST(ConfigParse, ErrorMessagesReadWell) {
             "critical or off)\n");
   EXPECT_EQ(run({"--cpu-placement", "pinned"}).result.output,
             "coapd: --cpu-placement: 'pinned' is not auto, spread or shared\n");
+  EXPECT_EQ(run({"--busy-poll", "10001"}).result.output.rfind("coapd: --busy-poll: '10001' ", 0),
+            0u);
   EXPECT_EQ(run({"--ack-timeout", "-1"}).result.output,
             "coapd: --ack-timeout: '-1' is negative (expected seconds greater than 0 and at most "
             "300)\n");

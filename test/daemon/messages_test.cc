@@ -80,7 +80,7 @@ TEST(Messages, CaptureRoundTripsAndChecksItsArguments) {
 TEST(Messages, StatsRoundTrip) {
   StatsResult s;
   s.snapshot = sample_snapshot();
-  s.engine = {1, 2, 3, 4, 5, "shared", 6, {10, 1.5, 2.5, 3.5}, {11, 0.5, 0.75, 9}};
+  s.engine = {1, 2, 3, 4, 5, 7, "shared", 6, {10, 1.5, 2.5, 3.5}, {11, 0.5, 0.75, 9}};
   s.engine.tcp_wake_latency_us.sum = 20.5;
   s.engine.tcp_wake_latency_us.buckets = {{10, 4}, {100, 9}};
   EXPECT_EQ(round_trip(s), s);

@@ -167,3 +167,38 @@ def test_cpu_placement_spread_never_pins(ns):
         assert engine["cpu_placement"] == "spread" and engine["cpu_placement_changes"] == 0, engine
     finally:
         assert d.stop() == 0
+
+
+def _paced_pings(ns, count, gap_s):
+    """CoAP pings (empty CONs, answered with RST) at one per gap_s."""
+    s = ns.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    try:
+        for mid in range(count):
+            s.sendto(bytes([0x40, 0, mid >> 8, mid & 255]), ("192.0.2.2", 5683))
+            assert s.recv(64)[0] >> 4 & 3 == 3  # RST
+            time.sleep(gap_s)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("busy_poll_us,polled", [(0, False), (10000, True)])
+def test_busy_poll_finds_the_next_frame_without_sleeping(ns, busy_poll_us, polled):
+    # Pings 2 ms apart: within a 10 ms busy poll each next one is found by
+    # the polling loop (tap_polled_batches); with 0 the io thread sleeps
+    # between frames and the counter stays 0.
+    d = Coapd(ns, ["--busy-poll", str(busy_poll_us)])
+    try:
+        before = d.stats()["engine"]
+        _paced_pings(ns, 40, 0.002)
+        engine = d.stats()["engine"]
+        polled_batches = engine["tap_polled_batches"] - before["tap_polled_batches"]
+        assert engine["tap_batches"] - before["tap_batches"] >= 40, engine
+        if polled:
+            # A ping's RST, the sleep and the next ping take well under 10 ms,
+            # but a loaded machine may deschedule the poller now and then.
+            assert polled_batches >= 20, engine
+        else:
+            assert polled_batches == 0, engine
+    finally:
+        assert d.stop() == 0
