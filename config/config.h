@@ -80,7 +80,7 @@ struct Config {
   } metrics_listen;
   bool debug_commands = false;         // enables `coapctl debug ...` (tests only)
   std::string cpu_placement = "auto";  // auto spread shared (daemon/placement.h)
-  uint32_t busy_poll_us = 200;  // io thread and engine look for more work before sleeping
+  uint32_t busy_poll_us = 200;         // io thread and engine look for more work before sleeping
 
   // CoAP over UDP (RFC 7252 4.8).
   double ack_timeout = 2.0;
