@@ -434,9 +434,10 @@ const std::vector<OptionSpec> kOptions = {
      }},
     {"cpu-placement", "MODE", Group::kControl, Kind::kValue,
      "Where the io thread and the CoAP engine thread run. 'auto': on one core while the "
-     "traffic is mostly CoAP over UDP at a high rate (each datagram is handed from one thread "
-     "to the other, and a hand-off across cores costs more than running in parallel gains), "
-     "otherwise wherever the scheduler puts them. 'shared': always on one core. 'spread': "
+     "traffic is mostly CoAP over UDP at a high rate and its datagrams come in trains (each "
+     "datagram is handed from one thread to the other, and a hand-off across cores costs more "
+     "than running in parallel gains; one datagram at a time is handed over faster across "
+     "cores), otherwise wherever the scheduler puts them. 'shared': always on one core. 'spread': "
      "never pinned.",
      [](const Config& c) { return c.cpu_placement; },
      [](const std::string& v, Config& c) -> Problem {

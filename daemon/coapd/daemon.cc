@@ -174,7 +174,7 @@ Daemon::Daemon(const config::Config& cfg, std::vector<std::string> argv)
   hooks.on_pass = [this](coap::TimePoint now) {
     events_.flush();
     placement_->on_pass(now, engine_->endpoint_engine().counters().datagrams_in,
-                        engine_->stats_engine().items);
+                        engine_->stats_engine().items, engine_->stats_engine().wakeups);
     watchdog_.on_pass(now);
   };
   hooks.next_alive_deadline = [this] { return watchdog_.next_deadline(); };

@@ -15,16 +15,18 @@ std::optional<CpuPlacement> parse_cpu_placement(const std::string& s) {
   return std::nullopt;
 }
 
-bool PlacementPolicy::update(double seconds, uint64_t datagrams, uint64_t items) {
-  const uint64_t d = datagrams - last_datagrams_;
-  const uint64_t n = items - last_items_;
+bool PlacementPolicy::update(double seconds, uint64_t datagrams, uint64_t items, uint64_t passes) {
+  const auto d = static_cast<double>(datagrams - last_datagrams_);
+  const auto n = static_cast<double>(items - last_items_);
+  const auto p = static_cast<double>(passes - last_passes_);
   last_datagrams_ = datagrams;
   last_items_ = items;
+  last_passes_ = passes;
   if (mode_ != CpuPlacement::kAuto) return shared_;
   const double rate = shared_ ? kKeepDatagramRate : kMinDatagramRate;
   const double share = shared_ ? kKeepDatagramShare : kMinDatagramShare;
-  const bool want = seconds > 0 && static_cast<double>(d) / seconds >= rate &&
-                    static_cast<double>(d) >= share * static_cast<double>(n);
+  const double train = shared_ ? kKeepItemsPerPass : kMinItemsPerPass;
+  const bool want = seconds > 0 && d / seconds >= rate && d >= share * n && n >= train * p;
   votes_ = want == shared_ ? 0 : votes_ + 1;
   if (votes_ >= kAgree) {
     shared_ = want;
@@ -39,20 +41,20 @@ ThreadPlacement::ThreadPlacement(CpuPlacement mode, pid_t io_tid) : policy_(mode
 }
 
 void ThreadPlacement::on_pass(std::chrono::steady_clock::time_point now, uint64_t datagrams,
-                              uint64_t items) {
+                              uint64_t items, uint64_t passes) {
   if (!usable_ || now < next_) return;
   if (engine_tid_ == 0) {  // the first pass: the engine thread is the caller
     engine_tid_ = gettid();
     last_ = now;
     next_ = now + kInterval;
-    policy_.update(0, datagrams, items);
+    policy_.update(0, datagrams, items, passes);
     if (policy_.shared()) apply(true);
     return;
   }
   const double seconds = std::chrono::duration<double>(now - last_).count();
   last_ = now;
   next_ = now + kInterval;
-  const bool shared = policy_.update(seconds, datagrams, items);
+  const bool shared = policy_.update(seconds, datagrams, items, passes);
   if (shared != applied_shared_) apply(shared);
 }
 

@@ -10,10 +10,18 @@
 // working in parallel wins (1x32 pipelined: 940k spread, 520k shared;
 // churn 9.8k vs 5.8k conn/s).
 //
+// Sharing pays only when the engine gets its datagrams in trains: with one
+// request in flight (each pass handles one datagram) the threads on two
+// cores, both busy polling, hand it over without a wake-up, while on one
+// core each hand-off waits for the other thread's turn (UDP 1x1 with busy
+// polling: p50 10-13 us spread, 32-37 us shared; 1x2: 65k against 46k
+// req/s; 1x32: 192k against 212k).
+//
 // So by default (`--cpu-placement auto`) the threads share the io thread's
-// core while the engine's input is, for two intervals in a row, busy and
-// almost all UDP datagrams, and go back to the scheduler's choice as soon as
-// that stops. `shared` and `spread` fix the choice.
+// core while the engine's input is, for two intervals in a row, busy, almost
+// all UDP datagrams and at least three items a pass, and go back to the
+// scheduler's choice as soon as that stops. `shared` and `spread` fix the
+// choice.
 #pragma once
 
 #include <sched.h>
@@ -41,15 +49,19 @@ class PlacementPolicy {
   static constexpr double kMinDatagramShare = 0.9;
   static constexpr double kKeepDatagramRate = 10000;
   static constexpr double kKeepDatagramShare = 0.8;
+  // Items per engine pass (the length of the trains) to start sharing and to
+  // keep it.
+  static constexpr double kMinItemsPerPass = 3;
+  static constexpr double kKeepItemsPerPass = 2;
   // Consecutive intervals that must agree before the placement changes.
   static constexpr int kAgree = 2;
 
   explicit PlacementPolicy(CpuPlacement mode)
       : mode_(mode), shared_(mode == CpuPlacement::kShared) {}
 
-  // seconds since the last call; datagrams and items: totals so far.
-  // Returns the placement to use from now on (true: shared).
-  bool update(double seconds, uint64_t datagrams, uint64_t items);
+  // seconds since the last call; datagrams, items and the engine's passes:
+  // totals so far. Returns the placement to use from now on (true: shared).
+  bool update(double seconds, uint64_t datagrams, uint64_t items, uint64_t passes);
   bool shared() const { return shared_; }
 
  private:
@@ -57,6 +69,7 @@ class PlacementPolicy {
   bool shared_;
   uint64_t last_datagrams_ = 0;
   uint64_t last_items_ = 0;
+  uint64_t last_passes_ = 0;
   int votes_ = 0;  // consecutive intervals asking for the other placement
 };
 
@@ -70,7 +83,8 @@ class ThreadPlacement {
   ThreadPlacement(CpuPlacement mode, pid_t io_tid);
 
   // Engine thread, once per pass.
-  void on_pass(std::chrono::steady_clock::time_point now, uint64_t datagrams, uint64_t items);
+  void on_pass(std::chrono::steady_clock::time_point now, uint64_t datagrams, uint64_t items,
+               uint64_t passes);
   bool shared() const { return applied_shared_; }
   uint64_t changes() const { return changes_; }
 

@@ -6,19 +6,21 @@ namespace coapd {
 namespace {
 
 // Feeds the policy intervals of 250 ms with the given datagram and item
-// counts; returns the placement after each.
+// counts, handled by the engine `per_pass` items a pass (8 unless given);
+// returns the placement after each.
 class PolicyDriver {
  public:
   explicit PolicyDriver(CpuPlacement mode) : policy_(mode) {}
-  bool interval(uint64_t datagrams, uint64_t items) {
+  bool interval(uint64_t datagrams, uint64_t items, double per_pass = 8) {
     datagrams_ += datagrams;
     items_ += items;
-    return policy_.update(0.25, datagrams_, items_);
+    passes_ += static_cast<uint64_t>(static_cast<double>(items) / per_pass);
+    return policy_.update(0.25, datagrams_, items_, passes_);
   }
 
  private:
   PlacementPolicy policy_;
-  uint64_t datagrams_ = 0, items_ = 0;
+  uint64_t datagrams_ = 0, items_ = 0, passes_ = 0;
 };
 
 TEST(PlacementPolicy, BusyUdpSharesAfterTwoIntervalsAndSpreadsWhenItStops) {
@@ -52,6 +54,26 @@ TEST(PlacementPolicy, SlowUdpStaysSpread) {
   PolicyDriver p(CpuPlacement::kAuto);
   // 19,600 datagrams per second: under the threshold.
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(4900, 4900));
+}
+
+TEST(PlacementPolicy, BusyUdpOneDatagramAPassStaysSpread) {
+  // One request in flight: 40k datagrams/s, but each pass handles one (or
+  // two and a half): the threads answer faster on two cores.
+  PolicyDriver p(CpuPlacement::kAuto);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(10000, 10000, 1));
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(p.interval(10000, 10000, 2.5));
+  EXPECT_FALSE(p.interval(10000, 10000, 3));  // trains of three: one vote
+  EXPECT_TRUE(p.interval(10000, 10000, 3));
+}
+
+TEST(PlacementPolicy, SharingEndsWhenTheTrainsShorten) {
+  PolicyDriver p(CpuPlacement::kAuto);
+  p.interval(50000, 50000, 16);
+  ASSERT_TRUE(p.interval(50000, 50000, 16));
+  // Two and a half a pass: too short to start sharing, long enough to keep it.
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(p.interval(50000, 50000, 2.5));
+  EXPECT_TRUE(p.interval(50000, 50000, 1.5));  // one vote
+  EXPECT_FALSE(p.interval(50000, 50000, 1.5));
 }
 
 TEST(PlacementPolicy, OneOddIntervalDoesNotFlip) {
