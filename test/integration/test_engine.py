@@ -159,6 +159,34 @@ def test_cpu_placement_follows_the_traffic(ns):
         assert d.stop() == 0
 
 
+@pytest.mark.skipif(os.cpu_count() < 2, reason="placement needs two CPUs")
+@pytest.mark.skipif(bool(SANITIZER), reason="a sanitizer build is too slow to be busy enough")
+def test_cpu_placement_one_request_at_a_time_stays_spread(ns):
+    # auto: busy CoAP over UDP (CON GETs, answered piggybacked), but one
+    # request in flight, so every engine pass has one datagram: no trains,
+    # and the threads stay on two cores.
+    d = Coapd(ns)
+    s = ns.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    try:
+        start = time.time()
+        n = 0
+        while time.time() < start + 1.2:
+            mid = n & 0xFFFF
+            s.sendto(bytes([0x41, 0x01, mid >> 8, mid & 0xFF, 0x07, 0xB4]) + b"time",
+                     ("192.0.2.2", 5683))
+            assert s.recv(256)[:4] == bytes([0x61, 0x45, mid >> 8, mid & 0xFF])  # ACK, 2.05
+            n += 1
+        rate = n / (time.time() - start)
+        if rate < 25000:  # below the rate that starts sharing: nothing to tell apart
+            pytest.skip(f"only {rate:.0f} requests/s, not busy enough")
+        engine = d.stats()["engine"]
+        assert engine["cpu_placement"] == "spread" and engine["cpu_placement_changes"] == 0, engine
+    finally:
+        s.close()
+        assert d.stop() == 0
+
+
 def test_cpu_placement_spread_never_pins(ns):
     d = Coapd(ns, ["--cpu-placement", "spread"])
     try:
